@@ -1,0 +1,374 @@
+"""Raw CodeBuild records, exactly as boto3 returns them, into store rows.
+
+Rules (DESIGN.md, "The store"; shared/reference/codebuild-facts.md):
+- phase durations come from timestamps as float seconds; AWS's `durationInSeconds`
+  is truncated and kept only as `reported_duration_s`;
+- architecture is derived here, once;
+- the raw record is kept beside every row as JSON.
+
+Timestamps may arrive as aware datetimes (boto3), naive datetimes (taken as UTC),
+ISO-8601 strings or epoch seconds (the AWS CLI's JSON, archives), and are stored as naive UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ciwb.collect.records import (
+    BatchGroupRow,
+    BatchRow,
+    BuildRow,
+    CommandRow,
+    MetricRow,
+    PhaseRow,
+    ProjectRow,
+    ReportRow,
+    TestCaseRow,
+)
+
+__all__ = [
+    "NormalisedBatch",
+    "arch_of",
+    "normalise_build",
+    "normalise_build_batch",
+    "normalise_metric",
+    "normalise_project",
+    "normalise_report",
+    "normalise_test_case",
+    "parse_arn",
+    "to_utc",
+]
+
+# ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64 (DESIGN.md).
+# MAC_ARM is Apple silicon, arm64 as well.
+_ARM_ENVIRONMENTS = frozenset({"ARM_CONTAINER", "ARM_LAMBDA_CONTAINER", "ARM_EC2", "MAC_ARM"})
+
+
+def arch_of(environment_type: str | None) -> str:
+    """`arm64` for Graviton/Apple-silicon environment types, else `x86_64`."""
+    return "arm64" if environment_type in _ARM_ENVIRONMENTS else "x86_64"
+
+
+def to_utc(value: Any) -> datetime | None:
+    """Any timestamp form seen in boto3 results, CLI output or archives → naive UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return to_utc(float(text))
+        except ValueError:
+            pass
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        return to_utc(datetime.fromisoformat(text))
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def parse_arn(arn: str) -> tuple[str, str, str]:
+    """`arn:aws:codebuild:REGION:ACCOUNT:RESOURCE` → (region, account, resource)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[3], parts[4], parts[5]
+
+
+def _json(record: Mapping[str, Any]) -> str:
+    return orjson.dumps(record, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+@dataclass
+class NormalisedBatch:
+    """Rows for one batch of records, ready for `ciwb.store.write_batch`."""
+
+    projects: list[ProjectRow] = field(default_factory=list)
+    builds: list[BuildRow] = field(default_factory=list)
+    build_phases: list[PhaseRow] = field(default_factory=list)
+    build_commands: list[CommandRow] = field(default_factory=list)
+    build_metrics: list[MetricRow] = field(default_factory=list)
+    build_batches: list[BatchRow] = field(default_factory=list)
+    build_batch_groups: list[BatchGroupRow] = field(default_factory=list)
+    reports: list[ReportRow] = field(default_factory=list)
+    test_cases: list[TestCaseRow] = field(default_factory=list)
+
+    def extend(self, other: NormalisedBatch) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
+    def add_build(self, record: Mapping[str, Any], *, origin: str, now: datetime) -> None:
+        build, phases = normalise_build(record, origin=origin, now=now)
+        self.builds.append(build)
+        self.build_phases.extend(phases)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def normalise_project(
+    record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
+) -> ProjectRow:
+    arn = record["arn"]
+    region, account, _ = parse_arn(arn)
+    env = record.get("environment") or {}
+    cache = record.get("cache") or {}
+    fleet = env.get("fleet") or {}
+    return ProjectRow(
+        project_arn=arn,
+        account_id=account,
+        region=region,
+        name=record["name"],
+        description=record.get("description"),
+        source_type=(record.get("source") or {}).get("type"),
+        environment_type=env.get("type"),
+        compute_type=env.get("computeType"),
+        image=env.get("image"),
+        arch=arch_of(env.get("type")),
+        privileged_mode=env.get("privilegedMode"),
+        cache_type=cache.get("type"),
+        cache_modes=cache.get("modes"),
+        fleet_arn=fleet.get("fleetArn"),
+        timeout_minutes=record.get("timeoutInMinutes"),
+        created=to_utc(record.get("created")),
+        last_modified=to_utc(record.get("lastModified")),
+        origin=origin,
+        raw=_json(record),
+        ingested_at=now or _now(),
+    )
+
+
+def normalise_build(
+    record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
+) -> tuple[BuildRow, list[PhaseRow]]:
+    """One `Build` → its `builds` row and its `build_phases` rows."""
+    arn = record["arn"]
+    region, account, _ = parse_arn(arn)
+    env = record.get("environment") or {}
+    start = to_utc(record.get("startTime"))
+    end = to_utc(record.get("endTime"))
+    logs = record.get("logs") or {}
+    exported = record.get("exportedEnvironmentVariables")
+    phases: list[PhaseRow] = []
+    for seq, phase in enumerate(record.get("phases") or ()):
+        p_start = to_utc(phase.get("startTime"))
+        p_end = to_utc(phase.get("endTime"))
+        code = message = None
+        for ctx in phase.get("contexts") or ():
+            # Successful phases carry an empty context; keep the first non-empty one.
+            if ctx.get("statusCode") or ctx.get("message"):
+                code, message = ctx.get("statusCode") or None, ctx.get("message") or None
+                break
+        phases.append(
+            PhaseRow(
+                arn,
+                seq,
+                phase["phaseType"],
+                phase.get("phaseStatus"),
+                p_start,
+                p_end,
+                _seconds(p_start, p_end),
+                phase.get("durationInSeconds"),
+                code,
+                message,
+            )
+        )
+    build = BuildRow(
+        build_arn=arn,
+        build_id=record["id"],
+        account_id=account,
+        region=region,
+        project_name=record.get("projectName") or record["id"].split(":", 1)[0],
+        build_number=record.get("buildNumber"),
+        origin=origin,
+        status=record.get("buildStatus") or "IN_PROGRESS",
+        current_phase=record.get("currentPhase"),
+        build_complete=bool(record.get("buildComplete")),
+        start_time=start,
+        end_time=end,
+        total_s=_seconds(start, end),
+        source_version=record.get("sourceVersion"),
+        resolved_source_version=record.get("resolvedSourceVersion"),
+        initiator=record.get("initiator"),
+        environment_type=env.get("type"),
+        compute_type=env.get("computeType"),
+        image=env.get("image"),
+        arch=arch_of(env.get("type")),
+        fleet_arn=(env.get("fleet") or {}).get("fleetArn"),
+        privileged_mode=env.get("privilegedMode"),
+        cache_type=(record.get("cache") or {}).get("type"),
+        timeout_minutes=record.get("timeoutInMinutes"),
+        queued_timeout_minutes=record.get("queuedTimeoutInMinutes"),
+        log_group=logs.get("groupName"),
+        log_stream=logs.get("streamName"),
+        build_batch_arn=record.get("buildBatchArn"),
+        report_arns=list(record.get("reportArns") or ()) or None,
+        exported_variables=_json(exported) if exported else None,
+        raw=_json(record),
+        ingested_at=now or _now(),
+    )
+    return build, phases
+
+
+def normalise_build_batch(
+    record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
+) -> tuple[BatchRow, list[BatchGroupRow]]:
+    arn = record["arn"]
+    region, account, _ = parse_arn(arn)
+    env = record.get("environment") or {}
+    start = to_utc(record.get("startTime"))
+    end = to_utc(record.get("endTime"))
+    groups = [
+        BatchGroupRow(
+            batch_arn=arn,
+            identifier=group.get("identifier") or "",
+            depends_on=list(group.get("dependsOn") or ()),
+            ignore_failure=group.get("ignoreFailure"),
+            build_arn=(group.get("currentBuildSummary") or {}).get("arn"),
+            build_status=(group.get("currentBuildSummary") or {}).get("buildStatus"),
+        )
+        for group in record.get("buildGroups") or ()
+    ]
+    row = BatchRow(
+        batch_arn=arn,
+        batch_id=record["id"],
+        account_id=account,
+        region=region,
+        project_name=record.get("projectName") or record["id"].split(":", 1)[0],
+        batch_number=record.get("buildBatchNumber"),
+        origin=origin,
+        status=record.get("buildBatchStatus") or "IN_PROGRESS",
+        current_phase=record.get("currentPhase"),
+        complete=bool(record.get("complete")),
+        start_time=start,
+        end_time=end,
+        total_s=_seconds(start, end),
+        source_version=record.get("sourceVersion"),
+        environment_type=env.get("type"),
+        compute_type=env.get("computeType"),
+        arch=arch_of(env.get("type")) if env else None,
+        raw=_json(record),
+        ingested_at=now or _now(),
+    )
+    return row, groups
+
+
+def normalise_report(
+    record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
+) -> ReportRow:
+    arn = record["arn"]
+    region, account, _ = parse_arn(arn)
+    summary = record.get("testSummary") or {}
+    counts = summary.get("statusCounts") or {}
+    coverage = record.get("codeCoverageSummary") or {}
+    total = summary.get("total")
+    succeeded = counts.get("SUCCEEDED")
+    failed = counts.get("FAILED")
+    other = None
+    if total is not None:
+        other = total - (succeeded or 0) - (failed or 0)
+    duration_ns = summary.get("durationInNanoSeconds")
+    return ReportRow(
+        report_arn=arn,
+        report_group_arn=record.get("reportGroupArn"),
+        report_type=record.get("type"),
+        name=record.get("name"),
+        status=record.get("status"),
+        build_arn=record.get("executionId"),
+        created=to_utc(record.get("created")),
+        account_id=account,
+        region=region,
+        origin=origin,
+        tests_total=total,
+        tests_succeeded=succeeded,
+        tests_failed=failed,
+        tests_other=other,
+        test_duration_s=duration_ns / 1e9 if duration_ns is not None else None,
+        line_coverage_pct=coverage.get("lineCoveragePercentage"),
+        branch_coverage_pct=coverage.get("branchCoveragePercentage"),
+        raw=_json(record),
+        ingested_at=now or _now(),
+    )
+
+
+def normalise_test_case(record: Mapping[str, Any], *, build_arn: str | None = None) -> TestCaseRow:
+    """A `TestCase`; the key hashes where it came from and its full name, since AWS gives none."""
+    suite = record.get("testSuiteName")
+    prefix = record.get("prefix")
+    name = record.get("name") or ""
+    path = record.get("testRawDataPath")
+    key = hashlib.sha1(
+        "\x1f".join(part or "" for part in (path, suite, prefix, name)).encode()
+    ).hexdigest()
+    duration_ns = record.get("durationInNanoSeconds")
+    return TestCaseRow(
+        report_arn=record["reportArn"],
+        test_case_key=key,
+        build_arn=build_arn,
+        test_suite_name=suite,
+        prefix=prefix,
+        name=name,
+        status=record.get("status"),
+        duration_s=duration_ns / 1e9 if duration_ns is not None else None,
+        message=record.get("message"),
+        test_raw_data_path=path,
+        expired=to_utc(record.get("expired")),
+        raw=_json(record),
+    )
+
+
+def _p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    # Linear interpolation between closest ranks, as numpy's default percentile.
+    pos = 0.95 * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def normalise_metric(
+    build_arn: str,
+    metric_name: str,
+    *,
+    timestamps: Iterable[Any],
+    values: Iterable[float],
+    period_s: int | None,
+) -> MetricRow:
+    """One GetMetricData result series for one build → min, mean, max, p95 and the series."""
+    pairs = sorted((to_utc(ts), float(v)) for ts, v in zip(timestamps, values, strict=True))
+    series_ts = [ts for ts, _ in pairs]
+    series_values = [v for _, v in pairs]
+    if not series_values:
+        return MetricRow(build_arn, metric_name, period_s, 0, None, None, None, None, [], [])
+    return MetricRow(
+        build_arn,
+        metric_name,
+        period_s,
+        len(series_values),
+        min(series_values),
+        sum(series_values) / len(series_values),
+        max(series_values),
+        _p95(series_values),
+        series_ts,
+        series_values,
+    )

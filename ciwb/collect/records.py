@@ -1,0 +1,186 @@
+"""Row types for the store: one NamedTuple per table, field names equal to column names.
+
+NamedTuples keep normalisation fast (hundreds of thousands of builds) while staying typed
+records rather than loose dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+
+class ProjectRow(NamedTuple):
+    project_arn: str
+    account_id: str
+    region: str
+    name: str
+    description: str | None
+    source_type: str | None
+    environment_type: str | None
+    compute_type: str | None
+    image: str | None
+    arch: str
+    privileged_mode: bool | None
+    cache_type: str | None
+    cache_modes: list[str] | None
+    fleet_arn: str | None
+    timeout_minutes: int | None
+    created: datetime | None
+    last_modified: datetime | None
+    origin: str
+    raw: str
+    ingested_at: datetime
+
+
+class BuildRow(NamedTuple):
+    build_arn: str
+    build_id: str
+    account_id: str
+    region: str
+    project_name: str
+    build_number: int | None
+    origin: str
+    status: str
+    current_phase: str | None
+    build_complete: bool
+    start_time: datetime | None
+    end_time: datetime | None
+    total_s: float | None
+    source_version: str | None
+    resolved_source_version: str | None
+    initiator: str | None
+    environment_type: str | None
+    compute_type: str | None
+    image: str | None
+    arch: str
+    fleet_arn: str | None
+    privileged_mode: bool | None
+    cache_type: str | None
+    timeout_minutes: int | None
+    queued_timeout_minutes: int | None
+    log_group: str | None
+    log_stream: str | None
+    build_batch_arn: str | None
+    report_arns: list[str] | None
+    exported_variables: str | None
+    raw: str
+    ingested_at: datetime
+
+
+class PhaseRow(NamedTuple):
+    build_arn: str
+    seq: int
+    phase_type: str
+    status: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_s: float | None
+    reported_duration_s: int | None
+    context_code: str | None
+    context_message: str | None
+
+
+class CommandRow(NamedTuple):
+    build_arn: str
+    seq: int
+    phase_type: str | None
+    command: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_s: float | None
+    exit_status: int | None
+    source: str
+
+
+class MetricRow(NamedTuple):
+    build_arn: str
+    metric_name: str
+    period_s: int | None
+    points: int
+    min_value: float | None
+    mean_value: float | None
+    max_value: float | None
+    p95_value: float | None
+    series_ts: list[datetime]
+    series_values: list[float]
+
+
+class BatchRow(NamedTuple):
+    batch_arn: str
+    batch_id: str
+    account_id: str
+    region: str
+    project_name: str
+    batch_number: int | None
+    origin: str
+    status: str
+    current_phase: str | None
+    complete: bool
+    start_time: datetime | None
+    end_time: datetime | None
+    total_s: float | None
+    source_version: str | None
+    environment_type: str | None
+    compute_type: str | None
+    arch: str | None
+    raw: str
+    ingested_at: datetime
+
+
+class BatchGroupRow(NamedTuple):
+    batch_arn: str
+    identifier: str
+    depends_on: list[str]
+    ignore_failure: bool | None
+    build_arn: str | None
+    build_status: str | None
+
+
+class ReportRow(NamedTuple):
+    report_arn: str
+    report_group_arn: str | None
+    report_type: str | None
+    name: str | None
+    status: str | None
+    build_arn: str | None
+    created: datetime | None
+    account_id: str | None
+    region: str | None
+    origin: str
+    tests_total: int | None
+    tests_succeeded: int | None
+    tests_failed: int | None
+    tests_other: int | None
+    test_duration_s: float | None
+    line_coverage_pct: float | None
+    branch_coverage_pct: float | None
+    raw: str
+    ingested_at: datetime
+
+
+class TestCaseRow(NamedTuple):
+    __test__ = False  # not a pytest class, despite the name
+
+    report_arn: str
+    test_case_key: str
+    build_arn: str | None
+    test_suite_name: str | None
+    prefix: str | None
+    name: str
+    status: str | None
+    duration_s: float | None
+    message: str | None
+    test_raw_data_path: str | None
+    expired: datetime | None
+    raw: str
+
+
+class CursorRow(NamedTuple):
+    account_id: str
+    region: str
+    project_name: str
+    newest_build_id: str | None
+    newest_start_time: datetime | None
+    in_progress_ids: list[str]
+    updated_at: datetime

@@ -1,0 +1,32 @@
+"""The one DuckDB file: schema, migrations, connection discipline, upserts, export."""
+
+from ciwb.store.connection import (
+    DEFAULT_DB,
+    connect,
+    migrate,
+    resolve_db_path,
+    schema_version,
+    upgrade,
+)
+from ciwb.store.export import ExportResult, export_parquet
+from ciwb.store.info import StoreInfo, TableInfo, db_info
+from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
+from ciwb.store.writes import upsert_rows, write_batch
+
+__all__ = [
+    "DEFAULT_DB",
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "ExportResult",
+    "StoreInfo",
+    "TableInfo",
+    "connect",
+    "db_info",
+    "export_parquet",
+    "migrate",
+    "resolve_db_path",
+    "schema_version",
+    "upgrade",
+    "upsert_rows",
+    "write_batch",
+]

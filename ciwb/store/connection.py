@@ -1,0 +1,165 @@
+"""Connection discipline for the one DuckDB file.
+
+A process holds the DB open only for one batch of work (DESIGN.md, "The store").
+DuckDB takes an exclusive file lock for a writer, so a reader opening while a
+collect writes (or the other way round) gets an IOException; both sides retry with
+backoff for a bounded time, then fail with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ciwb import __version__
+from ciwb.errors import StoreCorruptError, StoreError, StoreLockedError, StoreTooNewError
+from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
+
+DEFAULT_DB = Path("data/ciwb.duckdb")
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file")
+
+
+def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
+    """`--db` wins, then `CIWB_DB`, then data/ciwb.duckdb."""
+    if db:
+        return Path(db)
+    env = os.environ.get("CIWB_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+
+
+def _open(path: Path, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if _is_lock_error(exc):
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"{path}: locked by another process for {lock_timeout_s:.0f}s",
+                        hint="wait for the running collect or close the notebook holding it",
+                    ) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+                continue
+            raise StoreCorruptError(
+                f"{path}: not a readable DuckDB file: {_first_line(exc)}"
+            ) from None
+        except duckdb.Error as exc:
+            raise StoreCorruptError(
+                f"{path}: not a readable DuckDB file: {_first_line(exc)}"
+            ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest applied migration, 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> list[int]:
+    """Apply every migration above the file's version up to `target`, each in a transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL, ciwb_version VARCHAR NOT NULL)"
+    )
+    current = schema_version(con)
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if current < migration.version <= target:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(migration.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    [migration.version, migration.name, _utcnow(), __version__],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            applied.append(migration.version)
+    return applied
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _check_not_newer(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    version = schema_version(con)
+    if version > LATEST_VERSION:
+        raise StoreTooNewError(
+            f"{path}: schema version {version} was written by a newer ciwb "
+            f"(this ciwb {__version__} knows up to {LATEST_VERSION})",
+            hint="upgrade ciwb",
+        )
+    return version
+
+
+@contextmanager
+def connect(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = 30.0,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store for one batch of work and close it afterwards.
+
+    Writers create the file and bring the schema up to date. Readers open read-only and
+    never migrate; a reader on an out-of-date file is told to run a writer first.
+    """
+    path = resolve_db_path(db)
+    if read_only and not path.exists():
+        raise StoreCorruptError(
+            f"{path}: no such DuckDB file", hint="run `ciwb demo` or `ciwb collect`"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only, lock_timeout_s)
+    try:
+        version = _check_not_newer(con, path)
+        if not read_only:
+            migrate(con)
+        elif version < LATEST_VERSION:
+            raise StoreError(
+                f"{path}: schema version {version} is older than this ciwb's {LATEST_VERSION}",
+                hint="run `ciwb db migrate` once to upgrade it in place",
+            )
+        yield con
+    finally:
+        con.close()
+
+
+def upgrade(db: str | os.PathLike[str] | None = None) -> list[int]:
+    """Apply pending migrations to an existing store; returns the versions applied."""
+    path = resolve_db_path(db)
+    con = _open(path, False, 30.0)
+    try:
+        _check_not_newer(con, path)
+        return migrate(con)
+    finally:
+        con.close()

@@ -1,0 +1,309 @@
+"""Numbered schema migrations, recorded in `schema_migrations`.
+
+A DB made by an older ciwb is upgraded in place, never dropped (DESIGN.md, "The store").
+Tables are plural nouns; AWS enums keep AWS's own values; every normalised row keeps
+its raw API record as JSON in `raw` so a later migration can re-derive columns.
+All timestamps are UTC, stored as naive TIMESTAMP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_CORE_TABLES = """
+CREATE TABLE projects (
+    project_arn        VARCHAR PRIMARY KEY,
+    account_id         VARCHAR NOT NULL,
+    region             VARCHAR NOT NULL,
+    name               VARCHAR NOT NULL,
+    description        VARCHAR,
+    source_type        VARCHAR,
+    environment_type   VARCHAR,
+    compute_type       VARCHAR,
+    image              VARCHAR,
+    arch               VARCHAR,
+    privileged_mode    BOOLEAN,
+    cache_type         VARCHAR,
+    cache_modes        VARCHAR[],
+    fleet_arn          VARCHAR,
+    timeout_minutes    INTEGER,
+    created            TIMESTAMP,
+    last_modified      TIMESTAMP,
+    origin             VARCHAR NOT NULL,
+    raw                JSON,
+    ingested_at        TIMESTAMP NOT NULL
+);
+
+CREATE TABLE builds (
+    build_arn               VARCHAR PRIMARY KEY,
+    build_id                VARCHAR NOT NULL,
+    account_id              VARCHAR NOT NULL,
+    region                  VARCHAR NOT NULL,
+    project_name            VARCHAR NOT NULL,
+    build_number            BIGINT,
+    origin                  VARCHAR NOT NULL,
+    status                  VARCHAR NOT NULL,
+    current_phase           VARCHAR,
+    build_complete          BOOLEAN NOT NULL,
+    start_time              TIMESTAMP,
+    end_time                TIMESTAMP,
+    total_s                 DOUBLE,
+    source_version          VARCHAR,
+    resolved_source_version VARCHAR,
+    initiator               VARCHAR,
+    environment_type        VARCHAR,
+    compute_type            VARCHAR,
+    image                   VARCHAR,
+    arch                    VARCHAR NOT NULL,
+    fleet_arn               VARCHAR,
+    privileged_mode         BOOLEAN,
+    cache_type              VARCHAR,
+    timeout_minutes         INTEGER,
+    queued_timeout_minutes  INTEGER,
+    log_group               VARCHAR,
+    log_stream              VARCHAR,
+    build_batch_arn         VARCHAR,
+    report_arns             VARCHAR[],
+    exported_variables      JSON,
+    raw                     JSON,
+    ingested_at             TIMESTAMP NOT NULL
+);
+
+CREATE TABLE build_phases (
+    build_arn           VARCHAR NOT NULL,
+    seq                 INTEGER NOT NULL,
+    phase_type          VARCHAR NOT NULL,
+    status              VARCHAR,
+    start_time          TIMESTAMP,
+    end_time            TIMESTAMP,
+    duration_s          DOUBLE,
+    reported_duration_s BIGINT,
+    context_code        VARCHAR,
+    context_message     VARCHAR,
+    PRIMARY KEY (build_arn, seq)
+);
+
+CREATE TABLE build_commands (
+    build_arn    VARCHAR NOT NULL,
+    seq          INTEGER NOT NULL,
+    phase_type   VARCHAR,
+    command      VARCHAR NOT NULL,
+    start_time   TIMESTAMP,
+    end_time     TIMESTAMP,
+    duration_s   DOUBLE,
+    exit_status  INTEGER,
+    source       VARCHAR NOT NULL,
+    PRIMARY KEY (build_arn, seq)
+);
+
+CREATE TABLE build_metrics (
+    build_arn     VARCHAR NOT NULL,
+    metric_name   VARCHAR NOT NULL,
+    period_s      INTEGER,
+    points        INTEGER NOT NULL,
+    min_value     DOUBLE,
+    mean_value    DOUBLE,
+    max_value     DOUBLE,
+    p95_value     DOUBLE,
+    series_ts     TIMESTAMP[],
+    series_values DOUBLE[],
+    PRIMARY KEY (build_arn, metric_name)
+);
+
+CREATE TABLE build_batches (
+    batch_arn        VARCHAR PRIMARY KEY,
+    batch_id         VARCHAR NOT NULL,
+    account_id       VARCHAR NOT NULL,
+    region           VARCHAR NOT NULL,
+    project_name     VARCHAR NOT NULL,
+    batch_number     BIGINT,
+    origin           VARCHAR NOT NULL,
+    status           VARCHAR NOT NULL,
+    current_phase    VARCHAR,
+    complete         BOOLEAN NOT NULL,
+    start_time       TIMESTAMP,
+    end_time         TIMESTAMP,
+    total_s          DOUBLE,
+    source_version   VARCHAR,
+    environment_type VARCHAR,
+    compute_type     VARCHAR,
+    arch             VARCHAR,
+    raw              JSON,
+    ingested_at      TIMESTAMP NOT NULL
+);
+
+CREATE TABLE build_batch_groups (
+    batch_arn      VARCHAR NOT NULL,
+    identifier     VARCHAR NOT NULL,
+    depends_on     VARCHAR[],
+    ignore_failure BOOLEAN,
+    build_arn      VARCHAR,
+    build_status   VARCHAR,
+    PRIMARY KEY (batch_arn, identifier)
+);
+
+CREATE TABLE reports (
+    report_arn          VARCHAR PRIMARY KEY,
+    report_group_arn    VARCHAR,
+    report_type         VARCHAR,
+    name                VARCHAR,
+    status              VARCHAR,
+    build_arn           VARCHAR,
+    created             TIMESTAMP,
+    account_id          VARCHAR,
+    region              VARCHAR,
+    origin              VARCHAR NOT NULL,
+    tests_total         INTEGER,
+    tests_succeeded     INTEGER,
+    tests_failed        INTEGER,
+    tests_other         INTEGER,
+    test_duration_s     DOUBLE,
+    line_coverage_pct   DOUBLE,
+    branch_coverage_pct DOUBLE,
+    raw                 JSON,
+    ingested_at         TIMESTAMP NOT NULL
+);
+
+CREATE TABLE test_cases (
+    report_arn         VARCHAR NOT NULL,
+    test_case_key      VARCHAR NOT NULL,
+    build_arn          VARCHAR,
+    test_suite_name    VARCHAR,
+    prefix             VARCHAR,
+    name               VARCHAR NOT NULL,
+    status             VARCHAR,
+    duration_s         DOUBLE,
+    message            VARCHAR,
+    test_raw_data_path VARCHAR,
+    expired            TIMESTAMP,
+    raw                JSON,
+    PRIMARY KEY (report_arn, test_case_key)
+);
+
+CREATE TABLE prices (
+    region           VARCHAR NOT NULL,
+    environment_type VARCHAR NOT NULL,
+    compute_type     VARCHAR NOT NULL,
+    unit             VARCHAR NOT NULL,
+    price            DOUBLE NOT NULL,
+    currency         VARCHAR NOT NULL,
+    source           VARCHAR NOT NULL,
+    as_of            DATE NOT NULL,
+    confidence       VARCHAR NOT NULL,
+    PRIMARY KEY (region, environment_type, compute_type, as_of)
+);
+
+CREATE TABLE experiments (
+    experiment_id VARCHAR PRIMARY KEY,
+    created_at    TIMESTAMP NOT NULL,
+    source_dir    VARCHAR,
+    buildspec     VARCHAR,
+    executor      VARCHAR,
+    matrix        JSON,
+    repeat        INTEGER,
+    host_arch     VARCHAR,
+    host_cpu      VARCHAR,
+    notes         VARCHAR
+);
+
+CREATE TABLE experiment_runs (
+    run_id        VARCHAR PRIMARY KEY,
+    experiment_id VARCHAR NOT NULL,
+    cell          VARCHAR NOT NULL,
+    arch          VARCHAR,
+    compute       VARCHAR,
+    cache         VARCHAR,
+    repetition    INTEGER,
+    temperature   VARCHAR,
+    emulated      BOOLEAN,
+    host_arch     VARCHAR,
+    host_cpu      VARCHAR,
+    image_digest  VARCHAR,
+    build_arn     VARCHAR,
+    status        VARCHAR,
+    total_s       DOUBLE,
+    started_at    TIMESTAMP,
+    details       JSON
+);
+
+CREATE TABLE collect_runs (
+    run_id       VARCHAR PRIMARY KEY,
+    started_at   TIMESTAMP NOT NULL,
+    ended_at     TIMESTAMP,
+    status       VARCHAR NOT NULL,
+    source       VARCHAR NOT NULL,
+    accounts     VARCHAR[],
+    regions      VARCHAR[],
+    api_calls    JSON,
+    rows_written JSON,
+    errors       JSON,
+    skipped      JSON,
+    args         JSON
+);
+
+CREATE TABLE collect_cursors (
+    account_id        VARCHAR NOT NULL,
+    region            VARCHAR NOT NULL,
+    project_name      VARCHAR NOT NULL,
+    newest_build_id   VARCHAR,
+    newest_start_time TIMESTAMP,
+    in_progress_ids   VARCHAR[],
+    updated_at        TIMESTAMP NOT NULL,
+    PRIMARY KEY (account_id, region, project_name)
+);
+"""
+
+# One row per build with per-phase seconds pivoted into columns. Phase seconds are the
+# float durations computed from timestamps, never AWS's truncated durationInSeconds.
+_BUILD_FACTS_VIEW = """
+CREATE OR REPLACE VIEW build_facts AS
+WITH phase_seconds AS (
+    SELECT
+        build_arn,
+        sum(duration_s) FILTER (WHERE phase_type = 'SUBMITTED')        AS submitted_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'QUEUED')           AS queued_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'PROVISIONING')     AS provisioning_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'DOWNLOAD_SOURCE')  AS download_source_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'INSTALL')          AS install_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'PRE_BUILD')        AS pre_build_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'BUILD')            AS build_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'POST_BUILD')       AS post_build_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'UPLOAD_ARTIFACTS') AS upload_artifacts_s,
+        sum(duration_s) FILTER (WHERE phase_type = 'FINALIZING')       AS finalizing_s,
+        arg_min(phase_type, seq)
+            FILTER (WHERE status IN ('FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'))
+            AS failed_phase,
+        arg_min(context_code, seq)
+            FILTER (WHERE status IN ('FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'))
+            AS failed_context_code
+    FROM build_phases
+    GROUP BY build_arn
+)
+SELECT
+    b.build_arn, b.build_id, b.project_name, b.account_id, b.region,
+    b.arch, b.compute_type, b.environment_type, b.status, b.origin,
+    b.build_complete, b.build_number, b.source_version, b.resolved_source_version,
+    b.build_batch_arn, b.initiator,
+    b.start_time, b.end_time, b.total_s,
+    p.queued_s, p.provisioning_s,
+    p.submitted_s, p.download_source_s, p.install_s, p.pre_build_s, p.build_s,
+    p.post_build_s, p.upload_artifacts_s, p.finalizing_s,
+    p.failed_phase, p.failed_context_code
+FROM builds b
+LEFT JOIN phase_seconds p USING (build_arn);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "core tables", _CORE_TABLES),
+    Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

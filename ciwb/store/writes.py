@@ -1,0 +1,116 @@
+"""Upserts keyed by AWS's own identifiers.
+
+Every write goes through Arrow into DuckDB in one transaction per batch, so re-reading
+the same record never duplicates it and an interrupted batch leaves nothing half-written.
+Child rows (a build's phases, a batch's groups, a report's test cases) are replaced as a
+set: an in-progress build's partial phases must vanish when its completed record lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import duckdb
+import pyarrow as pa
+
+from ciwb.collect.normalise import NormalisedBatch
+
+__all__ = ["upsert_rows", "write_batch", "TABLE_KEYS"]
+
+# table → (primary key columns, parent column whose child set is replaced wholesale)
+TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "projects": (("project_arn",), None),
+    "builds": (("build_arn",), None),
+    "build_phases": (("build_arn", "seq"), None),  # replaced per build in write_batch
+    "build_commands": (("build_arn", "seq"), "build_arn"),
+    "build_metrics": (("build_arn", "metric_name"), None),
+    "build_batches": (("batch_arn",), None),
+    "build_batch_groups": (("batch_arn", "identifier"), None),  # replaced in write_batch
+    "reports": (("report_arn",), None),
+    "test_cases": (("report_arn", "test_case_key"), None),
+    "collect_cursors": (("account_id", "region", "project_name"), None),
+}
+
+
+def _dedupe(rows: Sequence[NamedTuple], key: tuple[str, ...]) -> list[NamedTuple]:
+    """Keep the last row per key: DuckDB rejects one INSERT carrying a key twice."""
+    if not rows:
+        return []
+    fields = rows[0]._fields
+    idx = [fields.index(k) for k in key]
+    latest: dict[tuple, NamedTuple] = {}
+    for row in rows:
+        latest[tuple(row[i] for i in idx)] = row
+    return list(latest.values())
+
+
+def _arrow(rows: Sequence[NamedTuple]) -> pa.Table:
+    fields = rows[0]._fields
+    columns = list(zip(*rows, strict=True))
+    return pa.table({name: pa.array(col) for name, col in zip(fields, columns, strict=True)})
+
+
+def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
+    """INSERT OR REPLACE rows (NamedTuples named like the columns); returns rows written."""
+    key, parent = TABLE_KEYS[table]
+    unique = _dedupe(rows, key)
+    if not unique:
+        return 0
+    data = _arrow(unique)
+    cols = ", ".join(data.column_names)
+    con.register("_ciwb_incoming", data)
+    try:
+        if parent:
+            con.execute(
+                f"DELETE FROM {table} WHERE {parent} IN "
+                f"(SELECT DISTINCT {parent} FROM _ciwb_incoming)"
+            )
+        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+    finally:
+        con.unregister("_ciwb_incoming")
+    return len(unique)
+
+
+def _replace_children(
+    con: duckdb.DuckDBPyConnection, table: str, parent: str, parents: list[str]
+) -> None:
+    """Drop every child row of these parents, even those that have no new children."""
+    if not parents:
+        return
+    keys = pa.table({parent: pa.array(parents, pa.string())})
+    con.register("_ciwb_parents", keys)
+    try:
+        con.execute(f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)")
+    finally:
+        con.unregister("_ciwb_parents")
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> dict[str, int]:
+    """Write a normalised batch atomically; returns rows written per table."""
+    written: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # A re-read build replaces all its phases: a build that had 5 phases while in
+        # progress and 11 once complete must end with exactly 11.
+        _replace_children(con, "build_phases", "build_arn", [b.build_arn for b in batch.builds])
+        _replace_children(
+            con, "build_batch_groups", "batch_arn", [b.batch_arn for b in batch.build_batches]
+        )
+        for table in (
+            "projects",
+            "builds",
+            "build_phases",
+            "build_commands",
+            "build_metrics",
+            "build_batches",
+            "build_batch_groups",
+            "reports",
+            "test_cases",
+        ):
+            written[table] = upsert_rows(con, table, getattr(batch, table))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return written
