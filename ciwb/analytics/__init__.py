@@ -20,10 +20,12 @@ from ciwb.analytics.failures import (
 )
 from ciwb.analytics.flaky import flaky_tests
 from ciwb.analytics.hotspots import command_hotspots
+from ciwb.analytics.overview import arch_comparison, projects_overview
 from ciwb.analytics.phases import phase_breakdown
 from ciwb.analytics.trends import detect_change_points, duration_regressions, duration_trends
 
 __all__ = [
+    "arch_comparison",
     "batch_critical_paths",
     "cache_builds",
     "cache_hit_rate_by_gap",
@@ -40,4 +42,5 @@ __all__ = [
     "failure_rates",
     "flaky_tests",
     "phase_breakdown",
+    "projects_overview",
 ]

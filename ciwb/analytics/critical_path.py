@@ -148,5 +148,7 @@ def critical_path_summary(
             pl.col("path_position").median().alias("median_position"),
         )
         .join(per_project, on="project_name")
-        .sort(["project_name", "critical_share", "median_duration_s"], descending=[False, True, True])
+        .sort(
+            ["project_name", "critical_share", "median_duration_s"], descending=[False, True, True]
+        )
     )

@@ -43,7 +43,9 @@ def flaky_tests(
     where, params = BuildFilter(since, until, projects, region).sql("b")
     window = "TRUE"
     if window_days is not None:
-        window = f"r.start_time >= (SELECT max(start_time) FROM runs) - INTERVAL {int(window_days)} DAY"
+        window = (
+            f"r.start_time >= (SELECT max(start_time) FROM runs) - INTERVAL {int(window_days)} DAY"
+        )
     sql = f"""
         WITH runs AS (
             SELECT b.project_name, coalesce(tc.test_suite_name, '') AS suite, tc.name AS test_name,

@@ -152,7 +152,9 @@ def duration_regressions(
         db, period="day", since=since, until=until, projects=projects, region=region
     ).filter(pl.col("builds") >= min_builds_per_day)
     rows: list[dict[str, object]] = []
-    for (project,), group in daily.sort("period_start").group_by("project_name", maintain_order=True):
+    for (project,), group in daily.sort("period_start").group_by(
+        "project_name", maintain_order=True
+    ):
         dates = group["period_start"].to_list()
         medians = group["p50_s"].to_numpy()
         for cp in detect_change_points(

@@ -85,8 +85,9 @@ def build_record(
     return record
 
 
-def simple_phases(build_s: float, *, install_s: float = 10.0, queued_s: float = 2.0,
-                  download_s: float = 3.0) -> list[PhaseSpec]:
+def simple_phases(
+    build_s: float, *, install_s: float = 10.0, queued_s: float = 2.0, download_s: float = 3.0
+) -> list[PhaseSpec]:
     return [
         ("SUBMITTED", 0.5),
         ("QUEUED", queued_s),
@@ -127,9 +128,7 @@ class StoreBuilder:
 
     def tests(self, build: dict[str, Any], cases: Sequence[tuple[str, str, str]]) -> None:
         """`cases`: (suite, name, status) for one report attached to `build`."""
-        report_arn = (
-            f"arn:aws:codebuild:{REGION}:{ACCOUNT}:report/unit:{uuid.uuid4()}"
-        )
+        report_arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:report/unit:{uuid.uuid4()}"
         self.batch.reports.append(
             normalise_report(
                 {
@@ -145,13 +144,19 @@ class StoreBuilder:
         for suite, name, status in cases:
             self.batch.test_cases.append(
                 normalise_test_case(
-                    {"reportArn": report_arn, "testSuiteName": suite, "name": name,
-                     "status": status, "durationInNanoSeconds": 1_000_000},
+                    {
+                        "reportArn": report_arn,
+                        "testSuiteName": suite,
+                        "name": name,
+                        "status": status,
+                        "durationInNanoSeconds": 1_000_000,
+                    },
                 )
             )
 
-    def batch_build(self, project: str, start: datetime,
-                    graph: dict[str, tuple[list[str], float, float]]) -> str:
+    def batch_build(
+        self, project: str, start: datetime, graph: dict[str, tuple[list[str], float, float]]
+    ) -> str:
         """`graph`: identifier → (depends_on, child start offset s, child duration s)."""
         batch_id = f"{project}:{uuid.uuid4()}"
         batch_arn = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build-batch/{batch_id}"
@@ -159,18 +164,30 @@ class StoreBuilder:
         end = start
         for ident, (deps, offset, seconds) in graph.items():
             child = self.build(
-                project, start + timedelta(seconds=offset), [("BUILD", seconds)],
+                project,
+                start + timedelta(seconds=offset),
+                [("BUILD", seconds)],
                 batch_arn=batch_arn,
             )
             end = max(end, child["endTime"])
             groups.append(
-                {"identifier": ident, "dependsOn": deps,
-                 "currentBuildSummary": {"arn": child["arn"], "buildStatus": "SUCCEEDED"}}
+                {
+                    "identifier": ident,
+                    "dependsOn": deps,
+                    "currentBuildSummary": {"arn": child["arn"], "buildStatus": "SUCCEEDED"},
+                }
             )
         row, group_rows = normalise_build_batch(
-            {"id": batch_id, "arn": batch_arn, "projectName": project,
-             "buildBatchStatus": "SUCCEEDED", "complete": True, "startTime": start,
-             "endTime": end, "buildGroups": groups},
+            {
+                "id": batch_id,
+                "arn": batch_arn,
+                "projectName": project,
+                "buildBatchStatus": "SUCCEEDED",
+                "complete": True,
+                "startTime": start,
+                "endTime": end,
+                "buildGroups": groups,
+            },
             now=self.now,
         )
         self.batch.build_batches.append(row)

@@ -100,9 +100,7 @@ def test_failures_rates_causes_and_commands(store, day):
     store.commands(ok[2], [("BUILD", "npm test", 20, 1), ("BUILD", "make lint", 2, 2)])
     db = store.write()
 
-    causes = dict(
-        analytics.classify_failures(db).select("build_arn", "cause").iter_rows()
-    )
+    causes = dict(analytics.classify_failures(db).select("build_arn", "cause").iter_rows())
     assert {name: causes[arn] for name, arn in arns.items()} == {
         "code": "code",
         "disk": "platform",
@@ -134,8 +132,14 @@ def test_flaky_tests_need_pass_on_retry_and_enough_runs(store, day):
         broken = "FAILED" if version == "v5" else "SUCCEEDED"
         flaky = "FAILED" if i % 4 == 1 else "SUCCEEDED"
         b = store.build("api", day(0, 10 * i), [("BUILD", 30)], source_version=version)
-        store.tests(b, [("unit", "test_flaky", flaky), ("unit", "test_broken_by_v5", broken),
-                        ("unit", "test_ok", "SUCCEEDED")])
+        store.tests(
+            b,
+            [
+                ("unit", "test_flaky", flaky),
+                ("unit", "test_broken_by_v5", broken),
+                ("unit", "test_ok", "SUCCEEDED"),
+            ],
+        )
     rare = store.build("api", day(0, 500), [("BUILD", 30)], source_version="v9")
     store.tests(rare, [("unit", "test_seen_twice", "FAILED")])
     again = store.build("api", day(0, 510), [("BUILD", 30)], source_version="v9")
@@ -159,7 +163,7 @@ def test_flaky_tests_need_pass_on_retry_and_enough_runs(store, day):
 def test_cache_hits_and_idle_expiry_cliff(store, day):
     rng = np.random.default_rng(3)
     t = day(0)
-    for i in range(80):
+    for _ in range(80):
         gap_min = float(rng.choice([2, 5, 8, 12, 14, 16, 20, 40, 90]))
         t = t + timedelta(minutes=gap_min)
         hit = gap_min < 15
@@ -223,8 +227,14 @@ def test_batch_critical_path_and_exclusive_time(store, day):
 def test_command_hotspots_rank_by_total_time(store, day):
     for i in range(3):
         b = store.build("api", day(0, i), [("BUILD", 100)])
-        store.commands(b, [("INSTALL", "npm ci", 30, 0), ("BUILD", "npm test", 10, 0),
-                           ("BUILD", "webpack", 50 if i == 0 else 1, 0)])
+        store.commands(
+            b,
+            [
+                ("INSTALL", "npm ci", 30, 0),
+                ("BUILD", "npm test", 10, 0),
+                ("BUILD", "webpack", 50 if i == 0 else 1, 0),
+            ],
+        )
     db = store.write()
     hot = analytics.command_hotspots(db, limit=2)
     assert hot["command"].to_list() == ["npm ci", "webpack"]

@@ -1,0 +1,269 @@
+"""Write the report notebooks (run: `python notebooks/generate.py`).
+
+The notebooks are generated so they stay clean: no outputs, no execution counts, one cell
+tagged `parameters`, and nothing but calls into `ciwb` in their code cells. Edit here,
+regenerate, commit both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+PARAMETERS = '''\
+db = None  # DuckDB store; None: $CIWB_DB, else data/demo.duckdb
+since = None  # first day included, e.g. "2026-01-01"; None: all history
+until = None  # first day excluded; None: up to the newest build
+projects = None  # list of project names; None: every project
+region = None  # e.g. "us-east-1"; None: every region'''
+
+SETUP = '''\
+from ciwb import analytics
+from ciwb.report import charts, notebook
+
+sel = notebook.setup(db, since=since, until=until, projects=projects, region=region)
+print(sel)'''
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str) -> nbformat.NotebookNode:
+    return new_code_cell(text.strip())
+
+
+def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") -> nbformat.NotebookNode:
+    parameters = new_code_cell(PARAMETERS + ("\n" + extra_parameters if extra_parameters else ""))
+    parameters.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *cells],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
+    return nb
+
+
+EXPLORE = notebook(
+    "Explore the build history",
+    """
+A first look at a CodeBuild history: which projects build most, how long they take,
+where the time goes and why builds fail. Start here, then open the focused reports.
+Set the parameters below (or pass `--param` to `ciwb report explore`).
+""",
+    [
+        md("""
+## Projects
+One row per project: builds, success rate, median (p50) and p95 duration of successful
+builds, total build hours, and the compute type, architecture and cache it mostly runs on.
+**What to do:** the projects with the most build hours are where any saving counts most.
+"""),
+        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        md("""
+## Where the time goes
+Each bar is one project's wall time, split by phase. QUEUED and PROVISIONING are time spent
+waiting for CodeBuild; DOWNLOAD_SOURCE and INSTALL are what caching can shorten; BUILD is
+your own work. **What to do:** a wide INSTALL or DOWNLOAD_SOURCE slice is a caching
+candidate (see *cache_tuning*); a wide QUEUED slice means too little capacity.
+"""),
+        code("charts.phase_share_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        md("""
+## Weekly trend
+Median build time per week for each project (p95 is in the legend, hidden by default).
+**What to do:** a rising line is a regression worth bisecting; the *bottleneck_report*
+dates each change for you.
+"""),
+        code(
+            "charts.trend_lines(analytics.duration_trends(sel.db, period='week', **sel.filters))"
+        ),
+        md("""
+## Why builds fail
+Failed builds split into *code* (a command or buildspec failed), *platform* (CodeBuild,
+source provider or infrastructure: provisioning faults, disk full, throttling), *timeout*
+and *stopped*. **What to do:** platform failures are retried-away money; raise them with
+the platform team, not the developers.
+"""),
+        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
+    ],
+)
+
+BOTTLENECK = notebook(
+    "Bottlenecks: where build time goes and what slowed down",
+    """
+Percentiles per phase (CloudWatch only offers averages), queueing, regressions with the
+date they started, failures by cause, the slowest commands and the critical path of batch
+builds.
+""",
+    [
+        md("""
+## Phase percentiles
+p50/p90/p95/p99 seconds of every phase per project, for successful builds, and each phase's
+share of wall time. **What to do:** a phase whose p95 is far above its p50 has a long tail;
+look at what the slow builds have in common before optimising the median.
+"""),
+        code("""
+breakdown = analytics.phase_breakdown(sel.db, **sel.filters)
+charts.phase_share_bar(breakdown)
+"""),
+        code("charts.phase_percentiles_bar(breakdown)"),
+        code("breakdown"),
+        md("""
+## Waiting for CodeBuild
+Seconds in QUEUED and PROVISIONING, which no buildspec change can shorten.
+**What to do:** long queues point at the account's concurrent-build limit or a too-small
+reserved fleet; long provisioning at large custom images (use a curated image or a fleet).
+"""),
+        code("charts.waiting_bar(breakdown)"),
+        md("""
+## Regressions
+Daily median duration per project; each × marks a change point that is unlikely to be
+noise (permutation test on daily medians) and at least 10% in size. The table gives the
+first day of the new level, the size and the confidence.
+**What to do:** look at what merged on the change date in that project.
+"""),
+        code("""
+regressions = analytics.duration_regressions(sel.db, **sel.filters)
+charts.trend_lines(analytics.duration_trends(sel.db, period='day', **sel.filters), regressions)
+"""),
+        code("regressions"),
+        md("""
+## Failures
+Failure rate by failing phase and context code, then the commands that fail most.
+**What to do:** a command that fails often in many projects is a shared script or tool to fix
+once.
+"""),
+        code("analytics.failure_rates(sel.db, **sel.filters)"),
+        code("analytics.failing_commands(sel.db, **sel.filters)"),
+        md("""
+## Command hotspots
+The commands that take the most time in total across all builds (from build logs or
+replays). **What to do:** the top few usually dominate; cache their inputs or split them.
+"""),
+        code("""
+hotspots = analytics.command_hotspots(sel.db, **sel.filters)
+charts.hotspots_bar(hotspots)
+"""),
+        md("""
+## Critical path of batch builds
+The chart shows the latest batch: each bar is a child build, red ones form the critical
+path (the chain the batch actually waited for). The table ranks children by how often they
+were on the critical path and their *exclusive* time (seconds when nothing else ran).
+**What to do:** speed up the children with high critical share and exclusive time first;
+speeding up the others does not shorten the batch.
+"""),
+        code("charts.batch_timeline(analytics.batch_critical_paths(sel.db, **sel.filters))"),
+        code("analytics.critical_path_summary(sel.db, **sel.filters)"),
+    ],
+)
+
+CACHE = notebook(
+    "Cache tuning",
+    """
+CodeBuild does not record cache hits. This report infers them: in a cache-enabled project,
+DOWNLOAD_SOURCE + INSTALL time is bimodal — short when the cache was restored, long when
+not — and each build is put on one side of the gap.
+""",
+    [
+        md("""
+## Hit rate by idle time
+Hit rate against the minutes since the project's previous build ended. CodeBuild's LOCAL
+cache lives on the build host and is dropped after a short idle period, so the rate falls
+off a cliff past it. **What to do:** if most builds arrive after the cliff, the LOCAL cache
+rarely helps: switch to an S3 cache, or keep the host warm with a scheduled build.
+"""),
+        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(sel.db, **sel.filters))"),
+        md("""
+## Estimated idle expiry per project
+The idle gap that best separates hits from misses, with the hit rate either side.
+`cliff` near 1 means an expiry, near 0 means idle time does not matter for this cache.
+"""),
+        code("analytics.cache_idle_expiry(sel.db, **sel.filters)"),
+        md("""
+## Measured warm vs cold
+From replay experiments (`ciwb replay experiment --cache none,local`): median seconds of
+cold and warm runs per matrix cell. Emulated runs are flagged and are not native timings.
+Empty until an experiment has been run.
+"""),
+        code("analytics.cache_warm_vs_cold(sel.db)"),
+        md("""
+## Restore phases in cache-enabled projects
+Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
+p95 is the signature of a cache that often misses.
+"""),
+        code("analytics.phase_breakdown(sel.db, **sel.filters)"),
+    ],
+)
+
+GRAVITON = notebook(
+    "Graviton (arm64) vs x86_64",
+    """
+Would arm64 be faster or cheaper for *these* builds? This report compares observed build
+times per project, architecture and compute size. Observed history is weaker evidence than
+paired replays (`ciwb replay experiment --arch amd64,arm64`): the two architectures may have
+built different commits.
+""",
+    [
+        md("""
+## Observed build time by architecture
+Median successful build seconds per project and compute size, arm64 beside x86_64.
+`p50_vs_x86` below 1 means arm64 builds faster on the same size.
+**What to do:** projects already fast on arm64 are safe candidates to switch; arm prices
+per minute are lower for the same size.
+"""),
+        code("""
+comparison = analytics.arch_comparison(sel.db, **sel.filters)
+charts.arch_bar(comparison)
+"""),
+        code("comparison"),
+    ],
+)
+
+COST = notebook(
+    "Cost report",
+    """
+Where build minutes go, per project, compute type and architecture. Prices and billing rules
+come from `ciwb.cost`.
+""",
+    [
+        md("""
+## Build hours per project
+Total build hours, typical duration and compute type per project.
+**What to do:** the projects at the top dominate the bill; right-size or move them to arm64
+first.
+"""),
+        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        md("""
+## Time that is not building
+Queue and provisioning seconds per project. Whether queued time is billed is not documented
+(see the cost model's lower/upper bounds); provisioning is.
+"""),
+        code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+    ],
+)
+
+NOTEBOOKS = {
+    "explore": EXPLORE,
+    "bottleneck_report": BOTTLENECK,
+    "cache_tuning": CACHE,
+    "graviton_vs_x86": GRAVITON,
+    "cost_report": COST,
+}
+
+
+def main() -> None:
+    for name, nb in NOTEBOOKS.items():
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"{name[:40]}-{i}"  # stable ids: regenerating gives no diff
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / f"{name}.ipynb")
+        print(f"wrote notebooks/{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
