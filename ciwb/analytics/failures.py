@@ -192,20 +192,46 @@ def failing_commands(
     projects: Sequence[str] | str | None = None,
     region: str | None = None,
 ) -> pl.DataFrame:
-    """The commands that exit non-zero most often, with runs, failure rate and projects."""
+    """The commands that exit non-zero most often, with runs, failure rate and projects.
+
+    From `build_commands` (parsed logs or replays). Builds without command rows still
+    name their failing command in the phase context (`Error while executing command: X.
+    Reason: exit status N`); those count as failures with unknown runs (`source` says
+    which evidence a row rests on).
+    """
     where, params = BuildFilter(since, until, projects, region).sql("b")
     sql = f"""
-        SELECT c.command, c.phase_type,
-               count(*) FILTER (WHERE c.exit_status <> 0) AS failures,
-               count(*) AS runs,
-               count(*) FILTER (WHERE c.exit_status <> 0) / count(*) AS failure_rate,
-               list(DISTINCT b.project_name ORDER BY b.project_name) AS projects
-        FROM build_commands c JOIN builds b USING (build_arn)
-        WHERE {where} AND c.exit_status IS NOT NULL
-        GROUP BY c.command, c.phase_type
+        WITH logged AS (
+            SELECT c.command, c.phase_type, b.project_name, c.exit_status <> 0 AS failed
+            FROM build_commands c JOIN builds b USING (build_arn)
+            WHERE {where} AND c.exit_status IS NOT NULL
+        ),
+        from_context AS (
+            SELECT regexp_extract(p.context_message,
+                       'Error while executing command: (.*)[.] Reason: exit status', 1) AS command,
+                   p.phase_type, b.project_name, TRUE AS failed
+            FROM build_phases p JOIN builds b USING (build_arn)
+            WHERE {where} AND p.context_code = 'COMMAND_EXECUTION_ERROR'
+              AND NOT EXISTS (SELECT 1 FROM build_commands c WHERE c.build_arn = p.build_arn)
+        ),
+        combined AS (
+            SELECT *, 'build_commands' AS source FROM logged
+            UNION ALL
+            SELECT *, 'phase context' AS source FROM from_context WHERE command <> ''
+        )
+        SELECT command, phase_type,
+               count(*) FILTER (WHERE failed) AS failures,
+               nullif(count(*) FILTER (WHERE source = 'build_commands'), 0) AS runs,
+               count(*) FILTER (WHERE failed AND source = 'build_commands')
+                   / nullif(count(*) FILTER (WHERE source = 'build_commands'), 0)
+                   AS failure_rate,
+               list(DISTINCT project_name ORDER BY project_name) AS projects,
+               string_agg(DISTINCT source, ', ' ORDER BY source) AS source
+        FROM combined
+        GROUP BY command, phase_type
         HAVING failures > 0
-        ORDER BY failures DESC, c.command
+        ORDER BY failures DESC, command
         LIMIT ?
     """
     with reading(db) as con:
-        return query(con, sql, [*params, limit])
+        return query(con, sql, [*params, *params, limit])

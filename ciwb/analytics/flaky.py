@@ -26,6 +26,7 @@ def flaky_tests(
     window_days: int | None = 30,
     min_runs: int = 10,
     min_flip_rate: float = 0.0,
+    min_retry_versions: int = 2,
     include_stable: bool = False,
     since: TimeLike = None,
     until: TimeLike = None,
@@ -36,8 +37,9 @@ def flaky_tests(
 
     `window_days` counts back from the newest test run in the selection (not from today,
     so an old snapshot gives the same answer tomorrow); None uses the whole selection.
-    A test is `flaky` when it has ≥ `min_runs` runs, at least one pass-on-retry source
-    version, and a flip rate ≥ `min_flip_rate`. `include_stable` keeps the other tests
+    A test is `flaky` when it has ≥ `min_runs` runs, ≥ `min_retry_versions` source
+    versions on which it both passed and failed (one could be a fix pushed under the same
+    version, or a broken dependency that recovered), and a flip rate ≥ `min_flip_rate`. `include_stable` keeps the other tests
     (with `flaky` false) for context.
     """
     where, params = BuildFilter(since, until, projects, region).sql("b")
@@ -84,7 +86,7 @@ def flaky_tests(
                coalesce(v.retry_versions, 0) AS pass_on_retry_versions,
                t.failures / t.runs AS failure_rate,
                t.flips / greatest(t.runs - 1, 1) AS flip_rate,
-               t.runs >= ? AND coalesce(v.retry_versions, 0) > 0
+               t.runs >= ? AND coalesce(v.retry_versions, 0) >= ?
                    AND t.flips / greatest(t.runs - 1, 1) >= ? AS flaky,
                t.first_run, t.last_run
         FROM per_test t
@@ -95,7 +97,7 @@ def flaky_tests(
         ORDER BY flaky DESC, t.builds_failed DESC, flip_rate DESC, t.test_name
     """
     with reading(db) as con:
-        frame = query(con, sql, [*params, min_runs, min_flip_rate])
+        frame = query(con, sql, [*params, min_runs, min_retry_versions, min_flip_rate])
     if not include_stable:
         frame = frame.filter(pl.col("flaky"))
     return frame

@@ -90,6 +90,11 @@ def test_failures_rates_causes_and_commands(store, day):
         "timeout": failing("BUILD", "BUILD_TIMED_OUT", status="TIMED_OUT"),
         "source": failing("DOWNLOAD_SOURCE", "CLIENT_ERROR", "repository not found"),
         "yaml": failing("DOWNLOAD_SOURCE", "YAML_FILE_ERROR", "bad buildspec"),
+        "deploy": failing(
+            "POST_BUILD",
+            "COMMAND_EXECUTION_ERROR",
+            "Error while executing command: make deploy. Reason: exit status 2",
+        ),
     }
     arns = {}
     for i, (name, (phases, status)) in enumerate(cases.items()):
@@ -108,22 +113,30 @@ def test_failures_rates_causes_and_commands(store, day):
         "timeout": "timeout",
         "source": "platform",
         "yaml": "code",
+        "deploy": "code",
     }
 
     rates = analytics.failure_rates(db)
-    assert rates["failures"].sum() == 6
+    assert rates["failures"].sum() == 7
     build_cmd = rates.filter(
         (pl.col("failed_phase") == "BUILD") & (pl.col("context_code") == "COMMAND_EXECUTION_ERROR")
     ).row(0, named=True)
-    assert build_cmd["failures"] == 2 and build_cmd["failure_rate"] == pytest.approx(2 / 10)
+    assert build_cmd["failures"] == 2 and build_cmd["failure_rate"] == pytest.approx(2 / 11)
 
     summary = analytics.failure_causes(db)
     platform = summary.filter(pl.col("cause") == "platform").row(0, named=True)
-    assert platform["failures"] == 3 and platform["share"] == pytest.approx(0.5)
+    assert platform["failures"] == 3 and platform["share"] == pytest.approx(3 / 7)
 
     commands = analytics.failing_commands(db)
-    assert commands["command"].to_list() == ["npm test", "make lint"]
+    assert commands["command"].to_list() == ["npm test", "make deploy", "make lint"]
     assert commands.row(0, named=True)["failure_rate"] == pytest.approx(2 / 3)
+    # A build without command logs still names its failing command in the phase context.
+    deploy = commands.row(1, named=True)
+    assert (deploy["source"], deploy["runs"], deploy["phase_type"]) == (
+        "phase context",
+        None,
+        "POST_BUILD",
+    )
 
 
 def test_flaky_tests_need_pass_on_retry_and_enough_runs(store, day):
@@ -153,7 +166,7 @@ def test_flaky_tests_need_pass_on_retry_and_enough_runs(store, day):
     assert row["pass_on_retry_versions"] == 3
     assert row["flip_rate"] == pytest.approx(6 / 11)
 
-    everything = analytics.flaky_tests(db, min_runs=2, include_stable=True)
+    everything = analytics.flaky_tests(db, min_runs=2, min_retry_versions=1, include_stable=True)
     by_name = {r["test_name"]: r for r in everything.iter_rows(named=True)}
     assert by_name["test_seen_twice"]["flaky"]  # enough runs once min_runs allows it
     assert not by_name["test_broken_by_v5"]["flaky"]  # failed twice on v5, never passed on it
