@@ -244,6 +244,14 @@ Queue and provisioning seconds per project. Whether queued time is billed is not
 (see the cost model's lower/upper bounds); provisioning is.
 """),
         code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        md("""
+## Right-sizing candidates
+p95 CPU and memory use per project (CloudWatch, builds over a minute), and the same load
+scaled to the next compute size down. `over_provisioned` means the builds would still have
+20% headroom one size smaller. **What to do:** move those projects down a size; the
+`ciwb.cost` what-ifs price the change.
+"""),
+        code("analytics.resource_utilisation(sel.db, **sel.filters)"),
     ],
 )
 
