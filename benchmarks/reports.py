@@ -8,8 +8,9 @@ child table (phases, metrics, batches, reports, test cases) replicated alongside
     python benchmarks/reports.py [--base 20000] [--copies 50] [--db PATH (reuse)]
 
 Prints the store's size, seconds per report and in total, then DuckDB vs pandas seconds
-for the phase breakdown and the ratio pandas / DuckDB (target ≥ 10). pandas gets its
-input already in memory (its load time is printed apart), DuckDB reads the file.
+for the phase breakdown and two ratios pandas / DuckDB: from the store to the result
+(what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows
+already in memory (the most generous baseline).
 """
 
 from __future__ import annotations
@@ -155,12 +156,14 @@ def main() -> None:
             np.testing.assert_allclose(
                 duck_pd[column].to_numpy(float), pand[column].to_numpy(float), rtol=1e-9
             )
-        print(f"phase breakdown, DuckDB (from the file):      {duck_s:.3f}s")
+        print(f"phase breakdown, DuckDB from the store file:     {duck_s:.3f}s")
+        print(f"phase breakdown, pandas on rows already in memory: {pandas_s:.3f}s")
+        print(f"pandas loading those {len(phases):,} phase rows + builds: {load_s:.1f}s")
         print(
-            f"phase breakdown, pandas (data already loaded): {pandas_s:.3f}s "
-            f"(+ {load_s:.1f}s to load {len(phases):,} phase rows)"
+            f"ratio pandas / DuckDB, store to result (load + compute): "
+            f"{(load_s + pandas_s) / duck_s:.1f}x (target >= 10x)"
         )
-        print(f"ratio pandas / DuckDB: {pandas_s / duck_s:.1f}x (target >= 10x)")
+        print(f"ratio pandas / DuckDB, compute only (pandas pre-loaded): {pandas_s / duck_s:.1f}x")
 
 
 if __name__ == "__main__":

@@ -203,12 +203,17 @@ def report(
     raise_for_failures(run)
 
 
-@app.command()
-def lab(db: DbOption = None) -> None:
-    """Start JupyterLab on notebooks/ with CIWB_DB pointing at the store."""
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def lab(ctx: typer.Context, db: DbOption = None) -> None:
+    """Start JupyterLab on notebooks/ with CIWB_DB pointing at the store.
+
+    Extra arguments go to JupyterLab (e.g. --no-browser --port 8899).
+    """
     from ciwb.report import run_lab
 
-    raise typer.Exit(run_lab(db))
+    raise typer.Exit(run_lab(db, ctx.args))
 
 
 def main() -> None:

@@ -157,8 +157,11 @@ were on the critical path and their *exclusive* time (seconds when nothing else 
 **What to do:** speed up the children with high critical share and exclusive time first;
 speeding up the others does not shorten the batch.
 """),
-        code("charts.batch_timeline(analytics.batch_critical_paths(sel.db, **sel.filters))"),
-        code("analytics.critical_path_summary(sel.db, **sel.filters)"),
+        code("""
+paths = analytics.batch_critical_paths(sel.db, **sel.filters)
+charts.batch_timeline(paths)
+"""),
+        code("analytics.summarise_critical_paths(paths)"),
     ],
 )
 

@@ -11,7 +11,11 @@ from ciwb.analytics.cache import (
     cache_idle_expiry,
     cache_warm_vs_cold,
 )
-from ciwb.analytics.critical_path import batch_critical_paths, critical_path_summary
+from ciwb.analytics.critical_path import (
+    batch_critical_paths,
+    critical_path_summary,
+    summarise_critical_paths,
+)
 from ciwb.analytics.failures import (
     classify_failures,
     failing_commands,
@@ -45,4 +49,5 @@ __all__ = [
     "phase_breakdown",
     "projects_overview",
     "resource_utilisation",
+    "summarise_critical_paths",
 ]

@@ -15,7 +15,7 @@ import polars as pl
 
 from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
 
-__all__ = ["batch_critical_paths", "critical_path_summary"]
+__all__ = ["batch_critical_paths", "critical_path_summary", "summarise_critical_paths"]
 
 _SCHEMA = {
     "batch_arn": pl.Utf8,
@@ -122,20 +122,12 @@ def batch_critical_paths(
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 
-def critical_path_summary(
-    db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
-) -> pl.DataFrame:
-    """Per project × critical chain: how often that chain decided the batch, and its cost.
+def summarise_critical_paths(paths: pl.DataFrame) -> pl.DataFrame:
+    """Per project × child identifier, from `batch_critical_paths` rows.
 
-    For each identifier: how often it was on the critical path, its median duration and
-    median exclusive seconds — the children worth speeding up first.
+    How often it was on the critical path, its median duration, exclusive and waiting
+    seconds: the children worth speeding up first have a high share and exclusive time.
     """
-    paths = batch_critical_paths(db, since=since, until=until, projects=projects, region=region)
     batches = paths.select("project_name", "batch_arn").unique()
     per_project = batches.group_by("project_name").agg(pl.len().alias("batches"))
     return (
@@ -149,6 +141,21 @@ def critical_path_summary(
         )
         .join(per_project, on="project_name")
         .sort(
-            ["project_name", "critical_share", "median_duration_s"], descending=[False, True, True]
+            ["project_name", "critical_share", "median_duration_s"],
+            descending=[False, True, True],
         )
+    )
+
+
+def critical_path_summary(
+    db: DbLike = None,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    projects: Sequence[str] | str | None = None,
+    region: str | None = None,
+) -> pl.DataFrame:
+    """`summarise_critical_paths` over the selection's batches."""
+    return summarise_critical_paths(
+        batch_critical_paths(db, since=since, until=until, projects=projects, region=region)
     )

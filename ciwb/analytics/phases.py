@@ -13,7 +13,15 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ciwb.analytics._store import WAIT_PHASES, BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.analytics._store import (
+    PHASE_ORDER,
+    WAIT_PHASES,
+    BuildFilter,
+    DbLike,
+    TimeLike,
+    query,
+    reading,
+)
 
 __all__ = ["phase_breakdown"]
 
@@ -46,25 +54,22 @@ def phase_breakdown(
         ),
         per_phase AS (
             SELECT c.project_name, p.phase_type,
-                   min(p.seq) AS phase_seq,
                    count(*) AS builds,
                    sum(p.duration_s) AS total_s,
-                   avg(p.duration_s) AS mean_s,
-                   quantile_cont(p.duration_s, 0.50) AS p50_s,
-                   quantile_cont(p.duration_s, 0.90) AS p90_s,
-                   quantile_cont(p.duration_s, 0.95) AS p95_s,
-                   quantile_cont(p.duration_s, 0.99) AS p99_s
+                   -- one holistic aggregate for all four: one sort per group, not four
+                   quantile_cont(p.duration_s, [0.50, 0.90, 0.95, 0.99]) AS q
             FROM chosen c JOIN build_phases p USING (build_arn)
             WHERE p.duration_s IS NOT NULL
             GROUP BY c.project_name, p.phase_type
         )
         SELECT pp.project_name, pp.phase_type,
                pp.phase_type IN (SELECT unnest(?::VARCHAR[])) AS waiting,
-               pp.builds, pp.total_s, pp.mean_s,
+               pp.builds, pp.total_s, pp.total_s / pp.builds AS mean_s,
                pp.total_s / nullif(w.wall_s, 0) AS share_of_wall,
-               pp.p50_s, pp.p90_s, pp.p95_s, pp.p99_s
+               pp.q[1] AS p50_s, pp.q[2] AS p90_s, pp.q[3] AS p95_s, pp.q[4] AS p99_s
         FROM per_phase pp JOIN wall w USING (project_name)
-        ORDER BY pp.project_name, pp.phase_seq
+        ORDER BY pp.project_name,
+                 coalesce(list_position(?::VARCHAR[], pp.phase_type), 99), pp.phase_type
     """
     with reading(db) as con:
-        return query(con, sql, [*params, list(WAIT_PHASES)])
+        return query(con, sql, [*params, list(WAIT_PHASES), list(PHASE_ORDER)])

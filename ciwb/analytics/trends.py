@@ -100,14 +100,16 @@ def detect_change_points(
         if len(segment) < 2 * min_segment:
             return
         observed, split = _best_split(segment[None, :], min_segment)
-        shuffled = rng.permuted(np.broadcast_to(segment, (permutations, len(segment))), axis=1)
-        null_stats, _ = _best_split(shuffled, min_segment)
-        p_value = (1 + int(np.sum(null_stats >= observed[0]))) / (permutations + 1)
         k = int(split[0])
         before = float(np.mean(segment[:k]))
         after = float(np.mean(segment[k:]))
         change_pct = abs(after - before) / max(abs(before), 1e-9) * 100
-        if p_value > alpha or change_pct < min_change_pct:
+        if change_pct < min_change_pct:
+            return  # too small to matter, significant or not: skip the permutations
+        shuffled = rng.permuted(np.broadcast_to(segment, (permutations, len(segment))), axis=1)
+        null_stats, _ = _best_split(shuffled, min_segment)
+        p_value = (1 + int(np.sum(null_stats >= observed[0]))) / (permutations + 1)
+        if p_value > alpha:
             return
         found.append(ChangePoint(lo + k, before, after, p_value))
         search(lo, lo + k)

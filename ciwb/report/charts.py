@@ -76,11 +76,30 @@ def phase_percentiles_bar(breakdown: pl.DataFrame, project: str | None = None) -
     return fig
 
 
-def trend_lines(trends: pl.DataFrame, regressions: pl.DataFrame | None = None) -> go.Figure:
-    """p50 (solid) and p95 (dotted) per project over time; detected changes as markers."""
+def trend_lines(
+    trends: pl.DataFrame, regressions: pl.DataFrame | None = None, top: int = 12
+) -> go.Figure:
+    """p50 (solid) and p95 (dotted) per project over time; detected changes as markers.
+
+    At most `top` projects are drawn (those with a detected change first, then the
+    busiest): more lines than that is unreadable. The title says when some are left out.
+    """
     title = "Build duration over time"
     if trends.is_empty():
         return _empty(title)
+    changed = [] if regressions is None else regressions["project_name"].unique().to_list()
+    busiest = (
+        trends.group_by("project_name")
+        .agg(pl.col("builds").sum())
+        .sort(["builds", "project_name"], descending=[True, False])["project_name"]
+        .to_list()
+    )
+    shown = list(dict.fromkeys([*sorted(changed), *busiest]))[:top]
+    if len(busiest) > len(shown):
+        title += f" — {len(shown)} of {len(busiest)} projects (changed, then busiest)"
+    trends = trends.filter(pl.col("project_name").is_in(shown))
+    if regressions is not None:
+        regressions = regressions.filter(pl.col("project_name").is_in(shown))
     fig = go.Figure(layout={**_LAYOUT, "title": title})
     for (project,), part in trends.group_by("project_name", maintain_order=True):
         x = part["period_start"].to_list()

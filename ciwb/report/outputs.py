@@ -51,6 +51,22 @@ class S3Output:
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.client = boto3.client("s3")
+        self._check_bucket()
+
+    def _check_bucket(self) -> None:
+        """Fail before any notebook runs, not after an hour of them."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise CiwbError(
+                f"s3://{self.bucket}: bucket not usable ({code or exc})",
+                hint="check the bucket name and your AWS credentials",
+            ) from None
+        except BotoCoreError as exc:
+            raise CiwbError(f"s3://{self.bucket}: cannot reach S3: {exc}") from None
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name

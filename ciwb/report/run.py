@@ -133,7 +133,7 @@ def run_reports(
     if not db_path.is_file():
         raise CiwbError(f"{db_path}: no such DuckDB file", hint="run `ciwb demo` or `ciwb collect`")
     chosen = _choose_parameters(wanted, parameters or {}, db_path)
-    output = output_for(out)
+    output = output_for(out)  # an unusable output fails here, before any notebook runs
     started = now or datetime.now(UTC)
     results: list[ReportResult] = []
     with (
