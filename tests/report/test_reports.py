@@ -113,14 +113,19 @@ def test_bad_input_is_one_line_and_exit_2(report_db, tmp_path):
     assert unknown.returncode == 2
     assert "no report named 'nosuch'" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1
-    param = run_ciwb(
-        "report", "explore", "--db", str(report_db), "--out", str(tmp_path), "--param", "colour=red"
-    )
-    assert param.returncode == 2 and "colour" in param.stderr
-    assert "Traceback" not in param.stderr
-    missing = run_ciwb("report", "explore", "--db", str(tmp_path / "none.duckdb"))
-    assert missing.returncode == 2 and "no such DuckDB file" in missing.stderr
-    assert not list(tmp_path.glob("*.html"))
+
+
+def test_bad_parameters_and_missing_store_fail_before_running(report_db, tmp_path):
+    from ciwb.errors import CiwbError
+    from ciwb.report import parse_parameters, run_reports
+
+    with pytest.raises(CiwbError, match="colour.* not declared by explore"):
+        run_reports(["explore"], db=report_db, parameters={"colour": "red"}, out=str(tmp_path))
+    with pytest.raises(CiwbError, match="expected NAME=VALUE"):
+        parse_parameters(["since"])
+    with pytest.raises(CiwbError, match="no such DuckDB file"):
+        run_reports(["explore"], db=tmp_path / "none.duckdb", out=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_failing_notebook_keeps_its_error_cell_and_fails_the_run(report_db, tmp_path):
