@@ -169,6 +169,117 @@ def db_export(
     console.print(f"exported to {result.target}")
 
 
+# --------------------------------------------------------------------------- cost
+# Prices (`ciwb pricing …`) and cost bounds / what-ifs (`ciwb cost …`); logic in ciwb.cost.
+
+pricing_app = typer.Typer(help="The dated, sourced CodeBuild price table.", no_args_is_help=True)
+cost_app = typer.Typer(
+    help="Cost bounds per build, project, month; what-ifs.", no_args_is_help=True
+)
+app.add_typer(pricing_app, name="pricing")
+app.add_typer(cost_app, name="cost")
+
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Builds started on/after: 2025-01-31, 90d, 12w.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _print_json(data: object) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def _render_frame(frame: object, title: str, money: tuple[str, ...] = ()) -> None:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    table = Table(title=title)
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        cells = []
+        for name, value in zip(frame.columns, row, strict=True):
+            if value is None:
+                cells.append("—")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.4f}" if name in money else f"{value:,.3g}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@pricing_app.command("show")
+def pricing_show(
+    region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Prices in force (seed CSVs in data/pricing plus refreshed rows in the store)."""
+    from ciwb.cost import show_prices
+
+    frame = show_prices(db, region=region)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "CodeBuild prices in force", money=("price",))
+    console.print("A compute type not listed is unpriced: its builds are counted, never costed 0.")
+
+
+@pricing_app.command("refresh")
+def pricing_refresh(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region(s) to read (repeatable).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Read current CodeBuild prices from the AWS Price List API into the store."""
+    from ciwb.cost.pricelist import refresh_prices
+
+    result = refresh_prices(db, regions=region or ["us-east-1"], profile=profile)
+    console.print(
+        f"{result.written} prices as of {result.as_of} from service {result.service_code}; "
+        f"{len(result.skipped)} products skipped"
+    )
+    for name in result.regions_without_prices:
+        console.print(f"[yellow]no CodeBuild prices for {name}: its builds stay unpriced[/]")
+
+
+@cost_app.command("summary")
+def cost_summary_cmd(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    by: Annotated[str, typer.Option("--by", help="project | month | compute | arch")] = "project",
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
+    from ciwb.cost import BillingOptions, cost_summary
+
+    summary = cost_summary(
+        db, since=since, until=until, by=by, options=BillingOptions(free_tier=free_tier)
+    )
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    _render_frame(
+        summary.table,
+        f"CodeBuild cost by {by} ({summary.currency})",
+        money=("cost_lower", "cost_upper"),
+    )
+    console.print(
+        f"total ${summary.cost_lower:,.2f} – ${summary.cost_upper:,.2f} over "
+        f"{summary.priced_builds:,} priced builds; [bold]{summary.unpriced_builds:,} unpriced[/]"
+        f", {summary.in_progress_builds:,} in progress"
+    )
+    for reason, count in summary.unpriced_reasons.items():
+        console.print(f"  unpriced: {count:,} × {reason}")
+    for line in summary.assumptions:
+        console.print(f"  assumption: {line}", style="dim")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     try:

@@ -241,9 +241,9 @@ def cost_summary(
                    count(*) FILTER (WHERE unpriced_reason IS NOT NULL) AS unpriced_builds,
                    round(sum(billed_lower_s) / 60, 1) AS billed_minutes_lower,
                    round(sum(billed_upper_s) / 60, 1) AS billed_minutes_upper,
-                   coalesce(sum(cost_lower), 0) AS cost_lower,
-                   coalesce(sum(cost_upper), 0) AS cost_upper,
-                   coalesce(sum(cost_lower), 0)
+                   sum(cost_lower) AS cost_lower,
+                   sum(cost_upper) AS cost_upper,
+                   sum(cost_lower)
                        / nullif(sum(sum(cost_lower)) OVER (), 0) AS share_lower
             FROM _ciwb_c GROUP BY ALL ORDER BY cost_upper DESC, {keys}
             """,

@@ -1,4 +1,4 @@
-"""`--since` / `--until` values: an ISO date or datetime, or a span back from now (90d, 12w, 36h)."""
+"""`--since` and `--until`: an ISO date or datetime, or a span back from now (90d, 12w)."""
 
 from __future__ import annotations
 
