@@ -136,8 +136,10 @@ class BillingOptions:
     assumptions: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self) -> list[str]:
-        lines = [f"{r.name} ({'verified' if r.verified else 'unverified'}: {r.source})"
-                 for r in self.rules]
+        lines = [
+            f"{r.name} ({'verified' if r.verified else 'unverified'}: {r.source})"
+            for r in self.rules
+        ]
         lines += [f"{s.bound} bound: {s.meaning}" for s in BILLED_SPANS]
         lines.append(
             "free tier applied per account and month: "
@@ -147,7 +149,8 @@ class BillingOptions:
         )
         lines.append("builds on reserved-capacity fleets are billed by the fleet, not per build")
         lines.append(
-            f"prices in force on {self.prices_as_of}" if self.prices_as_of
+            f"prices in force on {self.prices_as_of}"
+            if self.prices_as_of
             else "newest price per compute type"
         )
         return lines + list(self.assumptions)
@@ -203,7 +206,5 @@ def register_billing_rules(
         else []
     )
     con.register("_ciwb_rules", pa.Table.from_pylist(rules, schema=_RULE_SCHEMA))
-    con.register(
-        "_ciwb_free_tier", pa.Table.from_pylist(allowances, schema=_ALLOWANCE_SCHEMA)
-    )
+    con.register("_ciwb_free_tier", pa.Table.from_pylist(allowances, schema=_ALLOWANCE_SCHEMA))
     return "_ciwb_rules", "_ciwb_free_tier"

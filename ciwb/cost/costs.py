@@ -28,6 +28,7 @@ __all__ = [
     "CostSummary",
     "build_costs",
     "build_costs_sql",
+    "materialise_costs",
     "cost_summary",
     "phase_cost_shares",
     "prepare_cost_relations",
@@ -148,6 +149,27 @@ def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptio
     return register_prices(con, as_of=options.prices_as_of)
 
 
+def materialise_costs(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    projects: list[str] | None = None,
+    options: BillingOptions | None = None,
+    name: str = "_ciwb_c",
+) -> list:
+    """Create temp table `name` with one costed row per build (works read-only).
+
+    Returns the price rows in force, so callers can price alternatives with the same table.
+    """
+    options = options or BillingOptions()
+    prices = prepare_cost_relations(con, options)
+    where, params = _where(since, until, projects)
+    inner = build_costs_sql(where, free_tier=options.free_tier)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
+    return prices
+
+
 def _where(
     since: str | datetime | None,
     until: str | datetime | None,
@@ -228,10 +250,8 @@ def cost_summary(
     keys = ", ".join(GROUPINGS[by])
     where, params = _where(since, until, projects)
     with connect(db, read_only=True) as con:
-        prepare_cost_relations(con, options)
-        inner = build_costs_sql(where, free_tier=options.free_tier)
-        # Materialised once (a temp table works on a read-only connection), aggregated twice.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ciwb_c AS {inner}", params)
+        # Materialised once, aggregated twice.
+        materialise_costs(con, since=since, until=until, projects=projects, options=options)
         table = frame(
             con,
             f"""

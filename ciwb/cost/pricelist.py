@@ -40,11 +40,17 @@ _OS_ENVIRONMENT = {
     "Windows": "WINDOWS_SERVER_2019_CONTAINER",
 }
 _FLEET_ENVIRONMENT = {"Linux": "LINUX_EC2", "ARM": "ARM_EC2", "Windows": "WINDOWS_EC2"}
-_SIZE = {"small": "SMALL", "medium": "MEDIUM", "large": "LARGE", "xlarge": "XLARGE",
-         "2xlarge": "2XLARGE"}
+_SIZE = {
+    "small": "SMALL",
+    "medium": "MEDIUM",
+    "large": "LARGE",
+    "xlarge": "XLARGE",
+    "2xlarge": "2XLARGE",
+}
 _MIN = re.compile(r"^(?:[A-Z]{2,4}\d?-)?Build-Min:(?P<os>[A-Za-z]+):(?P<rest>.+)$")
-_SEC = re.compile(r"^(?:[A-Z]{2,4}\d?-)?Build-Sec:Lambda(?P<arm>[.-]?ARM)?\.(?P<gb>\d+)GB$",
-                  re.IGNORECASE)
+_SEC = re.compile(
+    r"^(?:[A-Z]{2,4}\d?-)?Build-Sec:Lambda(?P<arm>[.-]?ARM)?\.(?P<gb>\d+)GB$", re.IGNORECASE
+)
 _GENERAL = re.compile(r"^(?:g1|gpu1|arm1|general1)\.(?P<size>2?x?large|small|medium)$")
 
 
@@ -148,8 +154,10 @@ def find_service_code(client: Any) -> str:
     for code in codes:
         if code.lower() in ("codebuild", "awscodebuild"):
             return code
-    raise PricingError("the Price List API lists no CodeBuild service",
-                       hint=f"{len(codes)} service codes were returned")
+    raise PricingError(
+        "the Price List API lists no CodeBuild service",
+        hint=f"{len(codes)} service codes were returned",
+    )
 
 
 @dataclass
@@ -162,9 +170,7 @@ class RefreshResult:
     written: int = 0
 
 
-def fetch_prices(
-    client: Any, regions: Sequence[str], *, as_of: date
-) -> RefreshResult:
+def fetch_prices(client: Any, regions: Sequence[str], *, as_of: date) -> RefreshResult:
     """Read every CodeBuild product of the regions from GetProducts."""
     code = find_service_code(client)
     result = RefreshResult(service_code=code, as_of=as_of)

@@ -30,12 +30,27 @@ class Shape(NamedTuple):
 SIZES = ("SMALL", "MEDIUM", "LARGE", "XLARGE", "2XLARGE")
 
 # reference: codebuild-facts.md, "Compute types" table.
-_LINUX = {"SMALL": (2, 3), "MEDIUM": (4, 7), "LARGE": (8, 15), "XLARGE": (36, 70),
-          "2XLARGE": (72, 145)}
-_ARM = {"SMALL": (2, 4), "MEDIUM": (4, 8), "LARGE": (8, 16), "XLARGE": (32, 64),
-        "2XLARGE": (48, 96)}
-LAMBDA_SIZES = {"BUILD_LAMBDA_1GB": 1, "BUILD_LAMBDA_2GB": 2, "BUILD_LAMBDA_4GB": 4,
-                "BUILD_LAMBDA_8GB": 8, "BUILD_LAMBDA_10GB": 10}
+_LINUX = {
+    "SMALL": (2, 3),
+    "MEDIUM": (4, 7),
+    "LARGE": (8, 15),
+    "XLARGE": (36, 70),
+    "2XLARGE": (72, 145),
+}
+_ARM = {
+    "SMALL": (2, 4),
+    "MEDIUM": (4, 8),
+    "LARGE": (8, 16),
+    "XLARGE": (32, 64),
+    "2XLARGE": (48, 96),
+}
+LAMBDA_SIZES = {
+    "BUILD_LAMBDA_1GB": 1,
+    "BUILD_LAMBDA_2GB": 2,
+    "BUILD_LAMBDA_4GB": 4,
+    "BUILD_LAMBDA_8GB": 8,
+    "BUILD_LAMBDA_10GB": 10,
+}
 
 SHAPES: tuple[Shape, ...] = (
     *(Shape("LINUX_CONTAINER", f"BUILD_GENERAL1_{s}", c, m) for s, (c, m) in _LINUX.items()),

@@ -109,9 +109,7 @@ def test_free_tier_covers_the_first_100_small_minutes_of_each_month(db_path):
         for i in range(120)
     ]
     # and one medium build, not covered by the small allowance: 61 s → 2 min × $0.01
-    builds.append(
-        build_record("m", 1, phases={"BUILD": 61}, compute_type="BUILD_GENERAL1_MEDIUM")
-    )
+    builds.append(build_record("m", 1, phases={"BUILD": 61}, compute_type="BUILD_GENERAL1_MEDIUM"))
     write_store(db_path, builds)
     plain = cost_summary(db_path)
     # 120 × 2 min × $0.005 = $1.20, + $0.02
@@ -184,8 +182,15 @@ def test_bad_grouping_is_one_line_exit_2(db_path):
 
     write_store(db_path, [build_record("p", 1, phases={"BUILD": 61})])
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ciwb"), "cost", "summary", "--db", str(db_path),
-         "--by", "x"],
+        [
+            str(Path(sys.executable).parent / "ciwb"),
+            "cost",
+            "summary",
+            "--db",
+            str(db_path),
+            "--by",
+            "x",
+        ],
         capture_output=True,
         text=True,
     )

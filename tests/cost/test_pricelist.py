@@ -154,16 +154,20 @@ def test_refresh_writes_dated_rows_that_supersede_the_seed(pricing, db_path):
 
     prices = show_prices(db_path)
     small = prices.filter(
-        (prices["region"] == "us-east-1") & (prices["compute_type"] == "BUILD_GENERAL1_SMALL")
+        (prices["region"] == "us-east-1")
+        & (prices["compute_type"] == "BUILD_GENERAL1_SMALL")
         & (prices["environment_type"] == "LINUX_CONTAINER")
     ).row(0, named=True)
     assert small["price"] == 0.006 and small["as_of"] == date(2030, 1, 2)
     assert "USE1-Build-Min:Linux:g1.small" in small["source"]
     # arm1.xlarge had no seed price: the refresh makes it priced.
-    assert prices.filter(
-        (prices["environment_type"] == "ARM_CONTAINER")
-        & (prices["compute_type"] == "BUILD_GENERAL1_XLARGE")
-    ).height == 1
+    assert (
+        prices.filter(
+            (prices["environment_type"] == "ARM_CONTAINER")
+            & (prices["compute_type"] == "BUILD_GENERAL1_XLARGE")
+        ).height
+        == 1
+    )
     # A region the seed does not cover becomes priced only through the refresh.
     assert show_prices(db_path, region="eu-west-1")["price"].to_list() == [0.0065]
 
@@ -190,8 +194,6 @@ def test_zero_and_free_tier_ranges_are_not_recorded_as_prices(pricing, db_path):
 
 def test_api_errors_become_one_line(pricing, db_path):
     client, stub = pricing
-    stub.add_client_error(
-        "describe_services", "AccessDeniedException", "not allowed"
-    )
+    stub.add_client_error("describe_services", "AccessDeniedException", "not allowed")
     with pytest.raises(CiwbError, match="Price List API: .*AccessDenied"):
         refresh_prices(db_path, client=client)
