@@ -280,6 +280,56 @@ def cost_summary_cmd(
         console.print(f"  assumption: {line}", style="dim")
 
 
+@cost_app.command("whatif")
+def cost_whatif(
+    kind: Annotated[str, typer.Argument(help="arm64 | rightsize | cache | reserved | lambda")],
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    factor: Annotated[
+        float | None, typer.Option("--factor", help="arm64: your arm/x86 speed factor.")
+    ] = None,
+    fleet_rate: Annotated[
+        float | None,
+        typer.Option("--fleet-rate", help="reserved: fleet price per instance-minute."),
+    ] = None,
+    headroom: Annotated[
+        float | None, typer.Option("--headroom", help="rightsize/lambda: e.g. 0.2 = 20%.")
+    ] = None,
+    percentile: Annotated[
+        float | None, typer.Option("--percentile", help="rightsize/lambda: e.g. 0.95.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", help="rightsize: last N builds per project.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What a change would cost: each table states its assumption, evidence, uncertainty."""
+    from ciwb.cost.whatif import run_whatif
+
+    given = {
+        "since": since,
+        "until": until,
+        "factor": factor,
+        "fleet_rate": fleet_rate,
+        "headroom": headroom,
+        "percentile": percentile,
+        "last_n": last,
+    }
+    result = run_whatif(kind, db, **{k: v for k, v in given.items() if v is not None})
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    money = tuple(c for c in result.table.columns if "cost" in c or "saving" in c)
+    _render_frame(result.display(), f"what-if: {kind}", money=money)
+    console.print(f"[bold]assumption:[/] {result.assumption}")
+    console.print(f"[bold]evidence:[/] {result.evidence}")
+    console.print(f"[bold]uncertainty:[/] {result.uncertainty}")
+    console.print(f"[bold]unpriced builds:[/] {result.unpriced_builds:,}")
+    for note in result.notes:
+        console.print(f"  {note}", style="dim")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     try:

@@ -78,7 +78,7 @@ def _history_samples(
     arm = same.filter(pl.col("arch") == "arm64")
     switch = arm["start_time"].min()
     before = x86.filter(pl.col("start_time") < switch)
-    if before.height >= max(window // 4, 1):
+    if before.height and before.height >= x86.height / 2:
         # A switch: the builds just before it against the ones just after it.
         x86 = before.tail(window)
         arm = arm.head(window)
@@ -250,6 +250,23 @@ def arm64_switch(
         "shapes differ (vCPU/memory columns)",
         table=table,
         unpriced_builds=unpriced,
+        columns=(
+            "project_name",
+            "compute_type",
+            "evidence",
+            "speed_factor",
+            "factor_low",
+            "factor_high",
+            "break_even_factor",
+            "x86_vcpu",
+            "x86_memory_gb",
+            "arm_vcpu",
+            "arm_memory_gb",
+            "cost_now_month_lower",
+            "cost_arm_month_lower",
+            "saving_month_low",
+            "saving_month_high",
+        ),
     )
 
 

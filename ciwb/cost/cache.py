@@ -202,6 +202,18 @@ def cache_savings(
         "causes other than the cache",
         table=pl.DataFrame(rows, infer_schema_length=None),
         unpriced_builds=unpriced,
+        columns=(
+            "project_name",
+            "cache_type",
+            "evidence",
+            "hit_rate",
+            "warm_s",
+            "cold_s",
+            "delta_s",
+            "saving_month",
+            "saving_month_low",
+            "saving_month_high",
+        ),
     )
 
 

@@ -147,4 +147,16 @@ def lambda_compute(
         "lacks features (e.g. local caching) that a build may need",
         table=table,
         unpriced_builds=int(table["lambda_unpriced_builds"].sum()) if table.height else 0,
+        columns=(
+            "project_name",
+            "builds",
+            "eligible_builds",
+            "lambda_compute_type",
+            "too_long",
+            "privileged",
+            "memory_unknown",
+            "cost_now_month_lower",
+            "cost_lambda_month_lower",
+            "saving_month_lower",
+        ),
     )

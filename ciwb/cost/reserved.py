@@ -182,5 +182,15 @@ def reserved_capacity(
         "break_even_rate falls as N grows (each extra instance idles more)",
         table=table.sort([*keys, "fleet_size"]),
         unpriced_builds=int(unpriced),
+        columns=(
+            "compute_type",
+            "fleet_size",
+            "utilisation",
+            "carried_minutes",
+            "overflow_minutes",
+            "break_even_rate",
+            "saving_month",
+            "recommended",
+        ),
         notes=notes,
     )

@@ -213,4 +213,16 @@ def rightsize(
         "MEDIUM <80%, HIGH); CPU-bound builds may slow down on fewer vCPUs",
         table=table,
         unpriced_builds=unpriced,
+        columns=(
+            "project_name",
+            "compute_type",
+            "builds_with_metrics",
+            "cpu_pct",
+            "memory_pct",
+            "recommended_compute_type",
+            "finding",
+            "performance_risk",
+            "saving_month_lower",
+            "saving_month_upper",
+        ),
     )

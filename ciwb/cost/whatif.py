@@ -6,6 +6,7 @@ uncertain it is; where there is no evidence it says "unknown" instead of guessin
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,11 @@ class WhatIf:
     table: pl.DataFrame
     unpriced_builds: int = 0
     notes: list[str] = field(default_factory=list)
+    columns: tuple[str, ...] = ()  # the ones worth showing in a terminal; all go to JSON
+
+    def display(self) -> pl.DataFrame:
+        shown = [c for c in self.columns if c in self.table.columns]
+        return self.table.select(shown) if shown else self.table
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +76,13 @@ def run_whatif(kind: str, db: Any = None, **options: Any) -> WhatIf:
     _load_builtin()
     if kind not in WHATIFS:
         raise CiwbError(f"no what-if called {kind!r}", hint=f"use one of {', '.join(WHATIFS)}")
-    return WHATIFS[kind](db, **options)
+    func = WHATIFS[kind]
+    accepted = inspect.signature(func).parameters
+    for name in options:
+        if name not in accepted:
+            flag = "--" + name.replace("_", "-")
+            raise CiwbError(f"{flag} does not apply to the {kind} what-if")
+    return func(db, **options)
 
 
 def bootstrap_interval(
