@@ -280,6 +280,19 @@ def cost_summary_cmd(
         console.print(f"  assumption: {line}", style="dim")
 
 
+@cost_app.command("save")
+def cost_save(
+    db: DbOption = None,
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+) -> None:
+    """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
+    from ciwb.cost import BillingOptions
+    from ciwb.cost.costs import save_build_costs
+
+    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
+    console.print(f"build_costs: {rows:,} builds costed")
+
+
 @cost_app.command("whatif")
 def cost_whatif(
     kind: Annotated[str, typer.Argument(help="arm64 | rightsize | cache | reserved | lambda")],

@@ -29,6 +29,7 @@ __all__ = [
     "build_costs",
     "build_costs_sql",
     "materialise_costs",
+    "save_build_costs",
     "cost_summary",
     "phase_cost_shares",
     "prepare_cost_relations",
@@ -353,3 +354,39 @@ def phase_cost_shares(
             """,
             params,
         )
+
+
+_SAVED_COLUMNS = (
+    "build_arn, project_name, account_id, region, month, arch, environment_type, compute_type,"
+    " lower_s, upper_s, billed_lower_s, billed_upper_s, free_lower_s, free_upper_s, unit, price,"
+    " currency, price_as_of, price_confidence, rule, cost_lower, cost_upper, unpriced_reason"
+)
+
+
+def save_build_costs(
+    db: str | os.PathLike[str] | None = None, *, options: BillingOptions | None = None
+) -> int:
+    """Replace the store's `build_costs` snapshot with freshly computed bounds; returns rows."""
+    import json
+    from datetime import UTC
+
+    from ciwb.store import connect
+
+    options = options or BillingOptions()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(db) as con:
+        flush(con)
+        materialise_costs(con, options=options)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM build_costs")
+            con.execute(
+                f"INSERT INTO build_costs ({_SAVED_COLUMNS}, computed_at, assumptions) "
+                f"SELECT {_SAVED_COLUMNS}, ?, ? FROM _ciwb_c",
+                [now, json.dumps(options.describe())],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(con.execute("SELECT count(*) FROM build_costs").fetchall()[0][0])

@@ -211,3 +211,26 @@ def test_seed_is_sourced_and_a_zero_price_is_refused(tmp_path: Path):
     )
     with pytest.raises(PricingError, match=r"bad.csv:2: price must be positive"):
         read_price_csv(bad)
+
+
+def test_saved_snapshot_matches_the_python_api(db_path):
+    from ciwb.cost.costs import save_build_costs
+    from ciwb.store import connect
+
+    write_store(
+        db_path,
+        [
+            build_record("p", 1, phases={"QUEUED": 30, "PROVISIONING": 10, "BUILD": 51}),
+            build_record("x", 1, phases={"BUILD": 60}, region="eu-west-1"),
+        ],
+    )
+    assert save_build_costs(db_path) == 2
+    assert save_build_costs(db_path) == 2  # a snapshot: replaced, never duplicated
+    with connect(db_path, read_only=True) as con:
+        saved = dict(con.execute("SELECT project_name, cost_upper FROM build_costs").fetchall())
+        reason = con.execute(
+            "SELECT unpriced_reason FROM build_costs WHERE project_name = 'x'"
+        ).fetchall()[0][0]
+    # upper: 91 s → 2 min × $0.005; eu-west-1 has no price
+    assert saved == {"p": pytest.approx(0.01), "x": None}
+    assert reason.startswith("no price for eu-west-1")
