@@ -6,7 +6,9 @@ BUILD and POST_BUILD) comes from paired evidence only, in this order:
 2. native replay experiments (`experiment_runs`, never emulated runs: DESIGN.md, "Replay");
 3. the project's own history on both architectures, same compute type, the builds just
    before and just after a switch.
-Its interval is a percentile bootstrap of the ratio of medians. No evidence → "unknown":
+The factor multiplies durations, so it is estimated in log space: the ratio of geometric
+means (efficient for the log-normal spread of build times); its interval is a percentile
+bootstrap of that ratio. No evidence → "unknown":
 the table then shows only the break-even factor (x86 price / arm price), which is a fact.
 The arm and x86 shapes differ (reference/codebuild-facts.md, "Compute types"): both shown.
 """
@@ -39,18 +41,17 @@ COMPARABLE_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
 _COMPARABLE_SQL = " + ".join(f"coalesce({p.lower()}_s, 0)" for p in COMPARABLE_PHASES)
 
 
-def _ratio_of_medians(arm: np.ndarray, x86: np.ndarray) -> np.ndarray:
-    return np.median(arm, axis=-1) / np.median(x86, axis=-1)
+def _ratio(arm: np.ndarray, x86: np.ndarray) -> np.ndarray:
+    """Ratio of geometric means (the name kept short for the bootstrap's sake)."""
+    return np.exp(np.log(arm).mean(axis=-1) - np.log(x86).mean(axis=-1))
 
 
 def speed_factor(
     arm: np.ndarray, x86: np.ndarray, *, resamples: int = 2000, confidence: float = 0.95
 ) -> tuple[float, float, float]:
-    """(factor, low, high): median arm seconds / median x86 seconds, bootstrap interval."""
-    point = float(_ratio_of_medians(arm, x86))
-    low, high = bootstrap_interval(
-        _ratio_of_medians, [arm, x86], resamples=resamples, confidence=confidence
-    )
+    """(factor, low, high): geometric-mean arm seconds / x86 seconds, bootstrap interval."""
+    point = float(_ratio(arm, x86))
+    low, high = bootstrap_interval(_ratio, [arm, x86], resamples=resamples, confidence=confidence)
     return point, low, high
 
 
@@ -113,7 +114,7 @@ WHERE r.status = 'SUCCEEDED' AND r.total_s > 0
 def _experiment_factor(
     runs: pl.DataFrame, resamples: int, confidence: float
 ) -> tuple[float, float, float, str] | None:
-    """Geometric mean over matched cells of the per-cell ratio of medians."""
+    """Geometric mean over matched cells of the per-cell ratio of geometric means."""
     native = runs.filter(~pl.col("emulated"))
     cells = []
     for _, cell in native.group_by("cell"):
@@ -125,7 +126,7 @@ def _experiment_factor(
         return None
 
     def log_ratio(*drawn: np.ndarray) -> np.ndarray:
-        logs = [np.log(_ratio_of_medians(drawn[i], drawn[i + 1])) for i in range(0, len(drawn), 2)]
+        logs = [np.log(_ratio(drawn[i], drawn[i + 1])) for i in range(0, len(drawn), 2)]
         return np.exp(np.mean(logs, axis=0))
 
     flat = [s for pair in cells for s in pair]
@@ -147,7 +148,7 @@ def arm64_switch(
     projects: list[str] | None = None,
     factor: float | None = None,
     factors: dict[str, float] | None = None,
-    window: int = 200,
+    window: int = 300,
     min_builds: int = 10,
     resamples: int = 2000,
     confidence: float = 0.95,
@@ -167,6 +168,7 @@ def arm64_switch(
                    {_COMPARABLE_SQL} AS comparable_s
             FROM build_facts
             WHERE status = 'SUCCEEDED' AND environment_type IN ('LINUX_CONTAINER', 'ARM_CONTAINER')
+              AND ({_COMPARABLE_SQL}) > 0  -- logs need positive seconds
             """,
         )
         experiments = frame(con, _EXPERIMENT_SQL)
@@ -245,7 +247,7 @@ def arm64_switch(
         ),
         evidence="per project, column `evidence`: user factor, native experiments, or "
         "same-project history around an x86→arm64 switch",
-        uncertainty=f"{confidence:.0%} percentile-bootstrap interval of the ratio of medians "
+        uncertainty=f"{confidence:.0%} percentile-bootstrap interval of the ratio of geometric means "
         "(factor_low..factor_high), costed as saving_month_low..saving_month_high; "
         "shapes differ (vCPU/memory columns)",
         table=table,

@@ -183,6 +183,8 @@ def reserved_capacity(
         table=table.sort([*keys, "fleet_size"]),
         unpriced_builds=int(unpriced),
         columns=(
+            "region",
+            "environment_type",
             "compute_type",
             "fleet_size",
             "utilisation",

@@ -2,10 +2,15 @@
 
 Per project, over its last N builds on its current compute type: the P95 (configurable) of
 each build's CPUUtilizedPercent and MemoryUtilizedPercent (per-build `p95_value`, or
-`max_value`), scaled to vCPUs and GB of the current shape, plus headroom, gives the capacity
-needed; the smallest shape of the same environment that holds it is the recommendation.
-Findings: OVER_PROVISIONED, UNDER_PROVISIONED, OPTIMIZED, or INSUFFICIENT_DATA below
-`min_builds`. Performance risk grades the projected peak utilisation on the recommended
+`max_value`), scaled to vCPUs and GB of the current shape, plus headroom, is the capacity
+needed. Findings:
+- OVER_PROVISIONED: a smaller shape of the same environment holds that need (downsizing
+  must be safe for nearly every build, hence the high percentile plus headroom);
+- UNDER_PROVISIONED: the typical build (median over builds of its mean utilisation) runs
+  the shape at or above `saturation` (85%) on CPU or memory; the recommendation is the
+  smallest shape holding the need, at least one size up;
+- OPTIMIZED otherwise (a busy but unsaturated shape shows as a higher performance risk);
+- INSUFFICIENT_DATA below `min_builds` builds with metrics. Performance risk grades the projected peak utilisation on the recommended
 shape. Saving assumes durations do not change (per-minute billing keeps billed minutes).
 CloudWatch only reports utilisation for builds over one minute (reference, "CloudWatch").
 """
@@ -71,6 +76,10 @@ SELECT l.project_name, l.region, l.environment_type, l.compute_type,
            AS cpu_pct,
        quantile_cont(m.{stat}_value, {q}) FILTER (WHERE m.metric_name = 'MemoryUtilizedPercent')
            AS memory_pct,
+       median(m.mean_value) FILTER (WHERE m.metric_name = 'CPUUtilizedPercent')
+           AS cpu_typical_pct,
+       median(m.mean_value) FILTER (WHERE m.metric_name = 'MemoryUtilizedPercent')
+           AS memory_typical_pct,
        max(m.{stat}_value) FILTER (WHERE m.metric_name = 'CPUUtilizedPercent') AS cpu_max_pct,
        max(m.{stat}_value) FILTER (WHERE m.metric_name = 'MemoryUtilizedPercent')
            AS memory_max_pct
@@ -93,6 +102,7 @@ def rightsize(
     statistic: str = "p95",
     last_n: int = 50,
     headroom: float = 0.2,
+    saturation: float = 0.85,
     min_builds: int = 5,
     options: BillingOptions | None = None,
 ) -> WhatIf:
@@ -129,25 +139,28 @@ def rightsize(
         shape = shape_of(u["environment_type"], u["compute_type"])
         row: dict[str, Any] = dict(u)
         row.update(vcpu=shape.vcpu if shape else None, memory_gb=shape.memory_gb if shape else None)
-        enough = u["builds_with_metrics"] >= min_builds
         if shape is None or shape.vcpu is None or u["cpu_pct"] is None or u["memory_pct"] is None:
             row.update(finding="INSUFFICIENT_DATA", performance_risk=None)
             rows.append(row)
             continue
         need_vcpu = u["cpu_pct"] / 100 * shape.vcpu * (1 + headroom)
         need_gb = u["memory_pct"] / 100 * shape.memory_gb * (1 + headroom)
-        recommended, fits = recommend_shape(u["environment_type"], need_vcpu, need_gb)
+        fit, _ = recommend_shape(u["environment_type"], need_vcpu, need_gb)
+        order = {f"BUILD_GENERAL1_{size}": i for i, size in enumerate(SIZES)}
+        current = order[u["compute_type"]]
+        typical = max(u["cpu_typical_pct"] or 0.0, u["memory_typical_pct"] or 0.0)
+        if u["builds_with_metrics"] < min_builds:
+            finding, recommended = "INSUFFICIENT_DATA", u["compute_type"]
+        elif typical >= saturation * 100:
+            finding = "UNDER_PROVISIONED"
+            up = SIZES[min(current + 1, len(SIZES) - 1)]
+            recommended = fit if fit and order[fit] > current else f"BUILD_GENERAL1_{up}"
+        elif fit and order[fit] < current:
+            finding, recommended = "OVER_PROVISIONED", fit
+        else:
+            finding, recommended = "OPTIMIZED", u["compute_type"]
         rec = shape_of(u["environment_type"], recommended)
         assert rec is not None and rec.vcpu is not None
-        order = {f"BUILD_GENERAL1_{s}": i for i, s in enumerate(SIZES)}
-        if not enough:
-            finding = "INSUFFICIENT_DATA"
-        elif not fits or order[recommended] > order[u["compute_type"]]:
-            finding = "UNDER_PROVISIONED"
-        elif order[recommended] < order[u["compute_type"]]:
-            finding = "OVER_PROVISIONED"
-        else:
-            finding = "OPTIMIZED"
         peak = max(
             u["cpu_pct"] * shape.vcpu / rec.vcpu, u["memory_pct"] * shape.memory_gb / rec.memory_gb
         )
@@ -204,7 +217,8 @@ def rightsize(
             f"capacity needed = P{percentile * 100:g} over the last {last_n} builds of each "
             f"build's {statistic} CPU/memory utilisation × current shape × (1 + {headroom:g} "
             "headroom); the smallest shape of the same environment that holds it; build "
-            "durations unchanged by the move"
+            f"durations unchanged by the move; under-provisioned when the median build's mean "
+            f"CPU or memory utilisation is at least {saturation:.0%}"
         ),
         evidence="CloudWatch CPUUtilizedPercent and MemoryUtilizedPercent per build "
         "(table build_metrics); column builds_with_metrics",
@@ -217,6 +231,7 @@ def rightsize(
             "project_name",
             "compute_type",
             "builds_with_metrics",
+            "cpu_typical_pct",
             "cpu_pct",
             "memory_pct",
             "recommended_compute_type",
