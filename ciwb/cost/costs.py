@@ -42,7 +42,7 @@ GROUPINGS = {
     "arch": ("arch",),
 }
 
-_PHASES = (
+PHASES = (
     "SUBMITTED",
     "QUEUED",
     "PROVISIONING",
@@ -350,7 +350,7 @@ def phase_cost_shares(
                    cost_upper / nullif(sum(cost_upper) OVER (PARTITION BY project_name), 0)
                        AS share_upper
             FROM per_phase
-            ORDER BY project_name, list_position({list(_PHASES)!r}, phase_type)
+            ORDER BY project_name, list_position({list(PHASES)!r}, phase_type)
             """,
             params,
         )
