@@ -280,6 +280,24 @@ def cost_summary_cmd(
         console.print(f"  assumption: {line}", style="dim")
 
 
+@cost_app.command("phases")
+def cost_phases(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each phase's share of every project's cost (pro rata to phase time, per bound)."""
+    from ciwb.cost import phase_cost_shares
+
+    frame = phase_cost_shares(db, since=since, until=until)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "cost per phase", money=("cost_lower", "cost_upper"))
+    console.print("Only priced builds are shared out; `ciwb cost summary` counts the unpriced.")
+
+
 @cost_app.command("save")
 def cost_save(
     db: DbOption = None,

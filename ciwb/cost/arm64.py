@@ -243,7 +243,9 @@ def arm64_switch(
         assumption=(
             "arm64 runs the compute-bound phases (INSTALL, PRE_BUILD, BUILD, POST_BUILD) "
             "`speed_factor` times as long as x86; other phases unchanged; same compute size "
-            "at arm prices, per-minute rounding; break_even_factor = x86 price / arm price"
+            "at arm prices, per-minute rounding; break_even_factor = x86 price / arm price; "
+            "monthly figures average the x86 builds over the whole period (narrow it with "
+            "--since)"
         ),
         evidence="per project, column `evidence`: user factor, native experiments, or "
         "same-project history around an x86→arm64 switch",

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from ciwb.cost.billing import BillingOptions, register_billing_rules
-from ciwb.cost.frames import flush, frame
+from ciwb.cost.frames import frame
 from ciwb.cost.period import parse_when
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
@@ -145,7 +145,6 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
 
 def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptions) -> list:
     """Register prices and billing rules on `con`; returns the price rows in force."""
-    flush(con)
     register_billing_rules(con, options)
     return register_prices(con, as_of=options.prices_as_of)
 
@@ -375,7 +374,6 @@ def save_build_costs(
     options = options or BillingOptions()
     now = datetime.now(UTC).replace(tzinfo=None)
     with connect(db) as con:
-        flush(con)
         materialise_costs(con, options=options)
         con.execute("BEGIN TRANSACTION")
         try:

@@ -8,13 +8,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-__all__ = ["flush", "frame"]
-
-
-def flush(con: duckdb.DuckDBPyConnection) -> None:
-    """Finish any half-read result: DuckDB refuses other work on the connection until then
-    (ciwb.store's schema check reads one row with fetchone())."""
-    con.execute("SELECT 1").fetchall()
+__all__ = ["frame"]
 
 
 def frame(

@@ -197,3 +197,26 @@ def test_api_errors_become_one_line(pricing, db_path):
     stub.add_client_error("describe_services", "AccessDeniedException", "not allowed")
     with pytest.raises(CiwbError, match="Price List API: .*AccessDenied"):
         refresh_prices(db_path, client=client)
+
+
+def test_cli_refresh_then_show(pricing, db_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ciwb.cli import app
+    from ciwb.cost import pricelist
+
+    client, stub = pricing
+    _describe(stub)
+    _products(stub, "eu-west-1", [product("eu-west-1", "Build-Min:ARM:g1.large", "0.0170")])
+    monkeypatch.setattr(pricelist, "_client", lambda profile: client)
+    runner = CliRunner()
+    out = runner.invoke(app, ["pricing", "refresh", "--region", "eu-west-1", "--db", str(db_path)])
+    assert out.exit_code == 0, out.output
+    assert "1 prices as of" in out.output
+    shown = runner.invoke(
+        app, ["pricing", "show", "--region", "eu-west-1", "--db", str(db_path), "--json"]
+    )
+    rows = json.loads(shown.output)
+    assert [(r["environment_type"], r["compute_type"], r["price"]) for r in rows] == [
+        ("ARM_CONTAINER", "BUILD_GENERAL1_LARGE", 0.017)
+    ]
