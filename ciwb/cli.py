@@ -214,6 +214,8 @@ def lab(ctx: typer.Context, db: DbOption = None) -> None:
     from ciwb.report import run_lab
 
     raise typer.Exit(run_lab(db, ctx.args))
+
+
 # --------------------------------------------------------------------------- cost
 # Prices (`ciwb pricing …`) and cost bounds / what-ifs (`ciwb cost …`); logic in ciwb.cost.
 

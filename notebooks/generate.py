@@ -22,7 +22,7 @@ projects = None  # list of project names; None: every project
 region = None  # e.g. "us-east-1"; None: every region'''
 
 SETUP = '''\
-from ciwb import analytics
+from ciwb import analytics, cost
 from ciwb.report import charts, notebook
 
 sel = notebook.setup(db, since=since, until=until, projects=projects, region=region)
@@ -195,6 +195,13 @@ Empty until an experiment has been run.
 """),
         code("analytics.cache_warm_vs_cold(sel.db)"),
         md("""
+## What the cache is worth
+Warm and cold INSTALL seconds, the hit rate and the monthly value of the cache per project,
+with a bootstrap interval. **What to do:** a cache worth little at a low hit rate is worth
+more if the hit rate rises (S3 cache, fewer idle gaps); a cache worth nothing can go.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('cache', sel.db, **sel.period))"),
+        md("""
 ## Restore phases in cache-enabled projects
 Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
 p95 is the signature of a cache that often misses.
@@ -224,37 +231,80 @@ comparison = analytics.arch_comparison(sel.db, **sel.filters)
 charts.arch_bar(comparison)
 """),
         code("comparison"),
+        md("""
+## What switching would save
+Per project: the arm64 speed factor with its 95% interval (from paired replays when they
+exist, else from the project's own history around a switch), the factor at which arm64
+breaks even on price, and the monthly saving range. *Unknown* means there is no paired
+evidence for that project: run `ciwb replay experiment --arch amd64,arm64` on it.
+**What to do:** switch projects whose whole interval is below the break-even factor.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('arm64', sel.db, **sel.period))"),
     ],
 )
 
 COST = notebook(
     "Cost report",
     """
-Where build minutes go, per project, compute type and architecture. Prices and billing rules
-come from `ciwb.cost`.
+What the builds cost, per project, month and phase, and what would change it. Prices come
+from ciwb's dated, sourced price table (`ciwb pricing refresh` updates it); where AWS does
+not say how something is billed (is queue time billed?) every figure is a lower and an
+upper bound, and a build without a known price is *unpriced*, never free. Costs span all
+regions (the `region` parameter does not apply here).
 """,
     [
         md("""
-## Build hours per project
-Total build hours, typical duration and compute type per project.
-**What to do:** the projects at the top dominate the bill; right-size or move them to arm64
-first.
+## Cost by project
+Bars reach the lower bound; the whisker reaches the upper bound. The text lists what could
+not be priced and the billing assumptions behind the numbers.
+**What to do:** the top projects are where right-sizing, arm64 and caching pay most.
 """),
-        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        code("""
+costs = cost.cost_summary(sel.db, **sel.period)
+notebook.show_cost_summary(costs)
+charts.cost_bar(costs.table)
+"""),
+        code("costs.table"),
+        md("""
+## Cost per month
+**What to do:** a month that jumps without more builds points at a compute-type change or a
+regression (see *bottleneck_report*).
+"""),
+        code("charts.cost_over_time(cost.cost_summary(sel.db, by='month', **sel.period).table)"),
+        md("""
+## Cost by phase
+Each build's cost shared out over its phases in proportion to their time. The lower bound
+counts nothing before PROVISIONING. **What to do:** money in INSTALL and DOWNLOAD_SOURCE is
+what a cache can save; money in QUEUED only exists if queue time is billed.
+"""),
+        code("cost.phase_cost_shares(sel.db, **sel.period)"),
+        md("""
+## Right-sizing
+Per project: p95 CPU and memory use, the smallest compute type that holds it with headroom,
+the finding and the monthly saving. **What to do:** move OVER_PROVISIONED projects to the
+recommended type; UNDER_PROVISIONED ones are slow for want of memory or CPU.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('rightsize', sel.db, **sel.period))"),
+        md("""
+## Lambda compute
+Builds short enough, unprivileged and small enough in memory to run on Lambda compute
+(billed per second, no provisioning wait). **What to do:** try the eligible projects with
+the suggested Lambda size; durations may change because Lambda CPUs differ.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('lambda', sel.db, **sel.period))"),
+        md("""
+## Reserved capacity
+For each compute type, what a reserved fleet of N instances would carry and the hourly
+rate at which it breaks even against on-demand. **What to do:** compare `break_even_rate`
+with the fleet price for your region; below it, a fleet is cheaper.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('reserved', sel.db, **sel.period))"),
         md("""
 ## Time that is not building
 Queue and provisioning seconds per project. Whether queued time is billed is not documented
-(see the cost model's lower/upper bounds); provisioning is.
+(hence the lower and upper bounds above); provisioning is billed.
 """),
         code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
-        md("""
-## Right-sizing candidates
-p95 CPU and memory use per project (CloudWatch, builds over a minute), and the same load
-scaled to the next compute size down. `over_provisioned` means the builds would still have
-20% headroom one size smaller. **What to do:** move those projects down a size; the
-`ciwb.cost` what-ifs price the change.
-"""),
-        code("analytics.resource_utilisation(sel.db, **sel.filters)"),
     ],
 )
 

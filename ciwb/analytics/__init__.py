@@ -27,7 +27,6 @@ from ciwb.analytics.hotspots import command_hotspots
 from ciwb.analytics.overview import arch_comparison, projects_overview
 from ciwb.analytics.phases import phase_breakdown
 from ciwb.analytics.trends import detect_change_points, duration_regressions, duration_trends
-from ciwb.analytics.utilisation import resource_utilisation
 
 __all__ = [
     "arch_comparison",
@@ -48,6 +47,5 @@ __all__ = [
     "flaky_tests",
     "phase_breakdown",
     "projects_overview",
-    "resource_utilisation",
     "summarise_critical_paths",
 ]

@@ -3,8 +3,8 @@
 CodeBuild records no cache hit or miss. A cache that works makes DOWNLOAD_SOURCE +
 INSTALL bimodal: fast when restored, slow when everything is fetched again. Per
 cache-enabled project (`builds.cache_type` other than NO_CACHE) the two modes are split
-by the threshold that best separates them (Otsu's method on log seconds); the split is
-trusted only if the modes are far apart and both are populated, else `hit` stays null.
+by `ciwb.cost.cache.split_warm_cold` (Otsu on log seconds, trusted only when the modes are
+far apart and both populated — the same split the cache what-if prices), else `hit` is null.
 
 CodeBuild's LOCAL cache lives on the build host and is dropped after a while without
 builds (about 15 minutes, per AWS's docs on local caching — unverified here, which is why
@@ -19,44 +19,16 @@ import numpy as np
 import polars as pl
 
 from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.cost.cache import split_warm_cold
 
 __all__ = [
     "cache_builds",
     "cache_hit_rate_by_gap",
     "cache_idle_expiry",
     "cache_warm_vs_cold",
-    "split_bimodal",
 ]
 
 DEFAULT_GAP_EDGES_MIN: tuple[float, ...] = (0, 5, 10, 13, 15, 17, 20, 30, 60, 240)
-
-
-def split_bimodal(
-    seconds: np.ndarray, *, min_ratio: float = 1.5, min_share: float = 0.05
-) -> float | None:
-    """Threshold between the fast and slow mode of `seconds`, or None if not bimodal.
-
-    Otsu on log-durations; accepted when the slow mode's median is ≥ `min_ratio` × the
-    fast mode's and each mode holds ≥ `min_share` of the values.
-    """
-    values = np.log(np.clip(np.asarray(seconds, dtype=float), 1e-3, None))
-    values = values[np.isfinite(values)]
-    if len(values) < 10:
-        return None
-    ordered = np.sort(values)
-    n = len(ordered)
-    csum = np.cumsum(ordered)
-    k = np.arange(1, n)  # left class holds ordered[:k]
-    mean_l = csum[k - 1] / k
-    mean_r = (csum[-1] - csum[k - 1]) / (n - k)
-    between = k * (n - k) * (mean_l - mean_r) ** 2
-    best = int(np.argmax(between)) + 1
-    fast, slow = ordered[:best], ordered[best:]
-    if min(len(fast), len(slow)) < min_share * n:
-        return None
-    if np.exp(np.median(slow) - np.median(fast)) < min_ratio:
-        return None
-    return float(np.exp((ordered[best - 1] + ordered[best]) / 2))
 
 
 def cache_builds(
@@ -99,10 +71,10 @@ def cache_builds(
     """
     with reading(db) as con:
         frame = query(con, sql, params)
-    thresholds = {
-        project: split_bimodal(group["restore_s"].to_numpy())
-        for (project,), group in frame.group_by("project_name")
-    }
+    thresholds = {}
+    for (project,), group in frame.group_by("project_name"):
+        split = split_warm_cold(group["restore_s"].to_numpy())
+        thresholds[project] = split.threshold_s if split else None
     threshold = pl.col("project_name").replace_strict(
         thresholds, default=None, return_dtype=pl.Float64
     )

@@ -22,6 +22,8 @@ __all__ = [
     "setup",
     "trend_lines",
     "arch_bar",
+    "cost_bar",
+    "cost_over_time",
     "waiting_bar",
 ]
 
@@ -243,4 +245,52 @@ def arch_bar(comparison: pl.DataFrame) -> go.Figure:
         labels = [f"{r['project_name']} ({r['size'].lower()})" for r in part.iter_rows(named=True)]
         fig.add_bar(name=arch, x=labels, y=part["p50_s"].to_list())
     fig.update_yaxes(title="p50 seconds")
+    return fig
+
+
+def cost_bar(table: pl.DataFrame, key: str = "project_name", top: int = 20) -> go.Figure:
+    """Cost per group as a bar to the lower bound, with the upper bound as an error bar."""
+    title = "Cost by " + key.removesuffix("_name").replace("_", " ")
+    if table.is_empty():
+        return _empty(title)
+    part = table.sort("cost_upper", descending=True, nulls_last=True).head(top).reverse()
+    lower = part["cost_lower"].fill_null(0)
+    fig = go.Figure(layout={**_LAYOUT, "title": title + " (lower bound, bar to upper)"})
+    fig.add_bar(
+        y=[str(v) for v in part[key]],
+        x=lower.to_list(),
+        orientation="h",
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": (part["cost_upper"].fill_null(0) - lower).to_list(),
+            "arrayminus": [0] * part.height,
+        },
+        name="cost",
+    )
+    fig.update_xaxes(title="USD")
+    return fig
+
+
+def cost_over_time(table: pl.DataFrame) -> go.Figure:
+    """Monthly cost bounds (`cost_summary(by="month")`)."""
+    title = "Cost per month"
+    if table.is_empty():
+        return _empty(title)
+    part = table.sort("month")
+    fig = go.Figure(layout={**_LAYOUT, "title": title})
+    fig.add_scatter(
+        x=[str(m) for m in part["month"]],
+        y=part["cost_upper"].to_list(),
+        name="upper bound (queue billed)",
+        mode="lines+markers",
+    )
+    fig.add_scatter(
+        x=[str(m) for m in part["month"]],
+        y=part["cost_lower"].to_list(),
+        name="lower bound",
+        mode="lines+markers",
+        fill="tonexty",
+    )
+    fig.update_yaxes(title="USD")
     return fig

@@ -6,11 +6,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ciwb.report import charts
 
-__all__ = ["DEMO_DB", "Selection", "setup"]
+if TYPE_CHECKING:
+    from ciwb.cost import CostSummary, WhatIf
+
+__all__ = ["DEMO_DB", "Selection", "setup", "show_cost_summary", "show_whatif"]
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
@@ -35,6 +38,11 @@ class Selection:
             "region": self.region,
         }
 
+    @property
+    def period(self) -> dict[str, Any]:
+        """The filters `ciwb.cost` takes (it has no region filter: costs span regions)."""
+        return {k: v for k, v in self.filters.items() if k != "region"}
+
     def __str__(self) -> str:
         shown = {k: v for k, v in self.filters.items() if v}
         return f"store {self.db}" + (f", {shown}" if shown else ", all builds")
@@ -54,3 +62,36 @@ def setup(
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
     return Selection(path, since or None, until or None, projects or None, region or None)
+
+
+def show_whatif(whatif: WhatIf) -> None:
+    """A what-if as the reader needs it: assumption, evidence, uncertainty, then the table."""
+    from IPython.display import Markdown, display
+
+    lines = [
+        f"**Assumes:** {whatif.assumption}",
+        f"**Evidence:** {whatif.evidence}",
+        f"**Uncertainty:** {whatif.uncertainty}",
+    ]
+    if whatif.unpriced_builds:
+        lines.append(f"**Unpriced builds:** {whatif.unpriced_builds:,} (no price known; not zero)")
+    lines += [f"- {note}" for note in whatif.notes]
+    display(Markdown("\n\n".join(lines)))
+    display(whatif.display())
+
+
+def show_cost_summary(summary: CostSummary) -> None:
+    """Totals as lower–upper bounds, what could not be priced and why, and the assumptions."""
+    from IPython.display import Markdown, display
+
+    lines = [
+        f"**{summary.builds:,} builds, {summary.currency} {summary.cost_lower:,.2f} – "
+        f"{summary.cost_upper:,.2f}** ({summary.priced_builds:,} priced, "
+        f"{summary.unpriced_builds:,} unpriced, {summary.in_progress_builds:,} in progress).",
+    ]
+    lines += [
+        f"- unpriced: {reason} ({count:,} builds)"
+        for reason, count in summary.unpriced_reasons.items()
+    ]
+    lines += ["", "Assumptions:"] + [f"- {a}" for a in summary.assumptions]
+    display(Markdown("\n".join(lines)))

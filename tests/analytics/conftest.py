@@ -14,7 +14,6 @@ import pytest
 from ciwb.collect.normalise import (
     NormalisedBatch,
     normalise_build_batch,
-    normalise_metric,
     normalise_report,
     normalise_test_case,
 )
@@ -126,16 +125,6 @@ class StoreBuilder:
                 CommandRow(build["arn"], seq, phase, command, t, end, seconds, exit_status, "log")
             )
             t = end
-
-    def metrics(self, build: dict[str, Any], cpu_pct: float, memory_pct: float) -> None:
-        """CloudWatch utilisation series for `build`, flat at the given percentages."""
-        stamps = [build["startTime"] + timedelta(minutes=m) for m in range(3)]
-        for name, value in (("CPUUtilizedPercent", cpu_pct), ("MemoryUtilizedPercent", memory_pct)):
-            self.batch.build_metrics.append(
-                normalise_metric(
-                    build["arn"], name, timestamps=stamps, values=[value] * 3, period_s=60
-                )
-            )
 
     def tests(self, build: dict[str, Any], cases: Sequence[tuple[str, str, str]]) -> None:
         """`cases`: (suite, name, status) for one report attached to `build`."""

@@ -45,12 +45,6 @@ def test_flaky_tests_are_exactly_the_planted_ones(demo):
     assert found["builds_failed"].is_sorted(descending=True)
 
 
-def test_over_provisioned_projects_are_flagged(demo):
-    db, planted = demo
-    flagged = analytics.resource_utilisation(db).filter(pl.col("over_provisioned"))
-    assert set(flagged["project_name"]) == set(planted.over_provisioned)
-
-
 def test_local_cache_idle_expiry_cliff(demo):
     db, planted = demo
     expiry = {r["project_name"]: r for r in analytics.cache_idle_expiry(db).iter_rows(named=True)}

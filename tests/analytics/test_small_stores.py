@@ -203,15 +203,6 @@ def test_cache_hits_and_idle_expiry_cliff(store, day):
     assert by_gap["hit_rate"].to_list() == [1.0, 0.0, 0.0]
 
 
-def test_bimodal_split_refuses_unimodal_data():
-    rng = np.random.default_rng(4)
-    from ciwb.analytics.cache import split_bimodal
-
-    assert split_bimodal(rng.normal(60, 3, 200)) is None
-    threshold = split_bimodal(np.concatenate([rng.normal(5, 0.5, 100), rng.normal(60, 3, 100)]))
-    assert 6 < threshold < 55
-
-
 def test_batch_critical_path_and_exclusive_time(store, day):
     store.batch_build(
         "mono",
@@ -253,23 +244,3 @@ def test_command_hotspots_rank_by_total_time(store, day):
     assert hot["command"].to_list() == ["npm ci", "webpack"]
     assert hot["total_s"].to_list() == pytest.approx([90, 52])
     assert hot.row(0, named=True)["share"] == pytest.approx(90 / 172)
-
-
-def test_resource_utilisation_flags_builds_that_fit_the_next_size_down(store, day):
-    for i in range(25):
-        phases = [("BUILD", 600)]
-        big = store.build("etl", day(0, i), phases, compute_type="BUILD_GENERAL1_XLARGE")
-        store.metrics(big, cpu_pct=10 + i % 3, memory_pct=12)
-        busy = store.build("api", day(0, i), phases, compute_type="BUILD_GENERAL1_LARGE")
-        store.metrics(busy, cpu_pct=45, memory_pct=30)
-        small = store.build("lint", day(0, i), phases, compute_type="BUILD_GENERAL1_SMALL")
-        store.metrics(small, cpu_pct=5, memory_pct=5)
-    db = store.write()
-    rows = {r["project_name"]: r for r in analytics.resource_utilisation(db).iter_rows(named=True)}
-    etl = rows["etl"]
-    assert etl["next_size_down"] == "BUILD_GENERAL1_LARGE"
-    assert etl["cpu_next_pct"] == pytest.approx(etl["cpu_p95_pct"] * 36 / 8)
-    assert etl["over_provisioned"]
-    assert not rows["api"]["over_provisioned"]  # 45% of 8 vCPU is 90% of 4
-    assert rows["lint"]["next_size_down"] is None and not rows["lint"]["over_provisioned"]
-    assert not analytics.resource_utilisation(db, min_builds=30)["over_provisioned"].any()
