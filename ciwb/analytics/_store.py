@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ciwb.cost.costs import PHASES
 from ciwb.store import connect
 
 DbLike = str | os.PathLike[str] | duckdb.DuckDBPyConnection | None
@@ -25,20 +26,8 @@ TimeLike = str | date | datetime | None
 
 # Phases a build spends waiting for CodeBuild rather than running its own commands.
 WAIT_PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING")
-# CodeBuild's phase order (shared/reference/codebuild-facts.md, "Phases").
-PHASE_ORDER = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-)
+# CodeBuild's phase order (shared/reference/codebuild-facts.md, "Phases"), as ciwb.cost has it.
+PHASE_ORDER = PHASES
 
 
 @contextmanager
