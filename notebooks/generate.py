@@ -138,8 +138,22 @@ Failure rate by failing phase and context code, then the commands that fail most
 **What to do:** a command that fails often in many projects is a shared script or tool to fix
 once.
 """),
+        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
         code("analytics.failure_rates(sel.db, **sel.filters)"),
         code("analytics.failing_commands(sel.db, **sel.filters)"),
+        md("""
+## Flaky tests
+Tests that both passed and failed on the same source version (pass-on-retry) on at least
+two versions, with at least 10 runs in the last 30 days of test reports, ranked by the
+builds they failed. `flip_rate` is how often the outcome changed between consecutive runs.
+**What to do:** quarantine or fix the top ones: each failed build they caused was a retry
+someone waited for.
+"""),
+        code("""
+flaky = analytics.flaky_tests(sel.db, **sel.filters)
+charts.flaky_tests_bar(flaky)
+"""),
+        code("flaky"),
         md("""
 ## Command hotspots
 The commands that take the most time in total across all builds (from build logs or
@@ -151,7 +165,7 @@ charts.hotspots_bar(hotspots)
 """),
         md("""
 ## Critical path of batch builds
-The chart shows the latest batch: each bar is a child build, red ones form the critical
+The chart shows the latest batch that ran its whole graph: each bar is a child build, red ones form the critical
 path (the chain the batch actually waited for). The table ranks children by how often they
 were on the critical path and their *exclusive* time (seconds when nothing else ran).
 **What to do:** speed up the children with high critical share and exclusive time first;

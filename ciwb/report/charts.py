@@ -41,6 +41,8 @@ def setup(max_rows: int = 25) -> None:
 def _empty(title: str, message: str = "no data in this selection") -> go.Figure:
     fig = go.Figure(layout={**_LAYOUT, "title": title})
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 
@@ -183,11 +185,18 @@ def hit_rate_by_gap_lines(by_gap: pl.DataFrame) -> go.Figure:
 
 
 def batch_timeline(paths: pl.DataFrame, batch_arn: str | None = None) -> go.Figure:
-    """Gantt of one batch's child builds (the last batch by default); critical path in red."""
+    """Gantt of one batch's child builds; critical path in red.
+
+    By default the latest of the batches that ran their whole graph (the most children).
+    """
     title = "Batch build timeline"
     if paths.is_empty():
         return _empty(title, "no completed batch builds")
-    batch_arn = batch_arn or paths.sort("start_time")["batch_arn"][-1]
+    if batch_arn is None:
+        sizes = paths.group_by("batch_arn").agg(pl.len().alias("n"), pl.col("start_time").min())
+        batch_arn = sizes.filter(pl.col("n") == pl.col("n").max()).sort("start_time")["batch_arn"][
+            -1
+        ]
     part = paths.filter(pl.col("batch_arn") == batch_arn).sort("start_time", descending=True)
     t0 = part["start_time"].min()
     fig = go.Figure(layout={**_LAYOUT, "title": f"{title} — {batch_arn.rsplit(':', 1)[-1]}"})
