@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ciwb import analytics
+from ciwb.store import connect
 
 
 def test_phase_breakdown_percentiles_and_shares(store, day):
@@ -244,3 +245,31 @@ def test_command_hotspots_rank_by_total_time(store, day):
     assert hot["command"].to_list() == ["npm ci", "webpack"]
     assert hot["total_s"].to_list() == pytest.approx([90, 52])
     assert hot.row(0, named=True)["share"] == pytest.approx(90 / 172)
+
+
+def test_warm_vs_cold_from_replay_experiments(store):
+    db = store.write()
+    runs = [
+        # (run, cell cache, temperature, emulated, status, seconds)
+        ("r1", "local", "cold", False, "SUCCEEDED", 300.0),
+        ("r2", "local", "cold", False, "SUCCEEDED", 320.0),
+        ("r3", "local", "warm", False, "SUCCEEDED", 100.0),
+        ("r4", "local", "warm", False, "SUCCEEDED", 120.0),
+        ("r5", "local", "warm", False, "FAILED", 5.0),  # a failed run is no timing
+        ("r6", "s3", "cold", True, "SUCCEEDED", 900.0),
+        ("r7", "s3", "warm", True, "SUCCEEDED", 450.0),
+    ]
+    with connect(db) as con:
+        for run_id, cache, temperature, emulated, status, seconds in runs:
+            con.execute(
+                "INSERT INTO experiment_runs (run_id, experiment_id, cell, arch, compute, cache,"
+                " temperature, emulated, status, total_s) VALUES (?, 'e1', ?, 'arm64', 'small',"
+                " ?, ?, ?, ?, ?)",
+                [run_id, f"arm64/{cache}", cache, temperature, emulated, status, seconds],
+            )
+    cells = {r["cache"]: r for r in analytics.cache_warm_vs_cold(db).iter_rows(named=True)}
+    local = cells["local"]
+    assert (local["cold_runs"], local["warm_runs"]) == (2, 2)
+    assert local["saved_s"] == pytest.approx(200.0)
+    assert local["speedup"] == pytest.approx(310 / 110)
+    assert not local["emulated"] and cells["s3"]["emulated"]
