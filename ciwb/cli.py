@@ -131,7 +131,8 @@ def db_info(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")
         )
         return
     table = Table(
-        title=f"{info.path} · schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB"
+        title=str(info.path),
+        caption=f"schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB",
     )
     table.add_column("table")
     table.add_column("rows", justify="right")
