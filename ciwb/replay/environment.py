@@ -185,6 +185,7 @@ class SecretSource:
         parameter-store: {"/my/param": "value"}
         secrets-manager:
           my-secret: '{"user": "u", "pass": "p"}'      # SecretString at AWSCURRENT
+          json-one: {user: u, pass: p}                  # the same, written as a mapping
           other: {stages: {AWSCURRENT: "...", AWSPREVIOUS: "..."}, versions: {"<id>": "..."}}
     """
 
@@ -221,6 +222,8 @@ class SecretSource:
             raise SecretResolutionError(
                 f"secrets-manager: {ref.secret_id} not found in the secrets file"
             )
+        if isinstance(entry, dict) and not {"stages", "versions"} & entry.keys():
+            entry = json.dumps(entry)  # a JSON secret written as a mapping
         if isinstance(entry, str):
             if ref.version_id or ref.version_stage not in (None, "AWSCURRENT"):
                 raise SecretResolutionError(

@@ -135,6 +135,7 @@ class PhaseRunner:
         self._unparsable: set[str] = set()
         self._phase_text: list[str] = []
         self._phase_text_len = 0
+        self.cancelled = False  # set from another thread (batch fast-fail)
 
     # ---- shells
     def _session(self, user: str | None) -> ShellSession:
@@ -175,6 +176,8 @@ class PhaseRunner:
             else:
                 outcome = session.run(command.text, self._on_line, deadline=self.deadline)
             self._cwd = session.cwd
+            if self.cancelled:
+                raise _Stop("STOPPED")
             return outcome.exit_status
         except SessionDeadline:
             raise _Stop("TIMED_OUT") from None
