@@ -226,7 +226,7 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
             except KeyboardInterrupt:
                 raise
             provisioning.end = download.start = utcnow()
-            log.agent(f"Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
+            log.agent("Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
             log.agent("Phase context status code:  Message: ")
             log.agent(f"CODEBUILD_SRC_DIR={workspace.build_src}")
             phases.append(download)

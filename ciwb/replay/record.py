@@ -16,7 +16,6 @@ from typing import Any
 from ciwb.collect.agent_log import command_rows
 from ciwb.collect.normalise import (
     NormalisedBatch,
-    normalise_build,
     normalise_build_batch,
     normalise_report,
     normalise_test_case,

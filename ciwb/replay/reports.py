@@ -499,7 +499,7 @@ def build_reports(
             report["status"] = "FAILED" if failed else "SUCCEEDED"
         else:
             totals = Coverage()
-            for arc, path in sorted(files.items()):
+            for _arc, path in sorted(files.items()):
                 try:
                     cov = parse_coverage(path, group.file_format)
                 except ReportError as exc:
