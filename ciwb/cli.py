@@ -310,7 +310,10 @@ def replay_run(
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        # In non-standalone mode click returns (not raises) the code of a typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CiwbError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
