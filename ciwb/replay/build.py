@@ -237,6 +237,8 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                     spec = load_buildspec(bs_path)
                     for warning in spec.warnings:
                         log.agent(f"Warning: {warning}")
+                for user in {spec.run_as, *(p.run_as for p in spec.phases.values())} - {None}:
+                    workspace.transport.check_user(user)
                 log.agent("Processing environment variables")
                 secrets: dict[str, str] = {}
                 if spec.env.parameter_store or spec.env.secrets_manager:

@@ -62,6 +62,9 @@ class ShellTransport(Protocol):
 
     name: str
 
+    def check_user(self, user: str) -> None:
+        """Raise CiwbError if shells cannot be started as `user` (run-as)."""
+
     def spawn(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, user: str | None = None
     ) -> ShellProcess: ...
@@ -118,19 +121,24 @@ class LocalTransport:
 
     name = "local"
 
+    def check_user(self, user: str) -> None:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        if user == me:
+            return
+        if os.geteuid() != 0:
+            raise CiwbError(
+                f"run-as {user!r} needs root to switch user (ciwb runs as {me!r})",
+                hint="run ciwb as root, or use the docker executor",
+            )
+        if not _user_exists(user):
+            raise CiwbError(f"run-as user {user!r} does not exist on this host")
+
     def spawn(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, user: str | None = None
     ) -> ShellProcess:
         argv = list(argv)
         if user is not None and user != pwd.getpwuid(os.geteuid()).pw_name:
-            if os.geteuid() != 0:
-                raise CiwbError(
-                    f"run-as {user!r} needs root to switch user (ciwb runs as "
-                    f"{pwd.getpwuid(os.geteuid()).pw_name!r})",
-                    hint="run ciwb as root, or use the docker executor",
-                )
-            if not _user_exists(user):
-                raise CiwbError(f"run-as user {user!r} does not exist on this host")
+            self.check_user(user)
             if shutil.which("runuser"):
                 argv = ["runuser", "-u", user, "--", *argv]
             else:
