@@ -384,15 +384,16 @@ def _simplecov(path: Path) -> Coverage:
             cov.branches_covered = cov.branches_covered or 0
             cov.branches_missed = cov.branches_missed or 0
             items = data["branches"]
-            items = items.values() if isinstance(items, dict) else items
-            for branch in items:
-                arms = branch.values() if isinstance(branch, dict) else [branch.get("coverage")]
-                for hits in arms:
-                    if isinstance(hits, int):
-                        if hits > 0:
-                            cov.branches_covered += 1
-                        else:
-                            cov.branches_missed += 1
+            if isinstance(items, list):  # simplecov_json_formatter: one dict per branch arm
+                arms = [b.get("coverage") for b in items if isinstance(b, dict)]
+            else:  # .resultset.json: condition → {arm → hits}
+                arms = [h for b in items.values() if isinstance(b, dict) for h in b.values()]
+            for hits in arms:
+                if isinstance(hits, int):
+                    if hits > 0:
+                        cov.branches_covered += 1
+                    else:
+                        cov.branches_missed += 1
     if not branches_seen:
         cov.branches_covered = cov.branches_missed = None
     return cov
