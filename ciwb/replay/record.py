@@ -8,6 +8,7 @@ Secret values never reach the store: every string in the record is masked first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,9 @@ from ciwb.replay.environment import Masker
 from ciwb.replay.runner import PhaseResult
 
 __all__ = ["mask_record", "phase_records", "store_replay"]
+
+# Batch children finish on several threads; one writer at a time within this process.
+_WRITE_LOCK = threading.Lock()
 
 
 def phase_records(phases: Sequence[PhaseResult]) -> list[dict[str, Any]]:
@@ -89,5 +93,5 @@ def store_replay(
         row, groups = normalise_build_batch(batch, origin="replay", now=now)
         rows.build_batches.append(row)
         rows.build_batch_groups.extend(groups)
-    with connect(db) as con:
+    with _WRITE_LOCK, connect(db) as con:
         return write_batch(con, rows)
