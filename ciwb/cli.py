@@ -255,6 +255,8 @@ def replay_run(
         echo=False,
     )
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
+    for note in sorted({n for c in children if c is not None for n in c.notes}):
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     if as_json:
         payload = [c.to_json() for c in children if c is not None]
         if isinstance(result, BatchResult):
@@ -296,8 +298,6 @@ def replay_run(
                     f"{'' if rep.line_coverage is None else f' lines {rep.line_coverage}%'}",
                     highlight=False,
                 )
-            for note in child.notes:
-                err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
         if isinstance(result, BatchResult):
             console.print(
                 f"batch {result.batch_id}: {result.status}"

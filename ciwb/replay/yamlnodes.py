@@ -63,7 +63,10 @@ def _convert(node: Node, seen: dict[int, YNode]) -> YNode:
         return seen[id(node)]
     line, col = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, ScalarNode):
-        out: YNode = YScalar(line, col, str(node.value), plain=node.style in (None, ""))
+        value = str(node.value)
+        if node.style == ">":  # ruamel's round-trip composer marks fold points with BEL
+            value = value.replace("\a", "")
+        out: YNode = YScalar(line, col, value, plain=node.style in (None, ""))
     elif isinstance(node, SequenceNode):
         out = YSeq(line, col)
         seen[id(node)] = out
