@@ -384,8 +384,7 @@ def _watch_cancel(event: threading.Event, runner: PhaseRunner) -> None:
 
     def watch() -> None:
         event.wait()
-        runner.cancelled = True
-        runner.close()
+        runner.cancel()
 
     threading.Thread(target=watch, daemon=True).start()
 

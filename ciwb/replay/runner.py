@@ -136,6 +136,7 @@ class PhaseRunner:
         self._phase_text: list[str] = []
         self._phase_text_len = 0
         self.cancelled = False  # set from another thread (batch fast-fail)
+        self._oneoff: ShellSession | None = None  # the 0.1 per-command shell running now
 
     # ---- shells
     def _session(self, user: str | None) -> ShellSession:
@@ -154,6 +155,13 @@ class PhaseRunner:
         for session in self.sessions.values():
             session.close()
 
+    def cancel(self) -> None:
+        """Stop the build from another thread (batch fast-fail): it ends STOPPED."""
+        self.cancelled = True
+        for session in [*self.sessions.values(), self._oneoff]:
+            if session is not None:
+                session.kill()
+
     def _on_line(self, line: str) -> None:
         self.log.output(line)
         if self._phase_text_len < _MAX_RETRY_TEXT:
@@ -167,9 +175,12 @@ class PhaseRunner:
                 session = ShellSession(
                     self.transport, self.shell, env=self.env, cwd=self.src_dir, user=user
                 )
-                return session.run_once(
-                    command.text, self._on_line, deadline=self.deadline
-                ).exit_status
+                self._oneoff = session
+                status = session.run_once(command.text, self._on_line, deadline=self.deadline)
+                self._oneoff = None
+                if self.cancelled:
+                    raise _Stop("STOPPED")
+                return status.exit_status
             session = self._session(user)
             if command.text in self._unparsable:
                 outcome = session.run_once(command.text, self._on_line, deadline=self.deadline)

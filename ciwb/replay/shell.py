@@ -55,6 +55,7 @@ class ShellProcess(Protocol):
     def poll(self) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int: ...
     def kill_group(self) -> None: ...
+    def release(self) -> None: ...
 
 
 class ShellTransport(Protocol):
@@ -91,11 +92,18 @@ class _LocalProcess:
         return self._popen.wait(timeout)
 
     def kill_group(self) -> None:
-        """SIGKILL the whole process group: the shell and anything it started (`nohup x &`)."""
+        """SIGKILL the whole process group: the shell and anything it started (`nohup x &`).
+
+        Safe from another thread: it only signals, so a reader blocked on the pipe wakes up
+        to end-of-file (closing the fd under it would leave it waiting forever).
+        """
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def release(self) -> None:
+        """Reap the shell and close its pipes (the owning thread only)."""
         try:
             self._popen.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
@@ -214,6 +222,7 @@ class ShellSession:
         self._proc: ShellProcess | None = None
         self._marker = b""
         self._buffer = b""
+        self._oneoff: ShellProcess | None = None
 
     def _start(self) -> ShellProcess:
         self._marker = f"__CIWB_{secrets.token_hex(8)}__".encode()
@@ -284,6 +293,7 @@ class ShellSession:
         assert self._proc is not None
         code = self._proc.wait()
         self._proc.kill_group()  # its background children go with it
+        self._proc.release()
         self._proc = None
         return CommandOutcome(128 - code if code < 0 else code, shell_died=True)
 
@@ -296,13 +306,17 @@ class ShellSession:
             [*one.shell, "-c", command], env=one.env, cwd=one.cwd, user=one.user
         )
         one._proc = proc
+        self._oneoff = proc  # so `kill` from another thread reaches it
         one._marker = b"\x00never\x00"
         _close_stdin(proc)
         try:
             outcome = one._read_until_marker(proc, on_line, deadline)
         except BaseException:
             proc.kill_group()
+            proc.release()
             raise
+        finally:
+            self._oneoff = None
         return CommandOutcome(outcome.exit_status)
 
     def capture(self, command: str, *, deadline: float | None = None) -> tuple[int, list[str]]:
@@ -311,8 +325,15 @@ class ShellSession:
         outcome = self.run(command, lines.append, deadline=deadline)
         return outcome.exit_status, lines
 
+    def kill(self) -> None:
+        """Kill the shell's process group from any thread; `run` then sees the shell die."""
+        for proc in (self._proc, self._oneoff):
+            if proc is not None:
+                proc.kill_group()
+
     def close(self) -> None:
         """End the shell and everything it started (CodeBuild tears the container down)."""
         if self._proc is not None:
             self._proc.kill_group()
+            self._proc.release()
             self._proc = None

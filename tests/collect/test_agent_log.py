@@ -43,8 +43,10 @@ def test_cloudwatch_events_use_their_own_timestamps_over_the_bracket():
     events = [
         (base, "[Container] 2023/11/14 22:13:20.000000 Entering phase BUILD\n"),
         (base + 10, "[Container] 2023/11/14 22:13:20.000000 Running command make\n"),
-        (base + 2510, "[Container] 2023/11/14 22:13:22.000000 Phase complete: BUILD State: "
-                      "SUCCEEDED\n"),
+        (
+            base + 2510,
+            "[Container] 2023/11/14 22:13:22.000000 Phase complete: BUILD State: SUCCEEDED\n",
+        ),
     ]
     (cmd,) = [i for i in parse_agent_log(events) if isinstance(i, CommandTiming)]
     assert cmd.duration_s == 2.5

@@ -13,8 +13,11 @@ from ciwb.replay.artifacts import ArtifactError, select_files
 @pytest.fixture
 def golden_tree(tmp_path: Path) -> Path:
     # the tree of AWS's reference examples (reference "Globs")
-    for rel in ("my-build-1/my-file-1.txt", "my-build-2/my-file-2.txt",
-                "my-build-2/my-subdirectory/my-file-3.txt"):
+    for rel in (
+        "my-build-1/my-file-1.txt",
+        "my-build-2/my-file-2.txt",
+        "my-build-2/my-subdirectory/my-file-3.txt",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(rel)
     return tmp_path
@@ -42,20 +45,23 @@ def test_single_star_stays_in_one_directory_double_star_crosses(golden_tree):
 
 
 def test_exclude_paths_are_relative_to_the_base_directory(golden_tree):
-    one = select_files(golden_tree, ["**/*"], base_directory="my-build-2",
-                       exclude_paths=["*.txt"])
+    one = select_files(golden_tree, ["**/*"], base_directory="my-build-2", exclude_paths=["*.txt"])
     assert sorted(one) == ["my-subdirectory/my-file-3.txt"]  # `*` stays in one component
-    none = select_files(golden_tree, ["**/*"], base_directory="my-build-2",
-                        exclude_paths=["**/*.txt"])
+    none = select_files(
+        golden_tree, ["**/*"], base_directory="my-build-2", exclude_paths=["**/*.txt"]
+    )
     assert none == {}
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"files": ["../outside.txt"]},
-    {"files": ["**/*"], "base_directory": "../"},
-    {"files": ["**/*"], "base_directory": "/etc"},
-    {"files": ["/etc/passwd"]},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"files": ["../outside.txt"]},
+        {"files": ["**/*"], "base_directory": "../"},
+        {"files": ["**/*"], "base_directory": "/etc"},
+        {"files": ["/etc/passwd"]},
+    ],
+)
 def test_paths_outside_the_source_root_are_refused(golden_tree, kwargs):
     files = kwargs.pop("files")
     with pytest.raises(ArtifactError, match="outside|leaves"):
@@ -71,7 +77,8 @@ def test_a_symlink_out_of_the_source_is_refused(golden_tree, tmp_path_factory):
 
 
 def test_replayed_artifacts_primary_secondary_names_and_unpacked(replay):
-    result = replay("""\
+    result = replay(
+        """\
         version: 0.2
         phases:
           build:
@@ -87,7 +94,9 @@ def test_replayed_artifacts_primary_secondary_names_and_unpacked(replay):
             docs:
               files: [out/docs/index.html]
               discard-paths: yes
-        """, unpacked=True)
+        """,
+        unpacked=True,
+    )
     assert result.status == "SUCCEEDED"
     primary, docs = result.artifacts
     assert primary.name == "app-v7-built"

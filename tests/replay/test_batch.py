@@ -28,7 +28,10 @@ batch:
       depend-on: package
 """)
     assert [[b.identifier for b in layer] for layer in plan.layers] == [
-        ["lint", "unit"], ["package"], ["deploy"]]
+        ["lint", "unit"],
+        ["package"],
+        ["deploy"],
+    ]
 
 
 def test_a_cycle_is_refused_with_the_cycle_named():
@@ -105,7 +108,8 @@ def _run(make_source, tmp_path, **fmt):
 
 
 def test_children_get_their_identifier_and_ignore_failure_keeps_the_batch_green(
-        make_source, tmp_path):
+    make_source, tmp_path
+):
     result = _run(make_source, tmp_path, fast_fail="false", ignore="true")
     assert result.status == "SUCCEEDED"
     statuses = {k: v.status for k, v in result.children.items()}
@@ -115,13 +119,19 @@ def test_children_get_their_identifier_and_ignore_failure_keeps_the_batch_green(
         assert child.record["buildBatchArn"] == result.batch_arn
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
         batches = con.execute("SELECT status, origin FROM build_batches").fetchall()
-        groups = con.execute("SELECT identifier, build_status, ignore_failure, depends_on "
-                             "FROM build_batch_groups ORDER BY identifier").fetchall()
-        children = con.execute("SELECT count(*) FROM builds WHERE build_batch_arn = ?",
-                               [result.batch_arn]).fetchone()[0]
+        groups = con.execute(
+            "SELECT identifier, build_status, ignore_failure, depends_on "
+            "FROM build_batch_groups ORDER BY identifier"
+        ).fetchall()
+        children = con.execute(
+            "SELECT count(*) FROM builds WHERE build_batch_arn = ?", [result.batch_arn]
+        ).fetchone()[0]
     assert batches == [("SUCCEEDED", "replay")]
-    assert groups == [("after", "SUCCEEDED", False, ["ok"]), ("flaky", "FAILED", True, []),
-                      ("ok", "SUCCEEDED", False, [])]
+    assert groups == [
+        ("after", "SUCCEEDED", False, ["ok"]),
+        ("flaky", "FAILED", True, []),
+        ("ok", "SUCCEEDED", False, []),
+    ]
     assert children == 3
 
 
@@ -143,7 +153,9 @@ def test_fast_fail_stops_a_running_sibling(make_source, tmp_path):
         phases:
           build:
             commands:
-              - if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = slow ]; then sleep 60; else sleep 1; false; fi
+              - |
+                if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = slow ]; then sleep 60
+                else sleep 1; false; fi
         """)
     spec, _ = parse_buildspec((src / "buildspec.yml").read_text())
     request = ReplayRequest(src, out_dir=tmp_path / "out", db=tmp_path / "ciwb.duckdb")

@@ -77,8 +77,10 @@ artifacts:
 
 
 def test_crlf_line_endings_and_version_01_environment():
-    text = "version: 0.1\r\nenvironment_variables:\r\n  plaintext:\r\n    A: b\r\nphases:\r\n" \
-           "  build:\r\n    commands:\r\n      - echo hi\r\n"
+    text = (
+        "version: 0.1\r\nenvironment_variables:\r\n  plaintext:\r\n    A: b\r\nphases:\r\n"
+        "  build:\r\n    commands:\r\n      - echo hi\r\n"
+    )
     spec, _ = _ok(text)
     assert spec.version == "0.1" and spec.env.variables == {"A": "b"}
     assert spec.phases["build"].commands[0].text == "echo hi"
@@ -87,11 +89,13 @@ def test_crlf_line_endings_and_version_01_environment():
 def test_tab_indentation_is_an_error_with_line_and_column():
     _, diags = parse_buildspec("version: 0.2\nphases:\n  build:\n\tcommands: [x]\n", "t.yml")
     assert [str(d) for d in diags] == [
-        "t.yml:4:1: tab character in indentation (YAML allows spaces only)"]
+        "t.yml:4:1: tab character in indentation (YAML allows spaces only)"
+    ]
 
 
 def test_unknown_keys_warn_and_type_errors_point_at_the_node():
-    spec, diags = parse_buildspec("""\
+    spec, diags = parse_buildspec(
+        """\
 version: 0.2
 phases:
   build:
@@ -104,34 +108,48 @@ phases:
 artifacts:
   discard-paths: maybe
 colour: blue
-""", "b.yml")
+""",
+        "b.yml",
+    )
     messages = [str(d) for d in diags]
     assert "b.yml:4:5: warning: unknown key 'comands' in phases.build (ignored)" in messages
-    assert "b.yml:8:3: warning: unknown phase 'tests' (install, pre_build, build, post_build); " \
-           "it will not run" in messages
+    assert (
+        "b.yml:8:3: warning: unknown phase 'tests' (install, pre_build, build, post_build); "
+        "it will not run" in messages
+    )
     assert "b.yml:12:1: warning: unknown key 'colour' in the buildspec (ignored)" in messages
-    assert any(m.startswith("b.yml:7:9: a command in phases.build.commands must be a string")
-               for m in messages)
-    assert "b.yml:11:18: artifacts.discard-paths must be yes/no or true/false, not 'maybe'" \
-        in messages
+    assert any(
+        m.startswith("b.yml:7:9: a command in phases.build.commands must be a string")
+        for m in messages
+    )
+    assert (
+        "b.yml:11:18: artifacts.discard-paths must be yes/no or true/false, not 'maybe'" in messages
+    )
     assert "b.yml:11:3: artifacts.files is required" in messages
 
 
 def test_bad_version_and_missing_phases():
     _, diags = parse_buildspec("version: 1.0\n", "v.yml")
     assert [str(d) for d in diags] == [
-        "v.yml:1:10: unsupported version '1.0' (0.1 or 0.2)", "v.yml:1:1: phases is required"]
+        "v.yml:1:10: unsupported version '1.0' (0.1 or 0.2)",
+        "v.yml:1:1: phases is required",
+    ]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("ABORT", OnFailure("ABORT", text="ABORT")),
-    ("continue", OnFailure("CONTINUE", text="continue")),
-    ("RETRY", OnFailure("RETRY", 3, None, "RETRY")),
-    ("RETRY-7", OnFailure("RETRY", 7, None, "RETRY-7")),
-    ("RETRY-timeout|reset", OnFailure("RETRY", 3, "timeout|reset", "RETRY-timeout|reset")),
-    ("RETRY-2-exit status [0-9]+", OnFailure("RETRY", 2, "exit status [0-9]+",
-                                             "RETRY-2-exit status [0-9]+")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ABORT", OnFailure("ABORT", text="ABORT")),
+        ("continue", OnFailure("CONTINUE", text="continue")),
+        ("RETRY", OnFailure("RETRY", 3, None, "RETRY")),
+        ("RETRY-7", OnFailure("RETRY", 7, None, "RETRY-7")),
+        ("RETRY-timeout|reset", OnFailure("RETRY", 3, "timeout|reset", "RETRY-timeout|reset")),
+        (
+            "RETRY-2-exit status [0-9]+",
+            OnFailure("RETRY", 2, "exit status [0-9]+", "RETRY-2-exit status [0-9]+"),
+        ),
+    ],
+)
 def test_on_failure_forms(text, expected):
     assert parse_on_failure(text) == expected
 
@@ -158,8 +176,11 @@ def test_validate_cli_exit_codes(tmp_path):
     bad.write_text("version: 0.2\nphases:\n  build:\n\tcommands: [x]\n")
 
     def run(*files):
-        return subprocess.run([sys.executable, "-m", "ciwb.cli", "replay", "validate", *files],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "ciwb.cli", "replay", "validate", *files],
+            capture_output=True,
+            text=True,
+        )
 
     warn = run(str(good))
     assert warn.returncode == 0 and f"{good}:5:1: warning: unknown key 'extra'" in warn.stdout

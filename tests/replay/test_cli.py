@@ -9,8 +9,12 @@ import textwrap
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "ciwb.cli", "replay", "run", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "ciwb.cli", "replay", "run", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
 
 SPEC = """\
@@ -35,13 +39,29 @@ def test_json_result_has_status_phases_exports_and_artifacts(tmp_path):
     (src / "buildspec.yml").write_text(textwrap.dedent(SPEC))
     env_file = tmp_path / "env"
     env_file.write_text("GREETING=override\n")
-    done = _cli(src, "--out", tmp_path / "out", "--db", tmp_path / "db.duckdb", "--json",
-                "--unpacked", "--env-file", env_file, "--timeout", "2m")
+    done = _cli(
+        src,
+        "--out",
+        tmp_path / "out",
+        "--db",
+        tmp_path / "db.duckdb",
+        "--json",
+        "--unpacked",
+        "--env-file",
+        env_file,
+        "--timeout",
+        "2m",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "SUCCEEDED"
     assert [p["phase"] for p in result["phases"]][4:9] == [
-        "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS"]
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+    ]
     assert all(p["seconds"] is None or p["seconds"] >= 0 for p in result["phases"])
     assert result["exported_variables"] == {"GREETING": "override", "ART": "built"}
     (artifact,) = result["artifacts"]
@@ -67,7 +87,6 @@ def test_an_invalid_buildspec_is_a_failed_download_source(tmp_path):
     (src / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n\tcommands: [x]\n")
     done = _cli(src, "--out", tmp_path / "out", "--db", tmp_path / "db.duckdb", "--json")
     assert done.returncode == 1
-    download = next(p for p in json.loads(done.stdout)["phases"]
-                    if p["phase"] == "DOWNLOAD_SOURCE")
+    download = next(p for p in json.loads(done.stdout)["phases"] if p["phase"] == "DOWNLOAD_SOURCE")
     assert download["context_code"] == "YAML_FILE_ERROR"
     assert "buildspec.yml:4:1: tab character" in download["context_message"]

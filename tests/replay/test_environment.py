@@ -41,19 +41,44 @@ def _env_lines(result) -> dict[str, str]:
 def test_codebuild_variables_have_aws_formats_and_git_source_version(make_source, tmp_path):
     src = make_source(PRINT_ENV)
     subprocess.run(["git", "init", "-q", "-b", "main", str(src)], check=True)
-    subprocess.run(["git", "-C", str(src), "-c", "user.email=a@b", "-c", "user.name=t",
-                    "commit", "-qm", "init", "--allow-empty"], check=True)
-    subprocess.run(["git", "-C", str(src), "remote", "add", "origin",
-                    "https://example.invalid/org/app.git"], check=True)
-    head = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    result = run_replay(ReplayRequest(src, out_dir=tmp_path / "out", db=tmp_path / "db.duckdb",
-                                      region="eu-west-1", account="123456789012"))
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(src),
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "init",
+            "--allow-empty",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["git", "-C", str(src), "remote", "add", "origin", "https://example.invalid/org/app.git"],
+        check=True,
+    )
+    head = subprocess.run(
+        ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    result = run_replay(
+        ReplayRequest(
+            src,
+            out_dir=tmp_path / "out",
+            db=tmp_path / "db.duckdb",
+            region="eu-west-1",
+            account="123456789012",
+        )
+    )
     env = _env_lines(result)
     uid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     assert re.fullmatch(rf"app:{uid}", env["CODEBUILD_BUILD_ID"])  # reserved: not "hijack"
     assert env["CODEBUILD_BUILD_ARN"] == (
-        f"arn:aws:codebuild:eu-west-1:123456789012:build/{env['CODEBUILD_BUILD_ID']}")
+        f"arn:aws:codebuild:eu-west-1:123456789012:build/{env['CODEBUILD_BUILD_ID']}"
+    )
     assert env["CODEBUILD_PROJECT_ARN"] == "arn:aws:codebuild:eu-west-1:123456789012:project/app"
     assert env["CODEBUILD_RESOLVED_SOURCE_VERSION"] == head
     assert env["CODEBUILD_SOURCE_VERSION"] == "refs/heads/main"
@@ -70,8 +95,11 @@ def test_env_file_overrides_the_buildspec(make_source, tmp_path):
     env_file.write_text("# comment\nBOTH=override=with=equals\n\nFROM_HOST\n")
     overrides = read_env_file(env_file, host={"FROM_HOST": "h"})
     assert overrides == {"BOTH": "override=with=equals", "FROM_HOST": "h"}
-    result = run_replay(ReplayRequest(src, out_dir=tmp_path / "o", db=tmp_path / "d.duckdb",
-                                      env_overrides=overrides))
+    result = run_replay(
+        ReplayRequest(
+            src, out_dir=tmp_path / "o", db=tmp_path / "d.duckdb", env_overrides=overrides
+        )
+    )
     env = _env_lines(result)
     assert env["BOTH"] == "override=with=equals" and env["FROM_SPEC"] == "spec"
 
@@ -87,7 +115,11 @@ def test_secret_reference_splits_an_arn_first():
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
     ref = parse_secret_ref(f"{arn}:password:AWSPREVIOUS")
     assert (ref.secret_id, ref.json_key, ref.version_stage, ref.version_id) == (
-        arn, "password", "AWSPREVIOUS", None)
+        arn,
+        "password",
+        "AWSPREVIOUS",
+        None,
+    )
     assert parse_secret_ref("name:::v-1").version_id == "v-1"
 
 
@@ -115,8 +147,10 @@ def _assert_masked(result, tmp_path, secrets):
         assert value not in text
     assert result.exported == {"LEAK": "x***"}
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
-        dumped = json.dumps(con.execute(
-            "SELECT * FROM builds JOIN build_phases USING (build_arn)").fetchall(), default=str)
+        dumped = json.dumps(
+            con.execute("SELECT * FROM builds JOIN build_phases USING (build_arn)").fetchall(),
+            default=str,
+        )
         dumped += json.dumps(con.execute("SELECT * FROM build_commands").fetchall(), default=str)
     for value in secrets:
         assert value not in dumped
@@ -126,8 +160,8 @@ def test_secrets_from_a_file_are_masked_and_never_stored(replay, tmp_path):
     secrets_file = tmp_path / "secrets.yml"
     secrets_file.write_text(
         "parameter-store:\n  /app/token: tok-123\n"
-        "secrets-manager:\n  db:\n    stages:\n      AWSCURRENT: '{\"password\": \"pw-current\"}'\n"
-        "      AWSPREVIOUS: '{\"password\": \"pw-previous\"}'\n"
+        'secrets-manager:\n  db:\n    stages:\n      AWSCURRENT: \'{"password": "pw-current"}\'\n'
+        '      AWSPREVIOUS: \'{"password": "pw-previous"}\'\n'
     )
     result = replay(SECRET_SPEC, secrets=load_secrets_file(secrets_file))
     assert result.status == "SUCCEEDED"

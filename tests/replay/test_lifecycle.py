@@ -30,7 +30,8 @@ def _gone(pid: int, wait_s: float = 10.0) -> bool:
 
 def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path):
     pidfile = tmp_path / "bg.pid"
-    result = replay(f"""\
+    result = replay(
+        f"""\
         version: 0.2
         phases:
           build:
@@ -39,15 +40,18 @@ def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path)
               - sleep 30
           post_build:
             commands: [echo should-not-run]
-        """, timeout_s=1.5)
+        """,
+        timeout_s=1.5,
+    )
     statuses = phase_statuses(result)
     assert result.status == "TIMED_OUT"
     assert statuses["BUILD"] == "TIMED_OUT"
     assert "POST_BUILD" not in statuses and statuses["FINALIZING"] == "SUCCEEDED"
     assert _gone(int(pidfile.read_text()))
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
-        row = con.execute("SELECT status FROM builds WHERE build_arn = ?",
-                          [result.build_arn]).fetchone()
+        row = con.execute(
+            "SELECT status FROM builds WHERE build_arn = ?", [result.build_arn]
+        ).fetchone()
     assert row == ("TIMED_OUT",)
 
 
@@ -55,18 +59,33 @@ def _start_cli(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
     src = tmp_path / "src"
     src.mkdir()
     pidfile = tmp_path / "sleep.pid"
-    (src / "buildspec.yml").write_text(textwrap.dedent(f"""\
+    (src / "buildspec.yml").write_text(
+        textwrap.dedent(f"""\
         version: 0.2
         phases:
           build:
             commands:
               - sleep 120 & echo $! > {pidfile}; wait
-        """))
+        """)
+    )
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ciwb.cli", "replay", "run", str(src), "--out", str(out),
-         "--db", str(tmp_path / "ciwb.duckdb"), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ciwb.cli",
+            "replay",
+            "run",
+            str(src),
+            "--out",
+            str(out),
+            "--db",
+            str(tmp_path / "ciwb.duckdb"),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not pidfile.exists() or not pidfile.read_text().strip():

@@ -15,8 +15,9 @@ def test_a_replay_log_reads_back_into_the_same_commands_it_ran(replay):
           build:
             commands: [sh -c 'exit 5']
         """)
-    rows = command_rows(result.log_path.read_text().splitlines(), build_arn=result.build_arn,
-                        source_name="replay")
+    rows = command_rows(
+        result.log_path.read_text().splitlines(), build_arn=result.build_arn, source_name="replay"
+    )
     assert [(r.phase_type, r.command, r.exit_status) for r in rows] == [
         ("INSTALL", "echo one", 0),
         ("INSTALL", 'printf "no newline"', 0),
@@ -31,14 +32,24 @@ def test_the_stored_replay_has_origin_replay_phases_and_commands(replay, tmp_pat
         origin, status, total = con.execute(
             "SELECT origin, status, total_s FROM builds WHERE build_arn = ?", [result.build_arn]
         ).fetchone()
-        phases = [r[0] for r in con.execute(
-            "SELECT phase_type FROM build_phases ORDER BY seq").fetchall()]
-        commands = con.execute(
-            "SELECT command, source FROM build_commands ORDER BY seq").fetchall()
+        phases = [
+            r[0] for r in con.execute("SELECT phase_type FROM build_phases ORDER BY seq").fetchall()
+        ]
+        commands = con.execute("SELECT command, source FROM build_commands ORDER BY seq").fetchall()
         facts = con.execute("SELECT build_s FROM build_facts").fetchone()
     assert (origin, status) == ("replay", "SUCCEEDED") and total > 0
-    assert phases == ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL",
-                      "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING",
-                      "COMPLETED"]
+    assert phases == [
+        "SUBMITTED",
+        "QUEUED",
+        "PROVISIONING",
+        "DOWNLOAD_SOURCE",
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+        "FINALIZING",
+        "COMPLETED",
+    ]
     assert commands == [("echo a", "replay"), ("echo b", "replay")]
     assert facts[0] > 0

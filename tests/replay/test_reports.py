@@ -98,19 +98,28 @@ def test_reports_from_pytest_coverage_and_pytest_bdd_reach_the_store(replay, tmp
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
         rows = con.execute(
             "SELECT name, tests_total, tests_failed, tests_other, line_coverage_pct, build_arn, "
-            "origin FROM reports ORDER BY name").fetchall()
-        cases = dict(con.execute(
-            "SELECT t.name, t.status FROM test_cases t JOIN reports r USING (report_arn) "
-            "WHERE r.name = 'calc-unit'").fetchall())
+            "origin FROM reports ORDER BY name"
+        ).fetchall()
+        cases = dict(
+            con.execute(
+                "SELECT t.name, t.status FROM test_cases t JOIN reports r USING (report_arn) "
+                "WHERE r.name = 'calc-unit'"
+            ).fetchall()
+        )
         message = con.execute(
-            "SELECT message FROM test_cases WHERE name = 'test_wrong'").fetchone()[0]
+            "SELECT message FROM test_cases WHERE name = 'test_wrong'"
+        ).fetchone()[0]
         arns = con.execute("SELECT report_arns FROM builds").fetchone()[0]
     assert [r[0] for r in rows] == ["calc-bdd", "calc-cov", "calc-unit"]
     assert rows[2][1:5] == (4, 1, 1, None)
     assert rows[1][4] == cov.line_coverage
     assert all(r[5] == result.build_arn and r[6] == "replay" for r in rows)
-    assert cases == {"test_add": "SUCCEEDED", "test_add_zero": "SUCCEEDED",
-                     "test_wrong": "FAILED", "test_skipped": "SKIPPED"}
+    assert cases == {
+        "test_add": "SUCCEEDED",
+        "test_add_zero": "SUCCEEDED",
+        "test_wrong": "FAILED",
+        "test_skipped": "SKIPPED",
+    }
     assert "arithmetic is hard" in message
     assert len(arns) == 3
 
@@ -122,7 +131,10 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_trx(tmp_path):
-    path = _write(tmp_path, "r.trx", """\
+    path = _write(
+        tmp_path,
+        "r.trx",
+        """\
         <?xml version="1.0" encoding="utf-8"?>
         <TestRun id="9f1c" name="ci@host 2024-05-01" xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
           <Results>
@@ -137,17 +149,23 @@ def test_trx(tmp_path):
             <UnitTest name="Divides" id="t2"><TestMethod className="Calc.Tests" name="Divides" /></UnitTest>
           </TestDefinitions>
         </TestRun>
-        """)
+        """,
+    )
     cases = parse_tests(path, "VISUALSTUDIOTRX")
     assert [(c["prefix"], c["name"], c["status"]) for c in cases] == [
-        ("Calc.Tests", "Adds", "SUCCEEDED"), ("Calc.Tests", "Divides", "FAILED"),
-        (None, "Later", "SKIPPED")]
+        ("Calc.Tests", "Adds", "SUCCEEDED"),
+        ("Calc.Tests", "Divides", "FAILED"),
+        (None, "Later", "SKIPPED"),
+    ]
     assert cases[1]["durationInNanoSeconds"] == 1_500_000_000
     assert cases[1]["message"] == "Expected 2 but was 3"
 
 
 def test_nunit2_and_nunit3(tmp_path):
-    v2 = _write(tmp_path, "n2.xml", """\
+    v2 = _write(
+        tmp_path,
+        "n2.xml",
+        """\
         <test-results name="Calc.Tests.dll" total="2" errors="0" failures="1" not-run="1">
           <test-suite type="Assembly" name="Calc.Tests.dll" executed="True" result="Failure">
             <results>
@@ -159,8 +177,12 @@ def test_nunit2_and_nunit3(tmp_path):
             </results>
           </test-suite>
         </test-results>
-        """)
-    v3 = _write(tmp_path, "n3.xml", """\
+        """,
+    )
+    v3 = _write(
+        tmp_path,
+        "n3.xml",
+        """\
         <test-run id="2" testcasecount="3" result="Failed" total="3" passed="1" failed="2">
           <test-suite type="TestFixture" name="Tests" fullname="Calc.Tests">
             <test-case id="1" name="Adds" fullname="Calc.Tests.Adds" classname="Calc.Tests" result="Passed" duration="0.010" />
@@ -170,15 +192,21 @@ def test_nunit2_and_nunit3(tmp_path):
             <test-case id="3" name="Boom" fullname="Calc.Tests.Boom" classname="Calc.Tests" result="Failed" label="Error" duration="0.1" />
           </test-suite>
         </test-run>
-        """)
+        """,
+    )
     assert [(c["prefix"], c["name"], c["status"]) for c in parse_tests(v2, "NUNITXML")] == [
-        ("Calc.Tests", "Adds", "SUCCEEDED"), ("Calc.Tests", "Divides", "FAILED"),
-        ("Calc.Tests", "Later", "SKIPPED")]
+        ("Calc.Tests", "Adds", "SUCCEEDED"),
+        ("Calc.Tests", "Divides", "FAILED"),
+        ("Calc.Tests", "Later", "SKIPPED"),
+    ]
     assert [c["status"] for c in parse_tests(v3, "NUNIT3XML")] == ["SUCCEEDED", "FAILED", "ERROR"]
 
 
 def test_testng(tmp_path):
-    path = _write(tmp_path, "testng-results.xml", """\
+    path = _write(
+        tmp_path,
+        "testng-results.xml",
+        """\
         <testng-results skipped="0" failed="1" total="2" passed="1">
           <suite name="Suite" duration-ms="40">
             <test name="Unit">
@@ -192,15 +220,20 @@ def test_testng(tmp_path):
             </test>
           </suite>
         </testng-results>
-        """)
+        """,
+    )
     cases = parse_tests(path, "testngxml")
     assert [(c["prefix"], c["name"], c["status"], c["durationInNanoSeconds"]) for c in cases] == [
         ("com.acme.CalcTest", "adds", "SUCCEEDED", 12_000_000),
-        ("com.acme.CalcTest", "divides", "FAILED", 7_000_000)]
+        ("com.acme.CalcTest", "divides", "FAILED", 7_000_000),
+    ]
 
 
 def test_jacoco_clover_simplecov(tmp_path):
-    jacoco = _write(tmp_path, "jacoco.xml", """\
+    jacoco = _write(
+        tmp_path,
+        "jacoco.xml",
+        """\
         <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
         <report name="calc">
           <package name="com/acme"><counter type="LINE" missed="100" covered="1"/></package>
@@ -208,24 +241,38 @@ def test_jacoco_clover_simplecov(tmp_path):
           <counter type="BRANCH" missed="1" covered="3"/>
           <counter type="LINE" missed="2" covered="8"/>
         </report>
-        """)
-    clover = _write(tmp_path, "clover.xml", """\
+        """,
+    )
+    clover = _write(
+        tmp_path,
+        "clover.xml",
+        """\
         <coverage generated="1714550400" clover="3.2.0">
           <project timestamp="1714550400" name="All files">
             <metrics statements="40" coveredstatements="30" conditionals="10" coveredconditionals="5" methods="8" coveredmethods="6" elements="58" coveredelements="41" files="2" loc="80" ncloc="70"/>
           </project>
         </coverage>
-        """)
-    simplecov = _write(tmp_path, "coverage.json", """\
+        """,
+    )
+    simplecov = _write(
+        tmp_path,
+        "coverage.json",
+        """\
         {"meta": {"simplecov_version": "0.22.0"},
          "coverage": {"/app/lib/calc.rb": {"lines": [1, 1, 0, null, 3],
                                            "branches": [{"type": "then", "start_line": 2, "end_line": 2, "coverage": 1},
                                                         {"type": "else", "start_line": 3, "end_line": 3, "coverage": 0}]}},
          "groups": {}}
-        """)
+        """,
+    )
     assert parse_coverage(jacoco, "JACOCOXML").summary() == {
-        "linesCovered": 8, "linesMissed": 2, "lineCoveragePercentage": 80.0,
-        "branchesCovered": 3, "branchesMissed": 1, "branchCoveragePercentage": 75.0}
+        "linesCovered": 8,
+        "linesMissed": 2,
+        "lineCoveragePercentage": 80.0,
+        "branchesCovered": 3,
+        "branchesMissed": 1,
+        "branchCoveragePercentage": 75.0,
+    }
     assert parse_coverage(clover, "CLOVERXML").summary()["lineCoveragePercentage"] == 75.0
     summary = parse_coverage(simplecov, "SIMPLECOV").summary()
     assert (summary["linesCovered"], summary["linesMissed"]) == (3, 1)
@@ -234,11 +281,15 @@ def test_jacoco_clover_simplecov(tmp_path):
 
 def test_external_entities_are_refused(tmp_path):
     (tmp_path / "secret").write_text("top secret")
-    path = _write(tmp_path, "evil.xml", f"""\
+    path = _write(
+        tmp_path,
+        "evil.xml",
+        f"""\
         <?xml version="1.0"?>
         <!DOCTYPE testsuite [<!ENTITY x SYSTEM "file://{tmp_path}/secret">]>
         <testsuite name="s"><testcase name="&x;"/></testsuite>
-        """)
+        """,
+    )
     with pytest.raises(ReportError, match="refused"):
         parse_tests(path, "JUNITXML")
 

@@ -47,8 +47,10 @@ def test_failure_in_each_phase_follows_the_transition_table(replay, failing, ran
 
 
 def test_upload_artifacts_failure_goes_to_finalizing(replay):
-    result = replay("version: 0.2\nphases:\n  build:\n    commands: [true]\n"
-                    "artifacts:\n  files: [does/not/exist]\n")
+    result = replay(
+        "version: 0.2\nphases:\n  build:\n    commands: [true]\n"
+        "artifacts:\n  files: [does/not/exist]\n"
+    )
     statuses = phase_statuses(result)
     assert statuses["UPLOAD_ARTIFACTS"] == "FAILED"
     assert result.status == "FAILED" and statuses["FINALIZING"] == "SUCCEEDED"
@@ -79,7 +81,8 @@ def test_finally_runs_after_a_failure_and_its_own_failure_fails_the_phase(replay
     assert phase_statuses(result)["INSTALL"] == "FAILED"
     assert "BUILD" not in phase_statuses(result)  # INSTALL failure → FINALIZING
 
-    result = replay("""\
+    result = replay(
+        """\
         version: 0.2
         phases:
           build:
@@ -87,7 +90,9 @@ def test_finally_runs_after_a_failure_and_its_own_failure_fails_the_phase(replay
             finally:
               - "false"
               - echo skipped-in-finally
-        """, name="app2")
+        """,
+        name="app2",
+    )
     assert phase_statuses(result)["BUILD"] == "FAILED"
     assert "\nskipped-in-finally" not in log_text(result)
 
@@ -201,11 +206,15 @@ def test_exported_variables_are_values_at_the_end_of_post_build(replay):
         """)
     assert result.exported == {"VERSION": "1.0-final", "NEVER_SET": ""}
     assert {"name": "VERSION", "value": "1.0-final"} in result.record[
-        "exportedEnvironmentVariables"]
+        "exportedEnvironmentVariables"
+    ]
 
 
 def test_default_shell_is_sh_and_env_shell_bash_switches(replay):
-    spec = "version: 0.2\n{env}phases:\n  build:\n    commands:\n      - '[[ 1 == 1 ]] && echo BASH_OK'\n"
+    spec = (
+        "version: 0.2\n{env}phases:\n  build:\n    commands:\n"
+        "      - '[[ 1 == 1 ]] && echo BASH_OK'\n"
+    )
     sh = replay(spec.format(env=""), name="sh")
     bash = replay(spec.format(env="env:\n  shell: bash\n"), name="bash")
     if os.path.realpath(shutil.which("sh")).endswith("bash"):
@@ -266,7 +275,8 @@ def test_run_as_switches_user_for_the_build_and_per_phase(replay):
 
 
 def test_run_as_an_unknown_user_is_a_clear_failure(replay):
-    result = replay("version: 0.2\nrun-as: no_such_user_ciwb\nphases:\n  build:\n"
-                    "    commands: [true]\n")
+    result = replay(
+        "version: 0.2\nrun-as: no_such_user_ciwb\nphases:\n  build:\n    commands: [true]\n"
+    )
     assert result.status == "FAILED"
     assert "no_such_user_ciwb" in log_text(result)
