@@ -43,6 +43,11 @@ def _iter(el: Element, name: str) -> list[Element]:
     return [c for c in el.iter() if _local(c.tag) == name]
 
 
+def _first_text(el: Element, name: str) -> str | None:
+    found = _iter(el, name)
+    return (found[0].text or "").strip() or None if found else None
+
+
 def _ns(seconds: Any) -> int | None:
     try:
         return int(round(float(str(seconds).replace(",", "")) * 1e9))
@@ -119,7 +124,6 @@ def _testng(path: Path) -> list[dict[str, Any]]:
             for method in _children(cls, "test-method"):
                 if method.get("is-config") == "true":
                     continue
-                exc = _iter(method, "message")
                 ms = method.get("duration-ms")
                 out.append(
                     _case(
@@ -128,7 +132,7 @@ def _testng(path: Path) -> list[dict[str, Any]]:
                         method.get("name") or "",
                         mapping.get(method.get("status", ""), "UNKNOWN"),
                         int(ms) * 1_000_000 if ms and ms.isdigit() else None,
-                        (exc[0].text or "").strip() if exc else None,
+                        _first_text(method, "message"),
                     )
                 )
     return out
@@ -152,7 +156,6 @@ def _nunit2(path: Path) -> list[dict[str, Any]]:
     for case in _iter(root, "test-case"):
         full = case.get("name") or ""
         prefix, _, name = full.rpartition(".")
-        msgs = _iter(case, "message")
         out.append(
             _case(
                 None,
@@ -160,7 +163,7 @@ def _nunit2(path: Path) -> list[dict[str, Any]]:
                 name or full,
                 mapping.get(case.get("result", ""), "UNKNOWN"),
                 _ns(case.get("time")),
-                (msgs[0].text or "").strip() if msgs else None,
+                _first_text(case, "message"),
             )
         )
     return out
@@ -183,7 +186,6 @@ def _nunit3(path: Path) -> list[dict[str, Any]]:
         status = mapping.get(result, "UNKNOWN")
         if result == "Failed" and case.get("label") == "Error":
             status = "ERROR"
-        msgs = _iter(case, "message")
         out.append(
             _case(
                 None,
@@ -191,7 +193,7 @@ def _nunit3(path: Path) -> list[dict[str, Any]]:
                 case.get("name") or "",
                 status,
                 _ns(case.get("duration")),
-                (msgs[0].text or "").strip() if msgs else None,
+                _first_text(case, "message"),
             )
         )
     return out
@@ -225,7 +227,6 @@ def _trx(path: Path) -> list[dict[str, Any]]:
     }
     out = []
     for result in _iter(root, "UnitTestResult"):
-        msgs = _iter(result, "Message")
         out.append(
             _case(
                 None,
@@ -233,7 +234,7 @@ def _trx(path: Path) -> list[dict[str, Any]]:
                 result.get("testName") or "",
                 mapping.get(result.get("outcome", ""), "UNKNOWN"),
                 _trx_duration(result.get("duration")),
-                (msgs[0].text or "").strip() if msgs else None,
+                _first_text(result, "Message"),
             )
         )
     return out
