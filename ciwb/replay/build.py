@@ -237,6 +237,11 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                     spec = load_buildspec(bs_path)
                     for warning in spec.warnings:
                         log.agent(f"Warning: {warning}")
+                if spec.cache is not None and spec.cache.paths:
+                    log.agent(
+                        "cache: not restored or saved by this replay (paths: "
+                        f"{', '.join(spec.cache.paths)})"
+                    )
                 for user in {spec.run_as, *(p.run_as for p in spec.phases.values())} - {None}:
                     workspace.transport.check_user(user)
                 log.agent("Processing environment variables")
@@ -454,14 +459,16 @@ def _build_record(
     environment: dict[str, Any] = {
         "type": env_type,
         "image": request.image or (workspace.image if workspace else "local"),
-        # a local run has no CodeBuild compute type: recorded as small unless told
-        "computeType": request.compute_type or "BUILD_GENERAL1_SMALL",
         "privilegedMode": False,
         "environmentVariables": [
             {"name": k, "value": v, "type": "PLAINTEXT"}
             for k, v in {**request.project_env, **request.env_overrides}.items()
         ],
     }
+    if request.compute_type:
+        # a local run has no CodeBuild compute type: none is recorded (so no price is
+        # implied) unless a batch task or the caller names one
+        environment["computeType"] = request.compute_type
     record: dict[str, Any] = {
         "id": ident.build_id,
         "arn": ident.build_arn,

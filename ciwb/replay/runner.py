@@ -225,6 +225,12 @@ class PhaseRunner:
         if phase is None:
             return self._complete(result)
         user = phase.run_as or self.spec.run_as
+        for runtime, version in phase.runtime_versions.items():
+            # the host's tools are used as they are; an image would select these
+            self.log.agent(
+                f"runtime-versions {runtime}: {version} not selected (the shell "
+                "uses the tools this environment has)"
+            )
         retry = (
             phase.on_failure if phase.on_failure and phase.on_failure.action == "RETRY" else None
         )
