@@ -91,7 +91,9 @@ def main() -> int:
         print("warnings by kind:")
         for kind, count in warning_kinds.most_common():
             print(f"  {count:3d}  {kind}")
-    return 0 if surveyed else 1
+    if not surveyed:
+        print(f"nothing to survey: fetch the files listed in {REFS.name} into {args.dir}")
+    return 0
 
 
 if __name__ == "__main__":
