@@ -231,6 +231,9 @@ def replay_run(
     honour_gitignore: Annotated[
         bool, typer.Option("--honour-gitignore", help="Copy only files git would commit.")
     ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Stream the build log to stderr as it runs.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
 ) -> None:
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
@@ -252,7 +255,7 @@ def replay_run(
         executor=executor,
         batch=batch,
         honour_gitignore=honour_gitignore,
-        echo=False,
+        echo=follow,
     )
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):

@@ -328,6 +328,7 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                         account=request.account,
                         build_arn=ident.build_arn,
                         created=utcnow(),
+                        on_problem=log.agent,
                     )
                 except CiwbError as exc:
                     outcomes = []

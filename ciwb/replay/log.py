@@ -6,6 +6,7 @@ log reads back into the same per-command timings as a cloud build's.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,8 +40,8 @@ class AgentLogWriter:
 
     def _write(self, text: str) -> None:
         self._file.write(text + "\n")
-        if self.echo:
-            print(text, flush=True)
+        if self.echo:  # --follow: the log as it is written, on stderr
+            print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self._file.close()

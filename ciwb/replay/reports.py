@@ -440,6 +440,7 @@ def build_reports(
     account: str,
     build_arn: str,
     created: datetime,
+    on_problem: Callable[[str], None] | None = None,
 ) -> list[ReportOutcome]:
     """One boto3-shaped Report (and its TestCases) per report group with files."""
     outcomes = []
@@ -473,7 +474,11 @@ def build_reports(
         }
         outcome = ReportOutcome(report)
         if not files:
-            outcome.problems.append(f"report group {group.name}: no files matched")
+            # as in CodeBuild, a group whose files are missing yields no report
+            if on_problem is not None:
+                on_problem(
+                    f"report group {group.name}: no report files found ({', '.join(group.files)})"
+                )
             continue
         if group.kind == "TEST":
             for arc, path in sorted(files.items()):

@@ -51,6 +51,7 @@ class ShellProcess(Protocol):
     """A running shell: its stdin (bytes), its merged stdout+stderr fd, its process group."""
 
     def write(self, data: bytes) -> None: ...
+    def close_stdin(self) -> None: ...
     def fileno(self) -> int: ...
     def poll(self) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int: ...
@@ -80,6 +81,10 @@ class _LocalProcess:
         assert self._popen.stdin is not None
         self._popen.stdin.write(data)
         self._popen.stdin.flush()
+
+    def close_stdin(self) -> None:
+        if self._popen.stdin is not None:
+            self._popen.stdin.close()
 
     def fileno(self) -> int:
         assert self._popen.stdout is not None
@@ -186,7 +191,7 @@ def check_syntax(
         script = "".join(f"__ciwb_check_{i}() {{\n{t}\n}}\n" for i, t in enumerate(texts))
         proc = transport.spawn([*shell, "-n"], env=env, cwd=cwd)
         proc.write(script.encode())
-        _close_stdin(proc)
+        proc.close_stdin()
         while os.read(proc.fileno(), 65536):
             pass
         return proc.wait() == 0
@@ -194,12 +199,6 @@ def check_syntax(
     if not commands or parses(commands):
         return set()
     return {i for i, text in enumerate(commands) if not parses([text])}
-
-
-def _close_stdin(proc: ShellProcess) -> None:
-    popen = getattr(proc, "_popen", None)
-    if popen is not None and popen.stdin is not None:
-        popen.stdin.close()
 
 
 class ShellSession:
@@ -308,7 +307,7 @@ class ShellSession:
         one._proc = proc
         self._oneoff = proc  # so `kill` from another thread reaches it
         one._marker = b"\x00never\x00"
-        _close_stdin(proc)
+        proc.close_stdin()
         try:
             outcome = one._read_until_marker(proc, on_line, deadline)
         except BaseException:

@@ -90,3 +90,12 @@ def test_an_invalid_buildspec_is_a_failed_download_source(tmp_path):
     download = next(p for p in json.loads(done.stdout)["phases"] if p["phase"] == "DOWNLOAD_SOURCE")
     assert download["context_code"] == "YAML_FILE_ERROR"
     assert "buildspec.yml:4:1: tab character" in download["context_message"]
+
+
+def test_follow_streams_the_log_to_stderr(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n")
+    done = _cli(src, "--out", tmp_path / "out", "--db", tmp_path / "db.duckdb", "--follow")
+    assert done.returncode == 0
+    assert "Running command echo hi" in done.stderr and "\nhi\n" in done.stderr

@@ -298,3 +298,14 @@ def test_a_file_in_the_wrong_format_is_named(tmp_path):
     path = _write(tmp_path, "x.xml", "<coverage/>")
     with pytest.raises(ReportError, match="x.xml: not JUnit XML"):
         parse_tests(path, "JUNITXML")
+
+
+def test_a_group_without_files_yields_no_report_and_says_so(replay):
+    result = replay(
+        "version: 0.2\nphases:\n  build:\n    commands: [true]\n"
+        "reports:\n  unit:\n    files: ['build/test-results/*.xml']\n"
+    )
+    assert result.reports == [] and result.status == "SUCCEEDED"
+    assert "report group unit: no report files found (build/test-results/*.xml)" in (
+        result.log_path.read_text()
+    )
