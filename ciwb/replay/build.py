@@ -301,9 +301,13 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                     deadline=deadline,
                     upload=upload,
                 )
+                finished = threading.Event()
                 if request.cancel is not None:
-                    _watch_cancel(request.cancel, runner)
-                outcome = runner.run()
+                    _watch_cancel(request.cancel, runner, finished)
+                try:
+                    outcome = runner.run()
+                finally:
+                    finished.set()
                 phases.extend(outcome.phases)
                 status = outcome.status
                 exported = {k: masker(v) for k, v in outcome.exported.items()}
@@ -385,12 +389,14 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
     return result
 
 
-def _watch_cancel(event: threading.Event, runner: PhaseRunner) -> None:
+def _watch_cancel(event: threading.Event, runner: PhaseRunner, finished: threading.Event) -> None:
     """Fast-fail: when a sibling build fails, kill this build's shells (it ends STOPPED)."""
 
     def watch() -> None:
-        event.wait()
-        runner.cancel()
+        while not finished.is_set():
+            if event.wait(0.2):
+                runner.cancel()
+                return
 
     threading.Thread(target=watch, daemon=True).start()
 

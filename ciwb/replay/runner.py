@@ -303,7 +303,10 @@ class PhaseRunner:
         )
         lines: list[str] = []
         runner = session.run if self.persistent else session.run_once
-        status = runner(f'printf "%s\\n" "{text}"', lines.append, deadline=self.deadline)
+        try:
+            status = runner(f'printf "%s\\n" "{text}"', lines.append, deadline=self.deadline)
+        except SessionDeadline:
+            raise _Stop("TIMED_OUT") from None
         if status.exit_status != 0:
             raise RuntimeError(f"cannot evaluate {text!r}: exit status {status.exit_status}")
         return "\n".join(lines)
@@ -311,12 +314,14 @@ class PhaseRunner:
     def run(self) -> RunOutcome:
         outcome = RunOutcome()
         every = [c.text for p in self.spec.phases.values() for c in p.commands + p.finally_]
-        if self.persistent and every:
-            bad = check_syntax(self.transport, self.shell, every, env=self.env, cwd=self.src_dir)
-            self._unparsable = {every[i] for i in bad}
         phase = "INSTALL"
         self._stopping = PhaseResult(phase, "IN_PROGRESS", utcnow())
         try:
+            if self.persistent and every:
+                bad = check_syntax(
+                    self.transport, self.shell, every, env=self.env, cwd=self.src_dir
+                )
+                self._unparsable = {every[i] for i in bad}
             while phase != "FINALIZING":
                 if phase == "UPLOAD_ARTIFACTS":
                     result = self._upload_phase()

@@ -6,6 +6,10 @@ each command it prints a line `<marker> <status> <pwd>`, so we know where the co
 output ends, its own exit status (only the list item's own status counts), and the working
 directory to restore if the command killed the shell (`exit 3`, `set -e`).
 
+If a command kills the shell (`exit 3`), the next command gets a new shell in the last
+known directory; variables exported before are lost (CodeBuild's own behaviour here is
+unverified).
+
 A command runs as `{ <command>\\n} </dev/null`: a brace group runs in the current shell
 (state persists) and its stdin is /dev/null so a command cannot read our protocol.
 A command with a syntax error would take the sentinel with it, so commands are

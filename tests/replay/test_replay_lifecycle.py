@@ -116,3 +116,13 @@ def test_sigterm_stops_the_build_like_ctrl_c(tmp_path):
     proc, pidfile, _ = _start_cli(tmp_path)
     os.kill(proc.pid, signal.SIGTERM)
     _check_stopped(tmp_path, proc, pidfile)
+
+
+def test_a_timeout_while_naming_artifacts_is_a_timeout_not_an_artifact_error(replay):
+    result = replay(
+        "version: 0.2\nphases:\n  build:\n    commands: [touch out.txt]\n"
+        "artifacts:\n  files: [out.txt]\n  name: app-$(sleep 30)\n",
+        timeout_s=1.5,
+    )
+    assert result.status == "TIMED_OUT"
+    assert phase_statuses(result)["UPLOAD_ARTIFACTS"] == "TIMED_OUT"
