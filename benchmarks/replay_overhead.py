@@ -4,7 +4,7 @@ Both run the same commands in the same run on this machine, with /bin/sh. Two co
 mixes: shell builtins only (the worst case for per-command overhead) and a mix with small
 external programs (`date`, `ls`, `cat`: what "trivial" steps in real buildspecs look like).
 Prints each time and the ratio replay/plain (target ≤ 1.5). Also the full `run_replay`
-(source copy, log, store write) for the mixed set.
+(source copy, log, with and without the DuckDB store write) for the mixed set.
 """
 
 from __future__ import annotations
@@ -94,17 +94,21 @@ def main() -> None:
                 f"{statistics.median(replay) / statistics.median(plain):.2f})"
             )
         src = root / "mixed"
-        full = []
-        for _ in range(REPEATS):
-            start = time.perf_counter()
-            result = run_replay(ReplayRequest(src, out_dir=root / "out", db=root / "b.duckdb"))
-            full.append(time.perf_counter() - start)
-            assert result.status == "SUCCEEDED"
         plain = [time_plain(src, commands("mixed")) for _ in range(REPEATS)]
-        print(
-            f"full run_replay (copy + log + store), mixed: {min(full):.3f}s vs plain "
-            f"{min(plain):.3f}s, ratio {min(full) / min(plain):.2f}"
-        )
+        for store in (False, True):
+            full = []
+            for _ in range(REPEATS):
+                start = time.perf_counter()
+                result = run_replay(
+                    ReplayRequest(src, out_dir=root / "out", db=root / "b.duckdb", store=store)
+                )
+                full.append(time.perf_counter() - start)
+                assert result.status == "SUCCEEDED"
+            what = "copy + log + DuckDB store" if store else "copy + log, no store"
+            print(
+                f"full run_replay ({what}), mixed: {min(full):.3f}s vs plain "
+                f"{min(plain):.3f}s, ratio {min(full) / min(plain):.2f}"
+            )
 
 
 if __name__ == "__main__":
