@@ -207,3 +207,20 @@ def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_pat
 def test_masker_masks_multiline_secrets_line_by_line():
     mask = Masker(["line-one\nline-two", "short"])
     assert mask("a line-two b short") == "a *** b ***"
+
+
+def test_secrets_file_honours_version_id_and_stage():
+    source = SecretSource(
+        secrets={
+            "db": {
+                "stages": {"AWSCURRENT": "cur", "AWSPREVIOUS": "prev"},
+                "versions": {"v-123": '{"k": "by-id"}'},
+            },
+        }
+    )
+    from ciwb.replay.environment import resolve_secrets
+
+    values = resolve_secrets({}, {"A": "db", "B": "db::AWSPREVIOUS", "C": "db:k::v-123"}, source)
+    assert values == {"A": "cur", "B": "prev", "C": "by-id"}
+    with pytest.raises(CiwbError, match="no version AWSPENDING"):
+        resolve_secrets({}, {"D": "db::AWSPENDING"}, source)

@@ -53,3 +53,15 @@ def test_the_stored_replay_has_origin_replay_phases_and_commands(replay, tmp_pat
     ]
     assert commands == [("echo a", "replay"), ("echo b", "replay")]
     assert facts[0] > 0
+
+
+def test_the_record_has_api_shaped_phases(replay):
+    result = replay("version: 0.2\nphases:\n  build:\n    commands: [sleep 1.2]\n")
+    phases = {p["phaseType"]: p for p in result.record["phases"]}
+    assert phases["COMPLETED"].keys() == {"phaseType", "startTime"}
+    build = phases["BUILD"]
+    seconds = (build["endTime"] - build["startTime"]).total_seconds()
+    assert seconds > 1.2
+    assert build["durationInSeconds"] == int(seconds)  # truncated, as AWS does
+    assert build["contexts"] == [{"statusCode": "", "message": ""}]
+    assert result.record["buildStatus"] == "SUCCEEDED" and result.record["buildComplete"]
