@@ -290,6 +290,8 @@ class PhaseRunner:
             if line.startswith(mark) and line[len(mark) :] in names:
                 current = line[len(mark) :]
                 values[current] = []
+            elif mark in line:
+                continue  # `set -x` traced our printf
             elif current is not None:
                 values[current].append(line)
         return {n: "\n".join(values.get(n, [])) for n in names}
@@ -303,10 +305,12 @@ class PhaseRunner:
         )
         lines: list[str] = []
         runner = session.run if self.persistent else session.run_once
+        mark = "__CIWB_NAME__"
         try:
-            status = runner(f'printf "%s\\n" "{text}"', lines.append, deadline=self.deadline)
+            status = runner(f'printf "%s\\n" "{mark}{text}"', lines.append, deadline=self.deadline)
         except SessionDeadline:
             raise _Stop("TIMED_OUT") from None
+        lines = [line[len(mark) :] for line in lines if line.startswith(mark)]  # not traces
         if status.exit_status != 0:
             raise RuntimeError(f"cannot evaluate {text!r}: exit status {status.exit_status}")
         return "\n".join(lines)

@@ -224,11 +224,16 @@ class ShellSession:
         self.user = user
         self._proc: ShellProcess | None = None
         self._marker = b""
+        self._trace = b"\x00never\x00"
         self._buffer = b""
         self._oneoff: ShellProcess | None = None
 
     def _start(self) -> ShellProcess:
-        self._marker = f"__CIWB_{secrets.token_hex(8)}__".encode()
+        token = secrets.token_hex(8)
+        self._marker = f"__CIWB_{token}__".encode()
+        # With `set -x` the shell traces our printf; its arguments appear split there, so
+        # the trace never matches the marker and is recognised (and dropped) by this.
+        self._trace = f"__CIWB_ {token}__".encode()
         self._buffer = b""
         self._proc = self.transport.spawn(self.shell, env=self.env, cwd=self.cwd, user=self.user)
         return self._proc
@@ -248,7 +253,8 @@ class ShellSession:
         proc = self._proc if self.alive else self._start()
         assert proc is not None
         marker = self._marker.decode()
-        script = f'{{ {command}\n}} </dev/null\nprintf "%s %s %s\\n" {marker} "$?" "$PWD"\n'
+        head, tail = marker[:7], marker[7:]  # printed joined, written apart (see _start)
+        script = f'{{ {command}\n}} </dev/null\nprintf "%s%s %s %s\\n" {head} {tail} "$?" "$PWD"\n'
         try:
             proc.write(script.encode())
         except (BrokenPipeError, OSError):
@@ -266,7 +272,8 @@ class ShellSession:
                     line, self._buffer = self._buffer.split(b"\n", 1)
                     at = line.find(self._marker)
                     if at < 0:
-                        on_line(line.decode("utf-8", "replace"))
+                        if self._trace not in line:
+                            on_line(line.decode("utf-8", "replace"))
                         continue
                     if at > 0:  # output that did not end with a newline
                         on_line(line[:at].decode("utf-8", "replace"))

@@ -280,3 +280,46 @@ def test_run_as_an_unknown_user_is_a_clear_failure(replay):
     )
     assert result.status == "FAILED"
     assert "no_such_user_ciwb" in log_text(result)
+
+
+def test_set_x_traces_and_stdin_readers_do_not_confuse_the_session(replay):
+    result = replay("""\
+        version: 0.2
+        env:
+          exported-variables: [TAG]
+        phases:
+          install:
+            commands:
+              - set -x
+              - cat
+              - export TAG=v1
+          build:
+            commands:
+              - echo "tag=$TAG"
+              - mkdir -p out && touch out/app.bin
+        artifacts:
+          files: [out/app.bin]
+          name: app-$TAG
+        """)
+    text = log_text(result)
+    assert result.status == "SUCCEEDED", text
+    assert "\ntag=v1" in text and "+ echo tag=v1" in text  # the user's own trace is kept
+    assert "__CIWB" not in text  # ours is not
+    assert result.exported == {"TAG": "v1"}
+    assert result.artifacts[0].name == "app-v1"
+
+
+def test_set_e_makes_a_later_failure_end_the_shell_with_its_status(replay):
+    result = replay("""\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - set -e
+              - sh -c 'exit 6'
+          post_build:
+            commands: [echo post-ran]
+        """)
+    assert "exit status 6" in log_text(result)
+    assert phase_statuses(result)["BUILD"] == "FAILED"
+    assert "\npost-ran" in log_text(result)
