@@ -108,6 +108,8 @@ def compose_text(text: str) -> YNode | None:
         problem = exc.problem or exc.context or "invalid YAML"
         if "\\t" in problem or "\t" in problem:
             problem = "tab character in indentation (YAML allows spaces only)"
+        if problem.startswith("mapping values are not allowed"):
+            problem += " (a key above may lack its ':', or a value with ': ' needs quotes)"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlLoadError(line, col, problem) from None
     except YAMLError as exc:

@@ -187,3 +187,12 @@ def test_validate_cli_exit_codes(tmp_path):
     fail = run(str(good), str(bad))
     assert fail.returncode == 1
     assert f"{bad}:4:1: tab character in indentation" in fail.stderr
+
+
+def test_a_missing_colon_is_explained():
+    # seen in a public buildspec: `version 0.1` without its colon
+    _, diags = parse_buildspec("version 0.1\n\nphases:\n  build:\n    commands: [x]\n", "m.yml")
+    assert [str(d) for d in diags] == [
+        "m.yml:3:7: mapping values are not allowed here (a key above may lack its ':', "
+        "or a value with ': ' needs quotes)"
+    ]
