@@ -22,6 +22,10 @@ def run_lab(db: str | os.PathLike[str] | None = None, extra_args: Sequence[str] 
     folder = notebooks_dir()
     env = {**os.environ, "CIWB_DB": str(db_path)}
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder}", *extra_args]
+    # JupyterLab refuses to start as root without this flag; containers and CI boxes run
+    # as root, and saying so again on every start helps nobody.
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra_args:
+        command.append("--allow-root")
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
