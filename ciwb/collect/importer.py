@@ -140,6 +140,7 @@ def import_paths(
         loader.flush()
         status = "SUCCEEDED"
     finally:
+        loader.write.close()
         finish_run(db, run, status=status, accounts=[], regions=[],
                    api_calls={}, rows_written=dict(loader.write.rows), errors=[], skipped=[])
     return ImportSummary(run.run_id, len(files), pages, dict(loader.records),
@@ -177,6 +178,7 @@ def import_events(
         loader.flush()
         status = "SUCCEEDED"
     finally:
+        loader.write.close()
         finish_run(db, run, status=status, accounts=[], regions=[], api_calls={},
                    rows_written=dict(loader.write.rows), errors=[], skipped=[])
     return ImportSummary(run.run_id, 1, lines, dict(loader.records), dict(loader.write.rows),

@@ -72,10 +72,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, 0 for an empty file."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0]
     return int(row[0] or 0)
 
 

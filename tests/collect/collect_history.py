@@ -1,0 +1,186 @@
+"""Realistic CodeBuild records in boto3's shapes, for seeding the local endpoint.
+
+A small hand-built history (the lead's `ciwb.demo` generator will replace it): phases in
+CodeBuild's order with float-second timestamps, truncated `durationInSeconds`, queue time
+in SUBMITTED/QUEUED, log group/stream fields, arm and x86 environments.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+PHASES = (
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+)
+
+
+def project_record(name: str, *, arm: bool = False, region: str = REGION) -> dict[str, Any]:
+    env_type = "ARM_CONTAINER" if arm else "LINUX_CONTAINER"
+    return {
+        "name": name,
+        "arn": f"arn:aws:codebuild:{region}:{ACCOUNT}:project/{name}",
+        "description": f"{name} service",
+        "source": {"type": "GITHUB", "location": f"https://github.com/example/{name}.git"},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {
+            "type": env_type,
+            "image": "aws/codebuild/amazonlinux2-aarch64-standard:3.0"
+            if arm
+            else "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_MEDIUM",
+            "privilegedMode": False,
+            "environmentVariables": [],
+        },
+        "serviceRole": f"arn:aws:iam::{ACCOUNT}:role/codebuild-{name}",
+        "timeoutInMinutes": 60,
+        "queuedTimeoutInMinutes": 480,
+        "cache": {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE"]},
+        "created": datetime(2025, 1, 6, 9, 30, tzinfo=UTC),
+        "lastModified": datetime(2025, 6, 1, 12, 0, tzinfo=UTC),
+        "logsConfig": {"cloudWatchLogs": {"status": "ENABLED"}},
+    }
+
+
+def build_record(
+    project: str,
+    number: int,
+    start: datetime,
+    *,
+    rng: random.Random,
+    status: str = "SUCCEEDED",
+    complete: bool = True,
+    arm: bool = False,
+    region: str = REGION,
+    log_group: str | None = None,
+) -> dict[str, Any]:
+    """One Build as BatchGetBuilds returns it. `complete=False`: stopped in BUILD."""
+    build_uuid = str(uuid.UUID(int=rng.getrandbits(128)))
+    build_id = f"{project}:{build_uuid}"
+    phases: list[dict[str, Any]] = []
+    t = start
+    durations = {
+        "SUBMITTED": rng.uniform(0.2, 1.5),
+        "QUEUED": rng.uniform(0.5, 30),
+        "PROVISIONING": rng.uniform(8, 40),
+        "DOWNLOAD_SOURCE": rng.uniform(2, 15),
+        "INSTALL": rng.uniform(5, 60),
+        "PRE_BUILD": rng.uniform(1, 20),
+        "BUILD": rng.uniform(30, 600),
+        "POST_BUILD": rng.uniform(0.5, 10),
+        "UPLOAD_ARTIFACTS": rng.uniform(0.2, 5),
+        "FINALIZING": rng.uniform(1, 4),
+    }
+    current = "COMPLETED"
+    for phase in PHASES:
+        if phase == "COMPLETED":
+            phases.append({"phaseType": "COMPLETED", "startTime": t})
+            break
+        if not complete and phase == "BUILD":
+            phases.append({"phaseType": "BUILD", "phaseStatus": "IN_PROGRESS", "startTime": t})
+            current = "BUILD"
+            break
+        seconds = durations[phase]
+        end = t + timedelta(seconds=seconds)
+        failed = status == "FAILED" and phase == "BUILD"
+        entry: dict[str, Any] = {
+            "phaseType": phase,
+            "phaseStatus": "FAILED" if failed else "SUCCEEDED",
+            "startTime": t,
+            "endTime": end,
+            "durationInSeconds": int(seconds),
+            "contexts": [
+                {
+                    "statusCode": "COMMAND_EXECUTION_ERROR" if failed else "",
+                    "message": "Error while executing command: make test. Reason: exit status 2"
+                    if failed
+                    else "",
+                }
+            ],
+        }
+        if phase == "SUBMITTED":
+            entry.pop("contexts")
+        phases.append(entry)
+        t = end
+    record: dict[str, Any] = {
+        "id": build_id,
+        "arn": f"arn:aws:codebuild:{region}:{ACCOUNT}:build/{build_id}",
+        "buildNumber": number,
+        "startTime": start,
+        "currentPhase": current,
+        "buildStatus": status if complete else "IN_PROGRESS",
+        "sourceVersion": "refs/heads/main",
+        "resolvedSourceVersion": f"{rng.getrandbits(160):040x}",
+        "projectName": project,
+        "phases": phases,
+        "source": {"type": "GITHUB", "location": f"https://github.com/example/{project}.git"},
+        "artifacts": {"location": ""},
+        "cache": {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE"]},
+        "environment": {
+            "type": "ARM_CONTAINER" if arm else "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_MEDIUM",
+            "environmentVariables": [],
+            "privilegedMode": False,
+        },
+        "serviceRole": f"arn:aws:iam::{ACCOUNT}:role/codebuild-{project}",
+        "logs": {
+            "groupName": log_group or f"/aws/codebuild/{project}",
+            "streamName": build_uuid,
+            "deepLink": "https://console.aws.amazon.com/cloudwatch/home",
+        },
+        "timeoutInMinutes": 60,
+        "queuedTimeoutInMinutes": 480,
+        "buildComplete": complete,
+        "initiator": "GitHub-Hookshot/abc123",
+        "encryptionKey": f"arn:aws:kms:{region}:{ACCOUNT}:alias/aws/s3",
+    }
+    if complete:
+        record["endTime"] = t
+    return record
+
+
+def history(
+    projects: int,
+    builds_per_project: int,
+    *,
+    seed: int = 3,
+    end: datetime | None = None,
+    spacing: timedelta = timedelta(hours=1),
+    region: str = REGION,
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Project records and, per project, builds oldest first ending before `end`."""
+    rng = random.Random(seed)
+    end = end or datetime.now(UTC) - timedelta(hours=1)
+    names = [f"svc-{i:03d}" for i in range(projects)]
+    out_projects = [project_record(n, arm=i % 3 == 0, region=region) for i, n in enumerate(names)]
+    builds: dict[str, list[dict[str, Any]]] = {}
+    for i, name in enumerate(names):
+        first = end - spacing * builds_per_project
+        builds[name] = [
+            build_record(
+                name,
+                n + 1,
+                first + spacing * n,
+                rng=rng,
+                status="FAILED" if rng.random() < 0.1 else "SUCCEEDED",
+                arm=i % 3 == 0,
+                region=region,
+            )
+            for n in range(builds_per_project)
+        ]
+    return out_projects, builds
