@@ -309,7 +309,10 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        # Non-standalone click returns a command's `typer.Exit` code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CiwbError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -54,9 +55,15 @@ class CollectAwsError(CiwbError):
 
 
 def client_config(max_attempts: int = 10, connect_timeout: float = 5.0) -> Config:
-    """Adaptive retries for throttling (botocore retry mode `adaptive`)."""
+    """Adaptive retries for throttling (botocore retry mode `adaptive`).
+
+    `AWS_MAX_ATTEMPTS`, when set, wins over `max_attempts`, as it does for the AWS CLI.
+    """
+    retries: dict[str, Any] = {"mode": "adaptive"}
+    if not os.environ.get("AWS_MAX_ATTEMPTS"):
+        retries["max_attempts"] = max_attempts
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries=retries,
         connect_timeout=connect_timeout,
         read_timeout=60,
         max_pool_connections=20,
@@ -69,7 +76,8 @@ class CallCounter:
 
     calls: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-    listeners: list[Callable[[str, dict[str, Any], dict[str, Any]], None]] = field(
+    # called with (operation, request params, parsed response, region) after each success
+    listeners: list[Callable[[str, dict[str, Any], dict[str, Any], str], None]] = field(
         default_factory=list
     )
 
@@ -77,7 +85,12 @@ class CallCounter:
         events = client.meta.events
         events.register("before-parameter-build.*.*", self._remember_params)
         events.register("before-call.*.*", self._before_call)
-        events.register("after-call.*.*", self._after_call)
+        region = client.meta.region_name
+
+        def after_call(**kwargs: Any) -> None:
+            self._after_call(region=region, **kwargs)
+
+        events.register("after-call.*.*", after_call, unique_id=f"ciwb-after-{id(self)}")
         return client
 
     @staticmethod
@@ -90,7 +103,7 @@ class CallCounter:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
     def _after_call(
-        self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+        self, model: Any, parsed: dict[str, Any], context: dict[str, Any], region: str, **_: Any
     ) -> None:
         name = f"{model.service_model.service_name}.{model.name}"
         error = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
@@ -98,7 +111,7 @@ class CallCounter:
             self.errors[f"{name}:{error}"] += 1
             return
         for listener in self.listeners:
-            listener(name, context.get("ciwb_params") or {}, parsed)
+            listener(name, context.get("ciwb_params") or {}, parsed, region)
 
     def total(self, operation: str | None = None) -> int:
         if operation is None:

@@ -115,8 +115,13 @@ class _Loader:
                 continue  # not a query ciwb labelled with its build
             build_arn, metric = label.split(" ", 1)
             self.batch.build_metrics.append(
-                normalise_metric(build_arn, metric, timestamps=result.get("Timestamps") or [],
-                                 values=result.get("Values") or [], period_s=period)
+                normalise_metric(
+                    build_arn,
+                    metric,
+                    timestamps=result.get("Timestamps") or [],
+                    values=result.get("Values") or [],
+                    period_s=period,
+                )
             )
             self.records["build_metrics"] += 1
 
@@ -141,10 +146,20 @@ def import_paths(
         status = "SUCCEEDED"
     finally:
         loader.write.close()
-        finish_run(db, run, status=status, accounts=[], regions=[],
-                   api_calls={}, rows_written=dict(loader.write.rows), errors=[], skipped=[])
-    return ImportSummary(run.run_id, len(files), pages, dict(loader.records),
-                         dict(loader.write.rows), dict(ignored))
+        finish_run(
+            db,
+            run,
+            status=status,
+            accounts=[],
+            regions=[],
+            api_calls={},
+            rows_written=dict(loader.write.rows),
+            errors=[],
+            skipped=[],
+        )
+    return ImportSummary(
+        run.run_id, len(files), pages, dict(loader.records), dict(loader.write.rows), dict(ignored)
+    )
 
 
 def import_events(
@@ -179,8 +194,17 @@ def import_events(
         status = "SUCCEEDED"
     finally:
         loader.write.close()
-        finish_run(db, run, status=status, accounts=[], regions=[], api_calls={},
-                   rows_written=dict(loader.write.rows), errors=[], skipped=[])
-    return ImportSummary(run.run_id, 1, lines, dict(loader.records), dict(loader.write.rows),
-                         dict(ignored))
-
+        finish_run(
+            db,
+            run,
+            status=status,
+            accounts=[],
+            regions=[],
+            api_calls={},
+            rows_written=dict(loader.write.rows),
+            errors=[],
+            skipped=[],
+        )
+    return ImportSummary(
+        run.run_id, 1, lines, dict(loader.records), dict(loader.write.rows), dict(ignored)
+    )

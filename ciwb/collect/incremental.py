@@ -75,7 +75,8 @@ class BuildSync:
         self._outstanding: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
         self._in_progress: dict[str, set[str]] = {}
-        self._newest_start: dict[str, datetime] = {}
+        self._newest_start: dict[str, datetime | None] = {}
+        self._newest_id: dict[str, str | None] = {}
         self._reached_since: set[str] = set()
         self._failed: set[str] = set()
 
@@ -97,7 +98,7 @@ class BuildSync:
         try:
             for ids in live.list_build_id_pages(self.client, project):
                 if newest is None and ids:
-                    newest = ids[0]
+                    newest = self._newest_id[project] = ids[0]
                 done = False
                 for build_id in ids:
                     if build_id == stop_id:
@@ -122,10 +123,17 @@ class BuildSync:
                 self._queue(project, build_id)
         if project in self._failed:
             return
-        old_newest = cursor.newest_build_id if cursor else None
+        newest_id = newest or (cursor.newest_build_id if cursor else None)
+        if newest_id and newest_id in known:
+            newest_start = known[newest_id].start_time
+        elif cursor and newest_id == cursor.newest_build_id:
+            newest_start = cursor.newest_start_time
+        else:
+            newest_start = None  # set when the build is fetched
+        self._newest_id[project] = newest_id
         self._pending[project] = _Pending(
-            newest_id=newest or old_newest,
-            newest_start=cursor.newest_start_time if cursor else None,
+            newest_id=newest_id,
+            newest_start=newest_start,
             covered_since=(
                 cursor.covered_since
                 if usable and cursor and cursor.covered_since
@@ -191,7 +199,7 @@ class BuildSync:
             if self.since and start and start < self.since:
                 self._reached_since.add(project)
                 continue
-            if start and (project not in self._newest_start or start > self._newest_start[project]):
+            if record["id"] == self._newest_id.get(project):
                 self._newest_start[project] = start
             progress = self._in_progress.setdefault(project, set())
             if record.get("buildComplete"):
