@@ -134,6 +134,7 @@ def iter_raw_pages(paths: Sequence[str | os.PathLike[str]]) -> Iterator[RawPage]
                 yield page
                 continue
             fh.seek(0)
+            found = 0
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -146,4 +147,10 @@ def iter_raw_pages(paths: Sequence[str | os.PathLike[str]]) -> Iterator[RawPage]
                     raise CiwbError(f"{path}:{number}: not valid JSON") from None
                 page = _page_of(doc, f"{path}:{number}")
                 if page is not None:
+                    found += 1
                     yield page
+            if not found:
+                raise CiwbError(
+                    f"{path}: no CodeBuild records found",
+                    hint="expected a ciwb raw archive or `aws codebuild batch-get-*` output",
+                )
