@@ -69,7 +69,14 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Named
                 f"DELETE FROM {table} WHERE {parent} IN "
                 f"(SELECT DISTINCT {parent} FROM _ciwb_incoming)"
             )
-        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+        # INSERT OR REPLACE costs an index probe per row; most batches are all-new rows
+        # (a collect past its cursor, a fresh demo), so replace only when a key is known.
+        on = " AND ".join(f"t.{k} = i.{k}" for k in key)
+        known = con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_incoming i ON {on})"
+        ).fetchall()[0][0]
+        verb = "INSERT OR REPLACE" if known else "INSERT"
+        con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
     finally:
         con.unregister("_ciwb_incoming")
     return len(unique)
@@ -84,7 +91,13 @@ def _replace_children(
     keys = pa.table({parent: pa.array(parents, pa.string())})
     con.register("_ciwb_parents", keys)
     try:
-        con.execute(f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)")
+        known = con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_parents p USING ({parent}))"
+        ).fetchall()[0][0]
+        if known:
+            con.execute(
+                f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)"
+            )
     finally:
         con.unregister("_ciwb_parents")
 
