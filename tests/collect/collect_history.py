@@ -1,8 +1,8 @@
 """Realistic CodeBuild records in boto3's shapes, for seeding the local endpoint.
 
-A small hand-built history (the lead's `ciwb.demo` generator will replace it): phases in
-CodeBuild's order with float-second timestamps, truncated `durationInSeconds`, queue time
-in SUBMITTED/QUEUED, log group/stream fields, arm and x86 environments.
+Histories come from `ciwb.demo` (re-homed to moto's account). `build_record` hand-builds
+the one thing the demo does not emit: a build still in progress, and a few new builds
+arriving between two runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # moto's default account, what STS says
+DEMO_ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"  # the demo's second account, reached by assuming a role
 REGION = "us-east-1"
 PHASES = (
     "SUBMITTED",
@@ -154,33 +156,43 @@ def build_record(
     return record
 
 
+def _rehome(value: Any) -> Any:
+    """The demo's records with moto's account id in every ARN, so rows agree with STS."""
+    if isinstance(value, str):
+        return value.replace(DEMO_ACCOUNT, ACCOUNT)
+    if isinstance(value, dict):
+        return {k: _rehome(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rehome(v) for v in value]
+    return value
+
+
+def demo(builds: int, *, seed: int = 3, days: int = 10, end: datetime | None = None) -> Any:
+    """A `ciwb.demo` history ending an hour ago, re-homed to moto's account."""
+    from ciwb.demo import generate
+
+    end = end or (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
+    h = generate(builds=builds, seed=seed, days=days, end=end)
+    h.projects, h.builds = _rehome(h.projects), _rehome(h.builds)
+    h.build_batches, h.reports = _rehome(h.build_batches), _rehome(h.reports)
+    h.test_cases = _rehome(h.test_cases)
+    return h
+
+
 def history(
-    projects: int,
-    builds_per_project: int,
+    builds: int,
     *,
     seed: int = 3,
+    days: int = 10,
     end: datetime | None = None,
-    spacing: timedelta = timedelta(hours=1),
-    region: str = REGION,
+    account: str | None = ACCOUNT,
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Project records and, per project, builds oldest first ending before `end`."""
-    rng = random.Random(seed)
-    end = end or datetime.now(UTC) - timedelta(hours=1)
-    names = [f"svc-{i:03d}" for i in range(projects)]
-    out_projects = [project_record(n, arm=i % 3 == 0, region=region) for i, n in enumerate(names)]
-    builds: dict[str, list[dict[str, Any]]] = {}
-    for i, name in enumerate(names):
-        first = end - spacing * builds_per_project
-        builds[name] = [
-            build_record(
-                name,
-                n + 1,
-                first + spacing * n,
-                rng=rng,
-                status="FAILED" if rng.random() < 0.1 else "SUCCEEDED",
-                arm=i % 3 == 0,
-                region=region,
-            )
-            for n in range(builds_per_project)
-        ]
-    return out_projects, builds
+    """Demo project records and, per project, its builds oldest first. The demo spreads
+    projects over two accounts; `account` keeps one of them (None: both)."""
+    h = demo(builds, seed=seed, days=days, end=end)
+    projects = [p for p in h.projects if account is None or f":{account}:" in p["arn"]]
+    by_project: dict[str, list[dict[str, Any]]] = {p["name"]: [] for p in projects}
+    for build in sorted(h.builds, key=lambda b: (b["startTime"], b["buildNumber"])):
+        if build["projectName"] in by_project:
+            by_project[build["projectName"]].append(build)
+    return projects, by_project

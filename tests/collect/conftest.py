@@ -81,11 +81,13 @@ class SeededCodeBuild:
     order: dict[str, list[str]] = field(default_factory=dict)  # project → ids newest first
     denied: set[str] = field(default_factory=set)
 
-    def backend(self, region: str = REGION) -> Any:
-        return cb_models.codebuild_backends[ACCOUNT][region]
+    def backend(self, account: str = ACCOUNT, region: str = REGION) -> Any:
+        return cb_models.codebuild_backends[account][region]
 
-    def add_project(self, record: dict[str, Any], region: str = REGION) -> None:
-        backend = self.backend(region)
+    def add_project(self, record: dict[str, Any]) -> None:
+        """Into the backend of the account and region its ARN names."""
+        region, account = record["arn"].split(":")[3:5]
+        backend = self.backend(account, region)
         backend.codebuild_projects[record["name"]] = _SeededProject(record)
         backend.build_history.setdefault(record["name"], [])
         self.order.setdefault(record["name"], [])

@@ -53,9 +53,9 @@ def _rows(db_path: Path) -> dict[str, list[tuple]]:
 
 
 def test_cli_json_summary_names_the_skipped_project_and_exits_1(codebuild_server, tmp_path):
-    projects, builds = history(3, 10)
+    projects, builds = history(150)
     codebuild_server.seed(projects, builds)
-    codebuild_server.denied.add("svc-002")
+    codebuild_server.denied.add("docs-site")
 
     result = _run(
         ["collect", *QUIET_ARGS, "--db", str(tmp_path / "c.duckdb"), "--json"],
@@ -65,8 +65,9 @@ def test_cli_json_summary_names_the_skipped_project_and_exits_1(codebuild_server
     assert result.returncode == 1, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "PARTIAL"
-    assert summary["skipped"][0]["target"] == "svc-002"
-    assert summary["api_calls"]["codebuild.BatchGetBuilds"] == 1
+    assert [s["target"] for s in summary["skipped"]] == ["docs-site"]
+    readable = sum(len(b) for name, b in builds.items() if name != "docs-site")
+    assert summary["builds_fetched"] == readable
 
 
 def codebuild_server_env(seeded) -> dict[str, str]:
@@ -74,7 +75,7 @@ def codebuild_server_env(seeded) -> dict[str, str]:
 
 
 def test_cli_progress_bar_on_stderr_and_quiet_silences_it(codebuild_server, tmp_path):
-    projects, builds = history(2, 5)
+    projects, builds = history(100)
     codebuild_server.seed(projects, builds)
     env = _env(codebuild_server_env(codebuild_server))
 
@@ -155,17 +156,25 @@ def _archive_lines(raw_dir: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_server, tmp_path):
-    projects, builds = history(5, 130)  # 650 builds: 7 BatchGetBuilds, 10 list pages
+    projects, builds = history(700)  # ~8 BatchGetBuilds, ~12 list pages
     codebuild_server.seed(projects, builds)
     env = _env(codebuild_server_env(codebuild_server))
 
     reference = tmp_path / "reference.duckdb"
-    assert _run(["collect", *QUIET_ARGS, "--quiet", "--db", str(reference)], env).returncode == 0
+    ref_raw = tmp_path / "reference-raw"
+    assert (
+        _run(
+            ["collect", *QUIET_ARGS, "--quiet", "--db", str(reference), "--save-raw", str(ref_raw)],
+            env,
+        ).returncode
+        == 0
+    )
     expected = _rows(reference)
-    assert len(expected["builds"]) == 650
+    assert len(expected["builds"]) == sum(len(b) for b in builds.values())
+    pages = _archive_lines(ref_raw)
 
-    # kill after this many archived API pages: during project listing, mid-fetch, near the end
-    for kill_after in (2, 6, 12, 17):
+    # kill after this many archived API pages: while listing, mid-fetch, near the end
+    for kill_after in sorted({2, pages // 3, (2 * pages) // 3, pages - 1}):
         db = tmp_path / f"killed-{kill_after}.duckdb"
         raw = tmp_path / f"raw-{kill_after}"
         proc = subprocess.Popen(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import duckdb
 import pytest
-from collect_history import REGION, build_record, history
+from collect_history import DEMO_ACCOUNT, REGION, build_record, demo, history
 
 from ciwb.collect import CollectOptions, collect
 
@@ -28,50 +28,69 @@ def _q(db_path, sql, *params):
         con.close()
 
 
+def _pages(n: int) -> int:
+    return max(1, math.ceil(n / 100))
+
+
 def test_first_run_stores_every_build_with_its_phases_and_counts_calls(codebuild_server, db_path):
-    projects, builds = history(3, 230)
+    projects, builds = history(1200)
     codebuild_server.seed(projects, builds)
+    total = sum(len(b) for b in builds.values())
 
     summary = collect(_options(db_path))
 
     assert summary.status == "SUCCEEDED" and summary.exit_code == 0
     stored = dict(_q(db_path, "SELECT project_name, count(*) FROM builds GROUP BY 1"))
-    assert stored == {p["name"]: 230 for p in projects}
+    assert stored == {name: len(b) for name, b in builds.items() if b}
     # every phase row, with float durations from timestamps beside AWS's truncated ones
     phases = _q(
         db_path, "SELECT count(*), sum(duration_s), sum(reported_duration_s) FROM build_phases"
     )[0]
-    assert phases[0] == 690 * 11
+    assert phases[0] == sum(len(r["phases"]) for b in builds.values() for r in b)
     assert phases[1] > phases[2]
     assert _q(db_path, "SELECT DISTINCT account_id FROM builds") == [("123456789012",)]
-    arches = dict(_q(db_path, "SELECT project_name, any_value(arch) FROM builds GROUP BY 1"))
-    assert arches["svc-000"] == "arm64" and arches["svc-001"] == "x86_64"
-    # 3 list pages per project (230 ids, 100 a page) and ⌈690 / 100⌉ BatchGetBuilds
-    assert summary.api_calls["codebuild.ListBuildsForProject"] == 9
-    assert summary.api_calls["codebuild.BatchGetBuilds"] == math.ceil(690 / 100)
+    arm = {
+        r["projectName"]
+        for b in builds.values()
+        for r in b
+        if r["environment"]["type"].startswith("ARM")
+    }
+    assert (
+        arm
+        and {
+            r[0]
+            for r in _q(db_path, "SELECT DISTINCT project_name FROM builds WHERE arch = 'arm64'")
+        }
+        == arm
+    )
+    # list pages of 100 ids per project and ⌈builds / 100⌉ BatchGetBuilds across projects
+    assert summary.api_calls["codebuild.ListBuildsForProject"] == sum(
+        _pages(len(b)) for b in builds.values()
+    )
+    assert summary.api_calls["codebuild.BatchGetBuilds"] == math.ceil(total / 100)
     assert summary.api_calls["codebuild.BatchGetProjects"] == 1
 
 
 def test_second_run_with_nothing_new_lists_one_page_per_project_and_gets_nothing(
     codebuild_server, db_path
 ):
-    projects, builds = history(4, 150)
+    projects, builds = history(900)
     codebuild_server.seed(projects, builds)
-    collect(_options(db_path))
+    first = collect(_options(db_path))
     before = _q(db_path, "SELECT build_arn, raw FROM builds ORDER BY 1")
 
     second = collect(_options(db_path))
 
     # counted by botocore's before-call event hooks on every client the run made
-    assert second.api_calls.get("codebuild.ListBuildsForProject") == 4
+    assert second.api_calls.get("codebuild.ListBuildsForProject") == len(projects)
     assert "codebuild.BatchGetBuilds" not in second.api_calls
     assert second.builds_fetched == 0
     assert _q(db_path, "SELECT build_arn, raw FROM builds ORDER BY 1") == before
     # the ledger has one row per run, with the calls by operation
     runs = _q(db_path, "SELECT status, api_calls FROM collect_runs ORDER BY started_at")
     assert [r[0] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
-    assert json.loads(runs[1][1])["codebuild.ListBuildsForProject"] == 4
-    assert json.loads(runs[0][1])["codebuild.BatchGetBuilds"] == 6
+    assert json.loads(runs[1][1])["codebuild.ListBuildsForProject"] == len(projects)
+    assert json.loads(runs[0][1]) == first.api_calls
 
 
 def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
@@ -79,26 +98,29 @@ def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
 ):
     import random
 
-    rng = random.Random(11)
-    projects, builds = history(2, 40)
+    projects, builds = history(300)
     start = datetime.now(UTC) - timedelta(minutes=30)
-    running = build_record("svc-001", 41, start, rng=rng, complete=False)
-    builds["svc-001"].append(running)
+    running = build_record("monorepo", 10_001, start, rng=random.Random(11), complete=False)
+    builds["monorepo"].append(running)
     codebuild_server.seed(projects, builds)
+    total = sum(len(b) for b in builds.values())
 
     collect(_options(db_path))
     row = _q(db_path, "SELECT build_complete, status FROM builds WHERE build_id = ?", running["id"])
     assert row == [(False, "IN_PROGRESS")]
     assert _q(
-        db_path, "SELECT in_progress_ids FROM collect_cursors WHERE project_name = 'svc-001'"
+        db_path, "SELECT in_progress_ids FROM collect_cursors WHERE project_name = 'monorepo'"
     ) == [([running["id"]],)]
 
-    # AWS side: the running build finishes, three new builds start in svc-000
-    finished = dict(running, buildComplete=True, buildStatus="SUCCEEDED", currentPhase="COMPLETED")
-    finished_full = build_record("svc-001", 41, start, rng=random.Random(11), complete=True)
-    finished.update(phases=finished_full["phases"], endTime=finished_full["endTime"])
+    # AWS side: the running build finishes, three new builds start in docs-site
+    finished = build_record("monorepo", 10_001, start, rng=random.Random(11), complete=True)
+    assert finished["id"] == running["id"]
     codebuild_server.replace_build(finished)
-    new = [build_record("svc-000", 41 + i, start + timedelta(minutes=i), rng=rng) for i in range(3)]
+    rng = random.Random(12)
+    new = [
+        build_record("docs-site", 10_001 + i, start + timedelta(minutes=i), rng=rng)
+        for i in range(3)
+    ]
     codebuild_server.add_builds(new)
 
     third = collect(_options(db_path))
@@ -111,9 +133,9 @@ def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
     assert _q(db_path, "SELECT count(*) FROM build_phases WHERE build_arn = ?", running["arn"]) == [
         (11,)
     ]
-    assert _q(db_path, "SELECT count(*) FROM builds") == [(84,)]
+    assert _q(db_path, "SELECT count(*) FROM builds") == [(total + 3,)]
     assert _q(
-        db_path, "SELECT in_progress_ids FROM collect_cursors WHERE project_name = 'svc-001'"
+        db_path, "SELECT in_progress_ids FROM collect_cursors WHERE project_name = 'monorepo'"
     ) == [([],)]
 
     fourth = collect(_options(db_path))
@@ -121,98 +143,106 @@ def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
 
 
 def test_since_keeps_only_recent_builds_and_an_earlier_since_backfills(codebuild_server, db_path):
-    projects, builds = history(1, 300, spacing=timedelta(hours=1))  # 12.5 days, hourly
+    projects, builds = history(900, days=12)
     codebuild_server.seed(projects, builds)
     now = datetime.now(UTC).replace(tzinfo=None)
+    since = now - timedelta(days=2)
+    recent = [r for b in builds.values() for r in b if r["startTime"] >= since]
 
-    recent = collect(_options(db_path, since=now - timedelta(days=2)))
+    first = collect(_options(db_path, since=since))
 
-    oldest = _q(db_path, "SELECT min(start_time), count(*) FROM builds")[0]
-    assert oldest[0] >= now - timedelta(days=2)
-    assert 40 <= oldest[1] <= 49
-    assert recent.api_calls["codebuild.ListBuildsForProject"] == 1  # stopped inside page 1
+    assert _q(db_path, "SELECT count(*) FROM builds") == [(len(recent),)]
+    assert _q(db_path, "SELECT min(start_time) FROM builds")[0][0] >= since
+    full_listing = sum(_pages(len(b)) for b in builds.values())
+    assert first.api_calls["codebuild.ListBuildsForProject"] < full_listing
 
     collect(_options(db_path, since=now - timedelta(days=30)))
-    assert _q(db_path, "SELECT count(*) FROM builds") == [(300,)]
+    assert _q(db_path, "SELECT count(*) FROM builds") == [(sum(map(len, builds.values())),)]
 
 
 def test_project_globs_select_projects(codebuild_server, db_path):
-    projects, builds = history(12, 5)
+    projects, builds = history(300)
     codebuild_server.seed(projects, builds)
 
-    summary = collect(_options(db_path, projects=["svc-00*", "svc-011"]))
+    summary = collect(_options(db_path, projects=["*-service", "monorepo"]))
 
     names = [r[0] for r in _q(db_path, "SELECT DISTINCT project_name FROM builds ORDER BY 1")]
-    assert names == [f"svc-00{i}" for i in range(10)] + ["svc-011"]
-    assert summary.api_calls["codebuild.ListBuildsForProject"] == 11
+    assert names == ["api-service", "auth-service", "monorepo"]
+    assert summary.api_calls["codebuild.ListBuildsForProject"] == 3
 
 
 def test_access_denied_on_one_project_is_recorded_and_the_others_go_on(codebuild_server, db_path):
-    projects, builds = history(3, 20)
+    projects, builds = history(300)
     codebuild_server.seed(projects, builds)
-    codebuild_server.denied.add("svc-001")
+    codebuild_server.denied.add("payments-core")
+    total = sum(len(b) for b in builds.values())
 
     summary = collect(_options(db_path))
 
     assert summary.status == "PARTIAL" and summary.exit_code == 1
     assert [(s["target"], s["code"]) for s in summary.skipped] == [
-        ("svc-001", "AccessDeniedException")
+        ("payments-core", "AccessDeniedException")
     ]
-    assert dict(_q(db_path, "SELECT project_name, count(*) FROM builds GROUP BY 1")) == {
-        "svc-000": 20,
-        "svc-002": 20,
-    }
+    assert _q(
+        db_path, "SELECT count(*), count(*) FILTER (project_name = 'payments-core') FROM builds"
+    ) == [(total - len(builds["payments-core"]), 0)]
     ledger = _q(db_path, "SELECT status, skipped FROM collect_runs")
-    assert ledger[0][0] == "PARTIAL" and "svc-001" in ledger[0][1]
+    assert ledger[0][0] == "PARTIAL" and "payments-core" in ledger[0][1]
     # no cursor for the denied project: the next run (once allowed) reads it all
     codebuild_server.denied.clear()
     collect(_options(db_path))
-    assert _q(db_path, "SELECT count(*) FROM builds") == [(60,)]
+    assert _q(db_path, "SELECT count(*) FROM builds") == [(total,)]
 
 
 def test_metrics_stored_per_build_with_period_from_age_in_500_query_requests(
     codebuild_server, db_path
 ):
-    projects, builds = history(2, 50, spacing=timedelta(hours=2))
+    h = demo(250, days=5)
+    projects, builds = history(250, days=5)
     codebuild_server.seed(projects, builds)
-    short = [
-        b
-        for bs in builds.values()
-        for b in bs
-        if (b["endTime"] - b["startTime"]).total_seconds() < 60
+    now = datetime.now(UTC).replace(tzinfo=None)
+    eligible = [
+        r
+        for b in builds.values()
+        for r in b
+        if (r["endTime"] - r["startTime"]).total_seconds() >= 60
+        and r["endTime"] <= now - timedelta(minutes=10)
     ]
-    cw = boto3.client("cloudwatch", region_name=REGION)
-    target = builds["svc-001"][-1]
+    # CloudWatch holds the demo's utilisation series for one build
+    by_arn: dict[str, list] = {}
+    for m in h.metrics:
+        by_arn.setdefault(m.build_arn.replace(DEMO_ACCOUNT, "123456789012"), []).append(m)
+    target = next(r for r in reversed(eligible) if len(by_arn.get(r["arn"], ())) == 6)
+    series = by_arn[target["arn"]]
     dims = [
         {"Name": "BuildId", "Value": target["id"]},
         {"Name": "BuildNumber", "Value": str(target["buildNumber"])},
-        {"Name": "ProjectName", "Value": "svc-001"},
+        {"Name": "ProjectName", "Value": target["projectName"]},
     ]
-    points = [
-        (target["startTime"] + timedelta(minutes=m, seconds=30), 20.0 + 10 * m) for m in range(4)
-    ]
-    cw.put_metric_data(
-        Namespace="AWS/CodeBuild",
-        MetricData=[
-            {"MetricName": "CPUUtilizedPercent", "Dimensions": dims, "Timestamp": ts, "Value": v}
-            for ts, v in points
-        ],
-    )
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    for m in series:
+        cw.put_metric_data(
+            Namespace="AWS/CodeBuild",
+            MetricData=[
+                {"MetricName": m.metric_name, "Dimensions": dims, "Timestamp": ts, "Value": v}
+                for ts, v in zip(m.result["Timestamps"], m.result["Values"], strict=True)
+            ],
+        )
 
     summary = collect(_options(db_path, metrics=True))
 
-    eligible = 100 - len(short)
-    assert summary.api_calls["cloudwatch.GetMetricData"] == math.ceil(eligible * 6 / 500)
+    assert summary.api_calls["cloudwatch.GetMetricData"] == math.ceil(len(eligible) * 6 / 500)
     assert _q(db_path, "SELECT count(DISTINCT build_arn), count(*) FROM build_metrics") == [
-        (eligible, eligible * 6)
+        (len(eligible), len(eligible) * 6)
     ]
+    cpu = next(m for m in series if m.metric_name == "CPUUtilizedPercent").result["Values"]
     row = _q(
         db_path,
-        "SELECT points, min_value, max_value, mean_value, period_s FROM build_metrics"
+        "SELECT points, min_value, max_value, period_s FROM build_metrics"
         " WHERE build_arn = ? AND metric_name = 'CPUUtilizedPercent'",
         target["arn"],
     )[0]
-    assert row == (4, 20.0, 50.0, 35.0, 60)
+    assert row == (len(cpu), min(cpu), max(cpu), 60)
     again = collect(_options(db_path, metrics=True))
     assert "cloudwatch.GetMetricData" not in again.api_calls
 
