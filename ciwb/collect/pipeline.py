@@ -142,13 +142,18 @@ class StoreWriter:
 
 
 def _log_parser() -> Callable[[str, Any], list]:
+    """The agent-log parser shared with the replay engine (ciwb.collect.agent_log)."""
     try:
-        from ciwb.collect.agent_log import commands_from_events  # type: ignore[attr-defined]
+        from ciwb.collect.agent_log import command_rows
     except ImportError:
         raise CiwbError(
             "--logs: the agent-log parser (ciwb.collect.agent_log) is not in this build yet"
         ) from None
-    return commands_from_events
+
+    def parse(build_arn: str, events: Any) -> list:
+        return command_rows(events, build_arn=build_arn, source_name="cloudwatch")
+
+    return parse
 
 
 def collect(options: CollectOptions, progress: CollectProgress | None = None) -> CollectSummary:
