@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import duckdb
 import pytest
-from collect_history import DEMO_ACCOUNT, REGION, build_record, demo, history
+from collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, REGION, build_record, demo, history
 
 from ciwb.collect import CollectOptions, collect
 
@@ -253,3 +253,48 @@ def test_metric_period_follows_cloudwatch_retention(days, period):
 
     now = datetime(2026, 1, 1)
     assert period_for_age(now - timedelta(days=days), now) == period
+
+
+def test_several_accounts_in_one_run_via_profiles_and_assumed_roles(
+    codebuild_server, db_path, tmp_path, monkeypatch
+):
+    projects, builds = history(600, account=None)  # the demo spreads projects over 2 accounts
+    codebuild_server.seed(projects, builds)
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile ops]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "region = us-east-1\n\n"
+        f"[profile prod]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/ciwb-reader\n"
+        "source_profile = ops\nregion = us-east-1\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    where: dict[tuple[str, str], int] = {}  # (account, region) → builds
+    for p in projects:
+        key = (p["arn"].split(":")[4], p["arn"].split(":")[3])
+        where[key] = where.get(key, 0) + len(builds[p["name"]])
+    regions = sorted({r for _, r in where})
+    assert {a for a, _ in where} == {"123456789012", OTHER_ACCOUNT} and len(regions) > 1
+
+    summary = collect(_options(db_path, profiles=["ops", "prod"], regions=regions))
+
+    assert summary.accounts == ["123456789012", OTHER_ACCOUNT]
+    assert summary.regions == regions
+    assert (
+        dict(
+            ((a, r), n)
+            for a, r, n in _q(
+                db_path, "SELECT account_id, region, count(*) FROM builds GROUP BY ALL"
+            )
+        )
+        == where
+    )
+    per_account = {a: sum(n for (x, _), n in where.items() if x == a) for a, _ in where}
+
+    # --role-arn from the default credentials reaches the other account alone
+    other = tmp_path / "other.duckdb"
+    collect(
+        _options(other, role_arn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/ciwb-reader", regions=regions)
+    )
+    assert dict(_q(other, "SELECT account_id, count(*) FROM builds GROUP BY 1")) == {
+        OTHER_ACCOUNT: per_account[OTHER_ACCOUNT]
+    }
