@@ -4,31 +4,21 @@ moto 5.2.5's CodeBuild backend fabricates phases on every BatchGetBuilds, lists 
 oldest first in one unpaginated response, and scans every build per id. The one fixture
 that changes that is `codebuild_server`: it seeds realistic records straight into the
 in-process backend and replaces its lookups with plain ones that behave like AWS
-(newest first, 100 ids a page with nextToken, BatchGetBuilds of at most 100 ids, and
-AccessDeniedException for projects the test denies). CloudWatch, Logs and STS are moto's
-own, unpatched.
+(seeded_codebuild.py: newest first, 100 ids a page with nextToken, BatchGetBuilds of at
+most 100 ids, AccessDeniedException for projects the test denies). CloudWatch, Logs and
+STS are moto's own, unpatched.
 """
 
 from __future__ import annotations
 
-import copy
 import socket
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-import boto3
 import pytest
-from collect_history import ACCOUNT, REGION
-from moto.codebuild import models as cb_models
-from moto.codebuild import responses as cb_responses
-from moto.core.exceptions import JsonRESTError
-from moto.core.responses import ActionResult
+from collect_history import REGION
 from moto.server import ThreadedMotoServer
-
-LIST_PAGE = 100  # ListBuildsForProject returns at most 100 ids a page, like AWS
+from seeded_codebuild import SeededCodeBuild, install
 
 
 def _free_port() -> int:
@@ -66,91 +56,11 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     return env
 
 
-class _SeededProject:
-    def __init__(self, record: dict[str, Any]) -> None:
-        self.project_metadata = record
-        self.arn = record["arn"]
-
-
-@dataclass
-class SeededCodeBuild:
-    """Handle on the seeded backend: add projects/builds, deny projects, finish builds."""
-
-    endpoint: str
-    builds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    order: dict[str, list[str]] = field(default_factory=dict)  # project → ids newest first
-    denied: set[str] = field(default_factory=set)
-
-    def backend(self, account: str = ACCOUNT, region: str = REGION) -> Any:
-        return cb_models.codebuild_backends[account][region]
-
-    def add_project(self, record: dict[str, Any]) -> None:
-        """Into the backend of the account and region its ARN names."""
-        region, account = record["arn"].split(":")[3:5]
-        backend = self.backend(account, region)
-        backend.codebuild_projects[record["name"]] = _SeededProject(record)
-        backend.build_history.setdefault(record["name"], [])
-        self.order.setdefault(record["name"], [])
-
-    def add_builds(self, records: list[dict[str, Any]]) -> None:
-        """Builds in start order (oldest first), as they would have been started."""
-        for record in records:
-            self.builds[record["id"]] = record
-            self.order.setdefault(record["projectName"], []).insert(0, record["id"])
-
-    def replace_build(self, record: dict[str, Any]) -> None:
-        """A build changed on the AWS side (e.g. an in-progress build completed)."""
-        self.builds[record["id"]] = record
-
-    def seed(self, projects: list[dict[str, Any]], builds: dict[str, list[dict[str, Any]]]) -> None:
-        for project in projects:
-            self.add_project(project)
-        for records in builds.values():
-            self.add_builds(records)
-
-    def client(self, service: str = "codebuild") -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
-
-
 @pytest.fixture
 def codebuild_server(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SeededCodeBuild]:
-    """moto over HTTP with a realistic, stable CodeBuild history (see module docstring)."""
+    """moto over HTTP with a realistic, stable CodeBuild history (see seeded_codebuild.py)."""
     seeded = SeededCodeBuild(aws_env["AWS_ENDPOINT_URL"])
-
-    def batch_get_builds(self: Any, ids: list[str]) -> list[dict[str, Any]]:
-        if len(ids) > 100:
-            raise JsonRESTError("InvalidInputException", "ids: at most 100 build ids")
-        found = [copy.deepcopy(seeded.builds[i]) for i in ids if i in seeded.builds]
-        for build in found:
-            if build["projectName"] in seeded.denied:
-                raise JsonRESTError("AccessDeniedException", f"not authorized: {build['arn']}")
-        return found
-
-    def list_builds_for_project(self: Any) -> ActionResult:
-        name = self._get_param("projectName")
-        if name in seeded.denied:
-            raise JsonRESTError(
-                "AccessDeniedException",
-                f"User is not authorized to perform: codebuild:ListBuildsForProject on {name}",
-            )
-        if name not in self.codebuild_backend.codebuild_projects:
-            raise JsonRESTError("ResourceNotFoundException", f"project {name} does not exist")
-        ids = seeded.order.get(name, [])
-        start = int(self._get_param("nextToken") or 0)
-        page: dict[str, Any] = {"ids": ids[start : start + LIST_PAGE]}
-        if start + LIST_PAGE < len(ids):
-            page["nextToken"] = str(start + LIST_PAGE)
-        return ActionResult(page)
-
-    monkeypatch.setattr(cb_models.CodeBuildBackend, "batch_get_builds", batch_get_builds)
-    monkeypatch.setattr(
-        cb_responses.CodeBuildResponse, "list_builds_for_project", list_builds_for_project
-    )
+    install(seeded, monkeypatch.setattr)
     yield seeded
-
-
-def as_of(value: datetime) -> datetime:
-    """Naive UTC, as the store holds timestamps."""
-    return value.replace(tzinfo=None) if value.tzinfo else value
