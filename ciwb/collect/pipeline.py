@@ -96,6 +96,7 @@ class CollectSummary:
     skipped: list[dict[str, str]]
     errors: list[dict[str, str]]
     raw_archive: str | None = None
+    stage_seconds: dict[str, float] | None = None  # wall time per stage, all regions
 
     @property
     def exit_code(self) -> int:
@@ -196,6 +197,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
     skips: list[Skip] = []
     errors: list[dict[str, str]] = []
     builds_fetched = projects_seen = 0
+    seconds: Counter[str] = Counter()
     status = "FAILED"
     now = utcnow()
     try:
@@ -204,7 +206,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
                 key = f"{account.account_id}/{region}"
                 try:
                     fetched, n_projects, region_skips = _collect_region(
-                        account, region, options, writer, progress, key, now, parser
+                        account, region, options, writer, progress, key, now, parser, seconds
                     )
                 except Exception as exc:
                     if is_access_denied(exc):
@@ -266,6 +268,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
         [s.as_dict() for s in skips],
         errors,
         str(archive.path) if archive else None,
+        {k: round(v, 3) for k, v in seconds.items()},
     )
 
 
@@ -284,10 +287,20 @@ def _collect_region(
     key: str,
     now: datetime,
     parser: Any,
+    seconds: Counter[str],
 ) -> tuple[int, int, list[Skip]]:
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now_s = time.perf_counter()
+        seconds[stage] += now_s - clock
+        clock = now_s
+
     codebuild = account.client("codebuild", region)
     names = stages.collect_projects(codebuild, options.projects, writer, now)
     progress.region_started(key, len(names))
+    lap("projects")
     state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
         codebuild,
@@ -304,6 +317,7 @@ def _collect_region(
         sync.sync_project(name)
         progress.project_done(key, name)
     sync.finish()
+    lap("builds")
     skips = list(sync.skips)
     denied = {s.target for s in skips}
     readable = [n for n in names if n not in denied]
@@ -312,6 +326,7 @@ def _collect_region(
         skips += stages.collect_build_batches(
             codebuild, options.db, account.account_id, region, readable, writer, now
         )
+        lap("build_batches")
     if options.reports:
         progress.stage(key, "reports")
         skips += stages.collect_reports(
@@ -324,12 +339,14 @@ def _collect_region(
             writer,
             now,
         )
+        lap("reports")
     if options.metrics:
         progress.stage(key, "metrics")
         pairs = stages.pending_metric_pairs(
             options.db, account.account_id, region, readable, options.since, now
         )
         stages.collect_metrics(account.client("cloudwatch", region), pairs, writer)
+        lap("metrics")
     if parser is not None:
         progress.stage(key, "logs")
         stages.collect_logs(
@@ -344,5 +361,6 @@ def _collect_region(
             writer,
             now,
         )
+        lap("logs")
     progress.region_done(key)
     return sync.fetched, len(names), skips
