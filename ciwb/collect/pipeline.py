@@ -239,6 +239,9 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
                 projects_seen += n_projects
                 skips.extend(region_skips)
         status = "PARTIAL" if skips or errors else "SUCCEEDED"
+    except KeyboardInterrupt:
+        status = "INTERRUPTED"
+        raise
     finally:
         writer.close()
         if archive:

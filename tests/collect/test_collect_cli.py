@@ -196,3 +196,38 @@ def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_
         rerun = _run(["collect", *QUIET_ARGS, "--quiet", "--db", str(db)], env)
         assert rerun.returncode == 0, rerun.stderr
         assert _rows(db) == expected, f"killed after {kill_after} pages"
+        con = duckdb.connect(str(db), read_only=True)
+        ledger = con.execute("SELECT status FROM collect_runs ORDER BY started_at").fetchall()
+        con.close()
+        assert ledger == [("INTERRUPTED",), ("SUCCEEDED",)]
+
+
+def test_import_and_import_events_commands(codebuild_server, tmp_path):
+    projects, builds = history(100)
+    codebuild_server.seed(projects, builds)
+    env = _env(codebuild_server_env(codebuild_server))
+    raw = tmp_path / "raw"
+    assert (
+        _run(
+            [
+                "collect",
+                *QUIET_ARGS,
+                "--quiet",
+                "--db",
+                str(tmp_path / "a.duckdb"),
+                "--save-raw",
+                str(raw),
+            ],
+            env,
+        ).returncode
+        == 0
+    )
+
+    imported = _run(["import", str(raw), "--db", str(tmp_path / "b.duckdb"), "--json"], env)
+
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["records"]["builds"] == sum(map(len, builds.values()))
+    bad = _run(
+        ["import-events", str(tmp_path / "none.ndjson"), "--db", str(tmp_path / "b.duckdb")], env
+    )
+    assert "none.ndjson: no such file" in _one_line_error(bad)

@@ -298,3 +298,17 @@ def test_several_accounts_in_one_run_via_profiles_and_assumed_roles(
     assert dict(_q(other, "SELECT account_id, count(*) FROM builds GROUP BY 1")) == {
         OTHER_ACCOUNT: per_account[OTHER_ACCOUNT]
     }
+
+
+def test_regions_are_checked_and_all_regions_expands(aws_env):
+    import boto3
+
+    from ciwb.collect.aws import CollectAwsError, resolve_regions
+
+    session = boto3.Session(region_name=REGION)
+    every = resolve_regions(session, [], all_regions=True)
+    assert REGION in every and "eu-west-1" in every and len(every) > 10
+    assert resolve_regions(session, [], all_regions=False) == [REGION]  # the session's own
+    assert resolve_regions(session, ["eu-west-1", "eu-west-1"], False) == ["eu-west-1"]
+    with pytest.raises(CollectAwsError, match="unknown region 'us-east-42'"):
+        resolve_regions(session, ["us-east-42"], False)
