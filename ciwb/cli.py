@@ -306,6 +306,198 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
 
 
+# --------------------------------------------------------------------------- cost
+# Prices (`ciwb pricing …`) and cost bounds / what-ifs (`ciwb cost …`); logic in ciwb.cost.
+
+pricing_app = typer.Typer(help="The dated, sourced CodeBuild price table.", no_args_is_help=True)
+cost_app = typer.Typer(
+    help="Cost bounds per build, project, month; what-ifs.", no_args_is_help=True
+)
+app.add_typer(pricing_app, name="pricing")
+app.add_typer(cost_app, name="cost")
+
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Builds started on/after: 2025-01-31, 90d, 12w.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _print_json(data: object) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def _render_frame(frame: object, title: str, money: tuple[str, ...] = ()) -> None:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    table = Table(title=title)
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        cells = []
+        for name, value in zip(frame.columns, row, strict=True):
+            if value is None:
+                cells.append("—")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.4f}" if name in money else f"{value:,.3g}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@pricing_app.command("show")
+def pricing_show(
+    region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Prices in force (seed CSVs in data/pricing plus refreshed rows in the store)."""
+    from ciwb.cost import show_prices
+
+    frame = show_prices(db, region=region)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "CodeBuild prices in force", money=("price",))
+    console.print("A compute type not listed is unpriced: its builds are counted, never costed 0.")
+
+
+@pricing_app.command("refresh")
+def pricing_refresh(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region(s) to read (repeatable).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Read current CodeBuild prices from the AWS Price List API into the store."""
+    from ciwb.cost.pricelist import refresh_prices
+
+    result = refresh_prices(db, regions=region or ["us-east-1"], profile=profile)
+    console.print(
+        f"{result.written} prices as of {result.as_of} from service {result.service_code}; "
+        f"{len(result.skipped)} products skipped"
+    )
+    for name in result.regions_without_prices:
+        console.print(f"[yellow]no CodeBuild prices for {name}: its builds stay unpriced[/]")
+
+
+@cost_app.command("summary")
+def cost_summary_cmd(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    by: Annotated[str, typer.Option("--by", help="project | month | compute | arch")] = "project",
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
+    from ciwb.cost import BillingOptions, cost_summary
+
+    summary = cost_summary(
+        db, since=since, until=until, by=by, options=BillingOptions(free_tier=free_tier)
+    )
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    _render_frame(
+        summary.table,
+        f"CodeBuild cost by {by} ({summary.currency})",
+        money=("cost_lower", "cost_upper"),
+    )
+    console.print(
+        f"total ${summary.cost_lower:,.2f} – ${summary.cost_upper:,.2f} over "
+        f"{summary.priced_builds:,} priced builds; [bold]{summary.unpriced_builds:,} unpriced[/]"
+        f", {summary.in_progress_builds:,} in progress"
+    )
+    for reason, count in summary.unpriced_reasons.items():
+        console.print(f"  unpriced: {count:,} × {reason}")
+    for line in summary.assumptions:
+        console.print(f"  assumption: {line}", style="dim")
+
+
+@cost_app.command("phases")
+def cost_phases(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each phase's share of every project's cost (pro rata to phase time, per bound)."""
+    from ciwb.cost import phase_cost_shares
+
+    frame = phase_cost_shares(db, since=since, until=until)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "cost per phase", money=("cost_lower", "cost_upper"))
+    console.print("Only priced builds are shared out; `ciwb cost summary` counts the unpriced.")
+
+
+@cost_app.command("save")
+def cost_save(
+    db: DbOption = None,
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+) -> None:
+    """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
+    from ciwb.cost import BillingOptions
+    from ciwb.cost.costs import save_build_costs
+
+    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
+    console.print(f"build_costs: {rows:,} builds costed")
+
+
+@cost_app.command("whatif")
+def cost_whatif(
+    kind: Annotated[str, typer.Argument(help="arm64 | rightsize | cache | reserved | lambda")],
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    factor: Annotated[
+        float | None, typer.Option("--factor", help="arm64: your arm/x86 speed factor.")
+    ] = None,
+    fleet_rate: Annotated[
+        float | None,
+        typer.Option("--fleet-rate", help="reserved: fleet price per instance-minute."),
+    ] = None,
+    headroom: Annotated[
+        float | None, typer.Option("--headroom", help="rightsize/lambda: e.g. 0.2 = 20%.")
+    ] = None,
+    percentile: Annotated[
+        float | None, typer.Option("--percentile", help="rightsize/lambda: e.g. 0.95.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", help="rightsize: last N builds per project.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What a change would cost: each table states its assumption, evidence, uncertainty."""
+    from ciwb.cost.whatif import run_whatif
+
+    given = {
+        "since": since,
+        "until": until,
+        "factor": factor,
+        "fleet_rate": fleet_rate,
+        "headroom": headroom,
+        "percentile": percentile,
+        "last_n": last,
+    }
+    result = run_whatif(kind, db, **{k: v for k, v in given.items() if v is not None})
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    money = tuple(c for c in result.table.columns if "cost" in c or "saving" in c)
+    _render_frame(result.display(), f"what-if: {kind}", money=money)
+    console.print(f"[bold]assumption:[/] {result.assumption}")
+    console.print(f"[bold]evidence:[/] {result.evidence}")
+    console.print(f"[bold]uncertainty:[/] {result.uncertainty}")
+    console.print(f"[bold]unpriced builds:[/] {result.unpriced_builds:,}")
+    for note in result.notes:
+        console.print(f"  {note}", style="dim")
+
+
 def main() -> None:
     """Entry point: click handles usage errors (exit 2); a CiwbError becomes one line."""
     try:

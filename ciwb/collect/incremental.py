@@ -211,8 +211,8 @@ class BuildSync:
             self._outstanding[project] -= 1
             if build_id not in {r["id"] for r in builds}:
                 self._in_progress.get(project, set()).discard(build_id)
-        self.fetched += len(batch.builds)
-        self.on_fetched(len(batch.builds))
+        self.fetched += batch.build_count()
+        self.on_fetched(batch.build_count())
         self._write_cursors(batch)
 
     def _write_cursors(self, batch: NormalisedBatch) -> None:
@@ -234,7 +234,7 @@ class BuildSync:
                     pending.covered_since,
                 )
             )
-        if batch.builds or rows:
+        if batch.build_count() or rows:
             self.write(batch, {"collect_cursors": rows} if rows else {})
 
     def finish(self) -> None:

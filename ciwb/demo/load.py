@@ -141,7 +141,7 @@ def load_demo(
         for batch in history_batches(history):
             for table, count in write_batch(con, batch).items():
                 rows[table] = rows.get(table, 0) + count
-            stored += len(batch.builds)
+            stored += batch.build_count()
             report("storing", stored, total)
     planted = history.planted
     assert planted is not None
