@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,22 +127,14 @@ class _Loader:
             self.records["build_metrics"] += 1
 
 
-def import_paths(
-    paths: Sequence[str | os.PathLike[str]], db: str | os.PathLike[str] | None = None
-) -> ImportSummary:
-    """Load raw archives (`--save-raw` output) and AWS CLI JSON files or directories."""
-    run = start_run(db, "import", {"paths": [str(p) for p in paths]})
+@contextmanager
+def _ledgered_loader(db: Any, source: str, args: dict[str, Any]) -> Iterator[tuple[str, _Loader]]:
+    """A loader inside one `collect_runs` row: SUCCEEDED once everything is flushed."""
+    run = start_run(db, source, args)
     loader = _Loader(db)
-    ignored: Counter[str] = Counter()
-    pages = 0
-    files: set[str] = set()
     status = "FAILED"
     try:
-        for page in iter_raw_pages(paths):
-            pages += 1
-            files.add(page.origin.rsplit(":", 1)[0] if ":" in page.origin else page.origin)
-            if not loader.page(page):
-                ignored[page.operation] += 1
+        yield run.run_id, loader
         loader.flush()
         status = "SUCCEEDED"
     finally:
@@ -157,8 +150,23 @@ def import_paths(
             errors=[],
             skipped=[],
         )
+
+
+def import_paths(
+    paths: Sequence[str | os.PathLike[str]], db: str | os.PathLike[str] | None = None
+) -> ImportSummary:
+    """Load raw archives (`--save-raw` output) and AWS CLI JSON files or directories."""
+    ignored: Counter[str] = Counter()
+    pages = 0
+    files: set[str] = set()
+    with _ledgered_loader(db, "import", {"paths": [str(p) for p in paths]}) as (run_id, loader):
+        for page in iter_raw_pages(paths):
+            pages += 1
+            files.add(page.origin.rsplit(":", 1)[0] if ":" in page.origin else page.origin)
+            if not loader.page(page):
+                ignored[page.operation] += 1
     return ImportSummary(
-        run.run_id, len(files), pages, dict(loader.records), dict(loader.write.rows), dict(ignored)
+        run_id, len(files), pages, dict(loader.records), dict(loader.write.rows), dict(ignored)
     )
 
 
@@ -170,13 +178,10 @@ def import_events(
     A build seen in several events keeps its most advanced state: a complete record beats
     an in-progress one, then the later line wins, whatever order the lines come in.
     """
-    run = start_run(db, "events", {"path": str(path)})
-    loader = _Loader(db)
     ignored: Counter[str] = Counter()
     best: dict[str, tuple[bool, int, dict[str, Any]]] = {}
     lines = 0
-    status = "FAILED"
-    try:
+    with _ledgered_loader(db, "events", {"path": str(path)}) as (run_id, loader):
         for number, record, skipped in read_build_events(path):
             lines += 1
             if record is None:
@@ -190,21 +195,6 @@ def import_events(
             loader.batch.add_build(record, origin="aws", now=loader.now)
             loader.records["builds"] += 1
             loader.maybe_flush()
-        loader.flush()
-        status = "SUCCEEDED"
-    finally:
-        loader.write.close()
-        finish_run(
-            db,
-            run,
-            status=status,
-            accounts=[],
-            regions=[],
-            api_calls={},
-            rows_written=dict(loader.write.rows),
-            errors=[],
-            skipped=[],
-        )
     return ImportSummary(
-        run.run_id, 1, lines, dict(loader.records), dict(loader.write.rows), dict(ignored)
+        run_id, 1, lines, dict(loader.records), dict(loader.write.rows), dict(ignored)
     )

@@ -156,6 +156,17 @@ def build_record(
     return record
 
 
+def query(db_path: Any, sql: str, *params: Any) -> list[tuple]:
+    """Rows from a store file, read-only, as a user's notebook would read them."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def _rehome(value: Any) -> Any:
     """The demo's records with moto's account id in every ARN, so rows agree with STS."""
     if isinstance(value, str):

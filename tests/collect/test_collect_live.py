@@ -7,9 +7,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import boto3
-import duckdb
 import pytest
 from collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, REGION, build_record, demo, history
+from collect_history import query as _q
 
 from ciwb.collect import CollectOptions, collect
 
@@ -18,14 +18,6 @@ def _options(db_path, **kw):
     base = dict(regions=[REGION], db=db_path, batches=False, reports=False, metrics=False)
     base.update(kw)
     return CollectOptions(**base)
-
-
-def _q(db_path, sql, *params):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def _pages(n: int) -> int:

@@ -5,22 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import duckdb
 import pytest
 from collect_history import REGION, history
+from collect_history import query as _q
 
 from ciwb.collect import CollectOptions, collect, import_events, import_paths
 from ciwb.errors import CiwbError
 
 BUILD_COLUMNS = "* EXCLUDE (ingested_at, raw)"
-
-
-def _q(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _options(db_path, **kw):

@@ -7,22 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import boto3
-import duckdb
 from botocore.stub import Stubber
 from collect_history import ACCOUNT, REGION, demo
+from collect_history import query as _q
 
 from ciwb.collect.pipeline import StoreWriter
 from ciwb.collect.stages import collect_build_batches, collect_reports
 
 NOW = datetime(2026, 11, 26, 12, 0)
-
-
-def _q(db_path, sql, *params):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def _client():
