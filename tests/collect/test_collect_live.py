@@ -304,3 +304,17 @@ def test_regions_are_checked_and_all_regions_expands(aws_env):
     assert resolve_regions(session, ["eu-west-1", "eu-west-1"], False) == ["eu-west-1"]
     with pytest.raises(CollectAwsError, match="unknown region 'us-east-42'"):
         resolve_regions(session, ["us-east-42"], False)
+
+
+def test_clients_use_adaptive_retries_and_count_calls_by_operation(aws_env):
+    from ciwb.collect.aws import CallCounter, open_account
+
+    counter = CallCounter()
+    account = open_account(None, role_arn=None, counter=counter, region=REGION)
+    client = account.client("codebuild", REGION)
+
+    assert client.meta.config.retries["mode"] == "adaptive"
+    assert account.account_id == "123456789012"
+    client.list_projects()
+    client.list_projects()
+    assert counter.calls == {"sts.GetCallerIdentity": 1, "codebuild.ListProjects": 2}
