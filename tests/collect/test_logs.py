@@ -8,6 +8,7 @@ from datetime import datetime
 
 import boto3
 import duckdb
+import pytest
 from collect_history import ACCOUNT, REGION, history
 
 from ciwb.collect import CollectOptions, collect
@@ -144,3 +145,78 @@ def test_logs_read_from_the_group_and_stream_in_the_build_record(codebuild_serve
     )
     write.close()
     assert again == 0
+
+
+def _agent_log_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ciwb.collect.agent_log") is not None
+
+
+# A CodeBuild log in the agent's own format (microsecond era), with user output between.
+AGENT_LOG = [
+    (0, "[Container] 2026/11/26 06:00:00.100000 Running on CodeBuild On-demand"),
+    (100, "[Container] 2026/11/26 06:00:00.200000 Entering phase INSTALL"),
+    (200, "[Container] 2026/11/26 06:00:00.300000 Running command pip install -r req.txt"),
+    (5_000, "Successfully installed requests-2.32.3"),
+    (12_300, "[Container] 2026/11/26 06:00:12.400000 Phase complete: INSTALL State: SUCCEEDED"),
+    (12_400, "[Container] 2026/11/26 06:00:12.500000 Phase context status code:  Message: "),
+    (12_500, "[Container] 2026/11/26 06:00:12.600000 Entering phase BUILD"),
+    (12_600, "[Container] 2026/11/26 06:00:12.700000 Running command make test"),
+    (40_000, "FAILED tests/test_api.py::test_timeout"),
+    (
+        72_600,
+        "[Container] 2026/11/26 06:01:12.700000 Command did not exit successfully "
+        "make test exit status 2",
+    ),
+    (72_700, "[Container] 2026/11/26 06:01:12.800000 Phase complete: BUILD State: FAILED"),
+]
+
+
+@pytest.mark.skipif(
+    not _agent_log_available(),
+    reason="ciwb.collect.agent_log (the replay helper's parser) not merged yet",
+)
+def test_collect_logs_parses_agent_lines_into_build_commands(codebuild_server, db_path):
+    projects, builds = history(60)
+    build = next(b for bs in builds.values() for b in bs)
+    codebuild_server.seed(projects, builds)
+    client = _logs_client()
+    group, stream = build["logs"]["groupName"], build["logs"]["streamName"]
+    client.create_log_group(logGroupName=group)
+    client.create_log_stream(logGroupName=group, logStreamName=stream)
+    base = int(time.time() * 1000) - 100_000
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[
+            {"timestamp": base + offset, "message": message} for offset, message in AGENT_LOG
+        ],
+    )
+
+    summary = collect(
+        CollectOptions(
+            regions=[REGION],
+            db=db_path,
+            batches=False,
+            reports=False,
+            metrics=False,
+            logs=True,
+            projects=[build["projectName"]],
+        )
+    )
+
+    assert summary.status == "SUCCEEDED"
+    con = duckdb.connect(str(db_path), read_only=True)
+    rows = con.execute(
+        "SELECT phase_type, command, duration_s, exit_status, source "
+        "FROM build_commands WHERE build_arn = ? ORDER BY seq",
+        [build["arn"]],
+    ).fetchall()
+    con.close()
+    assert [(r[0], r[1], r[3], r[4]) for r in rows] == [
+        ("INSTALL", "pip install -r req.txt", 0, "cloudwatch"),
+        ("BUILD", "make test", 2, "cloudwatch"),
+    ]
+    # durations from the events' own timestamps: next agent line minus `Running command`
+    assert rows[0][2] == pytest.approx(12.1) and rows[1][2] == pytest.approx(60.0)
