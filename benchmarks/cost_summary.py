@@ -85,13 +85,12 @@ def pandas_summary(path: Path) -> pd.DataFrame:
             " fleet_arn, start_time, end_time, total_s FROM builds"
             " WHERE build_complete AND start_time IS NOT NULL AND end_time IS NOT NULL"
         ).df()
-        phases = con.sql(
-            "SELECT build_arn, phase_type, start_time FROM build_phases"
-        ).df()
+        phases = con.sql("SELECT build_arn, phase_type, start_time FROM build_phases").df()
         prices = pd.DataFrame([p._asdict() for p in current_prices(con)])
     prov = (
         phases[phases["phase_type"] == "PROVISIONING"]
-        .groupby("build_arn", as_index=False)["start_time"].min()
+        .groupby("build_arn", as_index=False)["start_time"]
+        .min()
         .rename(columns={"start_time": "provisioning_start"})
     )
     b = builds.merge(prov, on="build_arn", how="left")

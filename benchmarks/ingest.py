@@ -52,6 +52,7 @@ def duckdb_read_json(ndjson: Path, db: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--builds", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per side")
     args = parser.parse_args()
     gc.disable()  # same conditions for both sides; the records are acyclic
     t = time.perf_counter()
@@ -62,12 +63,19 @@ def main() -> None:
         with ndjson.open("wb") as fh:
             for record in records:
                 fh.write(orjson.dumps(record) + b"\n")
-        baseline = duckdb_read_json(ndjson, Path(tmp) / "baseline.duckdb")
-        ours = ciwb_ingest(records, Path(tmp) / "ciwb.duckdb")
+        # Alternate the two sides and keep each one's best: the machine is shared and its
+        # load drifts, so a single sequential pair would measure the drift.
+        baselines, ours_runs = [], []
+        for round_ in range(args.rounds):
+            baselines.append(duckdb_read_json(ndjson, Path(tmp) / f"baseline{round_}.duckdb"))
+            ours_runs.append(ciwb_ingest(records, Path(tmp) / f"ciwb{round_}.duckdb"))
+            for stale in Path(tmp).glob("*.duckdb*"):
+                stale.unlink()
+        baseline, ours = min(baselines), min(ours_runs)
     n = len(records)
     print(f"duckdb read_json baseline: {baseline:7.1f}s  {n / baseline:10,.0f} builds/s")
     print(f"ciwb normalise + store:    {ours:7.1f}s  {n / ours:10,.0f} builds/s")
-    print(f"ratio ciwb / baseline: {ours / baseline:.2f} (target ≤ 3)")
+    print(f"ratio ciwb / baseline: {ours / baseline:.2f} (target ≤ 3), best of {args.rounds}")
 
 
 if __name__ == "__main__":

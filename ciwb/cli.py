@@ -131,7 +131,8 @@ def db_info(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")
         )
         return
     table = Table(
-        title=f"{info.path} · schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB"
+        title=str(info.path),
+        caption=f"schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB",
     )
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -304,6 +305,147 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
+
+
+# --------------------------------------------------------------------------- replay
+
+replay_app = typer.Typer(
+    help="Replay a buildspec on this machine, faithfully, and store it as a build.",
+    no_args_is_help=True,
+)
+app.add_typer(replay_app, name="replay")
+
+
+@replay_app.command("validate")
+def replay_validate(
+    files: Annotated[list[Path], typer.Argument(help="Buildspec files to check.")],
+) -> None:
+    """Check buildspecs: `file:line:col: message` per problem; exit 1 on any error."""
+    from ciwb.replay import validate_files
+
+    diagnostics = validate_files(list(files))
+    for diag in diagnostics:
+        (err_console if diag.severity == "error" else console).print(
+            str(diag), highlight=False, soft_wrap=True
+        )
+    errors = sum(d.severity == "error" for d in diagnostics)
+    if errors:
+        raise typer.Exit(1)
+    console.print(f"{len(files)} file(s) valid", highlight=False)
+
+
+@replay_app.command("run")
+def replay_run(
+    source: Annotated[Path, typer.Argument(help="Source directory (a copy is built).")],
+    buildspec: Annotated[
+        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+    ] = None,
+    db: DbOption = None,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="NAME=value lines (start-build overrides).")
+    ] = None,
+    secrets_file: Annotated[
+        Path | None,
+        typer.Option("--secrets-file", help="parameter-store / secrets-manager values (YAML)."),
+    ] = None,
+    resolve_secrets: Annotated[
+        bool, typer.Option("--resolve-secrets", help="Read secrets from AWS (boto3).")
+    ] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Build timeout: 90s, 15m, 1h.")
+    ] = None,
+    unpacked: Annotated[
+        bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    ] = None,
+    executor: Annotated[str, typer.Option("--executor", help="Where to run: local.")] = "local",
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Run the buildspec's batch section.")
+    ] = False,
+    honour_gitignore: Annotated[
+        bool, typer.Option("--honour-gitignore", help="Copy only files git would commit.")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Stream the build log to stderr as it runs.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
+) -> None:
+    """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
+    from ciwb.replay.api import replay_source
+    from ciwb.replay.batch import BatchResult
+
+    result = replay_source(
+        source,
+        buildspec=buildspec,
+        db=db,
+        env_file=env_file,
+        secrets_file=secrets_file,
+        resolve_secrets=resolve_secrets,
+        profile=profile,
+        region=region,
+        timeout=timeout,
+        unpacked=unpacked,
+        out=out,
+        executor=executor,
+        batch=batch,
+        honour_gitignore=honour_gitignore,
+        echo=follow,
+    )
+    children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
+    for note in sorted({n for c in children if c is not None for n in c.notes}):
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if as_json:
+        payload = [c.to_json() for c in children if c is not None]
+        if isinstance(result, BatchResult):
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "batch_arn": result.batch_arn,
+                        "status": result.status,
+                        "skipped": result.skipped,
+                        "builds": payload,
+                    }
+                )
+                + "\n"
+            )
+        else:
+            sys.stdout.write(json.dumps(payload[0]) + "\n")
+    else:
+        for child in children:
+            if child is None:
+                continue
+            table = Table(title=f"{child.build_id} · {child.status}")
+            for column in ("phase", "status", "seconds", "context"):
+                table.add_column(column, justify="right" if column == "seconds" else "left")
+            for p in child.phases:
+                secs = "" if p.seconds is None else f"{p.seconds:.3f}"
+                table.add_row(p.phase_type, p.status, secs, p.context_message or "")
+            console.print(table)
+            console.print(f"log: {child.log_path}", highlight=False, soft_wrap=True)
+            for art in child.artifacts:
+                console.print(
+                    f"artifact {art.identifier or '(primary)'}: {art.zip_path}"
+                    + (f" and {art.dir_path}/" if art.dir_path else ""),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            for rep in child.reports:
+                console.print(
+                    f"report {rep.name}: {rep.status} {rep.status_counts or ''}"
+                    f"{'' if rep.line_coverage is None else f' lines {rep.line_coverage}%'}",
+                    highlight=False,
+                )
+        if isinstance(result, BatchResult):
+            console.print(
+                f"batch {result.batch_id}: {result.status}"
+                + (f" (not run: {', '.join(result.skipped)})" if result.skipped else "")
+            )
+    if result.status != "SUCCEEDED":
+        raise typer.Exit(130 if result.status == "STOPPED" else 1)
 
 
 # --------------------------------------------------------------------------- cost
@@ -508,3 +650,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

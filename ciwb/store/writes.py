@@ -58,7 +58,8 @@ def _arrow(rows: Sequence[NamedTuple]) -> pa.Table:
 
 def _upsert_relation(
     con: duckdb.DuckDBPyConnection, table: str, relation: str, columns: list[str]
-) -> None:
+) -> int:
+    """Upsert every row of `relation` into `table`; returns the rows written."""
     key, parent = TABLE_KEYS[table]
     cols = ", ".join(columns)
     if parent:
@@ -72,7 +73,9 @@ def _upsert_relation(
         f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN {relation} i ON {on})"
     ).fetchall()[0][0]
     verb = "INSERT OR REPLACE" if known else "INSERT"
-    con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {relation}")
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {relation}").fetchall()[0][
+        0
+    ]
 
 
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
