@@ -147,12 +147,6 @@ def test_logs_read_from_the_group_and_stream_in_the_build_record(codebuild_serve
     assert again == 0
 
 
-def _agent_log_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ciwb.collect.agent_log") is not None
-
-
 # A CodeBuild log in the agent's own format (microsecond era), with user output between.
 AGENT_LOG = [
     (0, "[Container] 2026/11/26 06:00:00.100000 Running on CodeBuild On-demand"),
@@ -173,10 +167,6 @@ AGENT_LOG = [
 ]
 
 
-@pytest.mark.skipif(
-    not _agent_log_available(),
-    reason="ciwb.collect.agent_log (the replay helper's parser) not merged yet",
-)
 def test_collect_logs_parses_agent_lines_into_build_commands(codebuild_server, db_path):
     projects, builds = history(60)
     build = next(b for bs in builds.values() for b in bs)
