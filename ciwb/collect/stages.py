@@ -18,6 +18,7 @@ from ciwb.collect.logs import LogParser, LogReadStats, stream_log_events
 from ciwb.collect.metrics import (
     BUILD_METRICS,
     METRIC_DELAY,
+    MIN_BUILD_SECONDS,
     MetricPair,
     period_for_age,
     plan_requests,
@@ -205,13 +206,13 @@ def pending_metric_pairs(
                    b.start_time, b.end_time
             FROM builds b CROSS JOIN (VALUES {values}) m(name)
             WHERE b.account_id = ? AND b.region = ? AND b.build_complete
-              AND b.total_s >= 60 AND b.end_time <= ?
+              AND b.total_s >= ? AND b.end_time <= ?
               AND (? IS NULL OR b.start_time >= ?)
               AND list_contains(?, b.project_name)
               AND NOT EXISTS (SELECT 1 FROM build_metrics x
                               WHERE x.build_arn = b.build_arn AND x.metric_name = m.name)
             """,
-            [account, region, now - METRIC_DELAY, since, since, list(projects)],
+            [account, region, MIN_BUILD_SECONDS, now - METRIC_DELAY, since, since, list(projects)],
         ).fetchall()
     pairs = []
     for arn, build_id, number, project, metric, start, end in rows:
