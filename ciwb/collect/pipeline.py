@@ -143,13 +143,8 @@ class StoreWriter:
 
 
 def _log_parser() -> Callable[[str, Any], list]:
-    """The agent-log parser shared with the replay engine (ciwb.collect.agent_log)."""
-    try:
-        from ciwb.collect.agent_log import command_rows
-    except ImportError:
-        raise CiwbError(
-            "--logs: the agent-log parser (ciwb.collect.agent_log) is not in this build yet"
-        ) from None
+    """The agent-log parser shared with the replay engine, reading CloudWatch events."""
+    from ciwb.collect.agent_log import command_rows
 
     def parse(build_arn: str, events: Any) -> list:
         return command_rows(events, build_arn=build_arn, source_name="cloudwatch")
