@@ -7,7 +7,9 @@ so bad credentials or a mistyped region fail in one line with nothing half done.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -142,6 +144,65 @@ class StoreWriter:
             ctx.__exit__(None, None, None)
 
 
+class BackgroundWriter:
+    """A `StoreWriter` on its own thread, so fetching the next page overlaps writing this one.
+
+    Batches are written in the order given, each in its own transaction (with the cursors it
+    completes), so the kill-safety argument is unchanged: whatever was queued but not yet
+    committed when the process dies is simply fetched again by the next run. At most
+    `depth` batches wait in memory. `drain()` waits until everything queued is committed
+    (before a stage reads the store) and re-raises a write error in the caller's thread.
+    """
+
+    def __init__(self, db: Path | str | None, depth: int = 4) -> None:
+        self._writer = StoreWriter(db)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ciwb-store-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows(self) -> Counter[str]:
+        return self._writer.rows
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._writer.hold_s)
+            except queue.Empty:
+                self._writer.close()  # idle: do not hold the file while we wait on AWS
+                continue
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    self._writer(*item)
+            except BaseException as exc:  # surfaced by the next call or drain()
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
+        self._check()
+        self._queue.put((batch, extra))
+
+    def drain(self) -> None:
+        self._queue.join()
+        self._check()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._writer.close()
+        self._check()
+
+
 def _log_parser() -> Callable[[str, Any], list]:
     """The agent-log parser shared with the replay engine, reading CloudWatch events."""
     from ciwb.collect.agent_log import command_rows
@@ -188,7 +249,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
     archive = RawArchive(options.save_raw, run.run_id) if options.save_raw else None
     if archive:
         counter.listeners.append(archive.record)
-    writer = StoreWriter(options.db)
+    writer = BackgroundWriter(options.db)
     skips: list[Skip] = []
     errors: list[dict[str, str]] = []
     builds_fetched = projects_seen = 0
@@ -233,12 +294,17 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
                 builds_fetched += fetched
                 projects_seen += n_projects
                 skips.extend(region_skips)
+        writer.drain()  # a failed write must not be reported as success
         status = "PARTIAL" if skips or errors else "SUCCEEDED"
     except KeyboardInterrupt:
         status = "INTERRUPTED"
         raise
     finally:
-        writer.close()
+        close_error: BaseException | None = None
+        try:
+            writer.close()
+        except BaseException as exc:  # re-raised once the ledger row is written
+            close_error, status = exc, "FAILED"
         if archive:
             archive.close()
         row = finish_run(
@@ -252,6 +318,8 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
             errors=errors,
             skipped=[s.as_dict() for s in skips],
         )
+        if close_error is not None:
+            raise close_error
     return CollectSummary(
         run.run_id,
         status,
@@ -280,7 +348,7 @@ def _collect_region(
     account: AwsAccount,
     region: str,
     options: CollectOptions,
-    writer: StoreWriter,
+    writer: BackgroundWriter,
     progress: CollectProgress,
     key: str,
     now: datetime,
@@ -299,6 +367,7 @@ def _collect_region(
     names = stages.collect_projects(codebuild, options.projects, writer, now)
     progress.region_started(key, len(names))
     lap("projects")
+    writer.drain()
     state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
         codebuild,
@@ -315,6 +384,7 @@ def _collect_region(
         sync.sync_project(name)
         progress.project_done(key, name)
     sync.finish()
+    writer.drain()  # the later stages read what the builds stage wrote
     lap("builds")
     skips = list(sync.skips)
     denied = {s.target for s in skips}
@@ -324,6 +394,7 @@ def _collect_region(
         skips += stages.collect_build_batches(
             codebuild, options.db, account.account_id, region, readable, writer, now
         )
+        writer.drain()
         lap("build_batches")
     if options.reports:
         progress.stage(key, "reports")
@@ -337,6 +408,7 @@ def _collect_region(
             writer,
             now,
         )
+        writer.drain()
         lap("reports")
     if options.metrics:
         progress.stage(key, "metrics")
@@ -344,6 +416,7 @@ def _collect_region(
             options.db, account.account_id, region, readable, options.since, now
         )
         stages.collect_metrics(account.client("cloudwatch", region), pairs, writer)
+        writer.drain()
         lap("metrics")
     if parser is not None:
         progress.stage(key, "logs")
@@ -359,6 +432,7 @@ def _collect_region(
             writer,
             now,
         )
+        writer.drain()
         lap("logs")
     progress.region_done(key)
     return sync.fetched, len(names), skips
