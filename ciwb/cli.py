@@ -307,8 +307,6 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
 
 
-
-
 # --------------------------------------------------------------------------- report
 
 
@@ -354,6 +352,8 @@ def lab(ctx: typer.Context, db: DbOption = None) -> None:
     from ciwb.report import run_lab
 
     raise typer.Exit(run_lab(db, ctx.args))
+
+
 # --------------------------------------------------------------------------- replay
 
 replay_app = typer.Typer(

@@ -27,7 +27,8 @@ def test_batches_are_committed_in_order_once_drained(db_path):
     assert writer.rows["projects"] == 20  # counted as each transaction commits
     writer.close()
     assert _q(db_path, "SELECT name FROM projects ORDER BY rowid") == [
-        (f"p{i:02d}",) for i in range(20)]
+        (f"p{i:02d}",) for i in range(20)
+    ]
 
 
 def test_a_failed_write_is_raised_in_the_callers_thread_and_later_batches_are_dropped(db_path):
