@@ -12,23 +12,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ciwb.replay.runner import PHASE_ORDER
+
 ACCOUNT = "123456789012"  # moto's default account, what STS says
 DEMO_ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"  # the demo's second account, reached by assuming a role
 REGION = "us-east-1"
-PHASES = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-)
+PHASES = PHASE_ORDER
 
 
 def project_record(name: str, *, arm: bool = False, region: str = REGION) -> dict[str, Any]:

@@ -108,20 +108,24 @@ def test_logs_read_from_the_group_and_stream_in_the_build_record(codebuild_serve
         seen[build_arn] = [m for _, m in events]
         return []
 
-    write = StoreWriter(db_path)
-    n = collect_logs(
-        _logs_client(),
-        db_path,
-        ACCOUNT,
-        REGION,
-        [chosen[0]["projectName"]],
-        None,
-        parser,
-        10**6,
-        write,
-        datetime.now(),
-    )
-    write.close()
+    def read_logs() -> int:
+        write = StoreWriter(db_path)
+        count = collect_logs(
+            _logs_client(),
+            db_path,
+            ACCOUNT,
+            REGION,
+            [chosen[0]["projectName"]],
+            None,
+            parser,
+            10**6,
+            write,
+            datetime.now(),
+        )
+        write.close()
+        return count
+
+    n = read_logs()
 
     assert seen[chosen[0]["arn"]] == [f"build 0 line {n}" for n in range(4)]
     assert seen[chosen[1]["arn"]] == [f"build 1 line {n}" for n in range(5)]
@@ -130,21 +134,7 @@ def test_logs_read_from_the_group_and_stream_in_the_build_record(codebuild_serve
     con.close()
     assert n == len(builds[chosen[0]["projectName"]]) == len(reads)
     assert reads[chosen[2]["arn"]] == 0  # no such stream: recorded, not retried forever
-    write = StoreWriter(db_path)
-    again = collect_logs(
-        _logs_client(),
-        db_path,
-        ACCOUNT,
-        REGION,
-        [chosen[0]["projectName"]],
-        None,
-        parser,
-        10**6,
-        write,
-        datetime.now(),
-    )
-    write.close()
-    assert again == 0
+    assert read_logs() == 0  # every build's log is read once
 
 
 # A CodeBuild log in the agent's own format (microsecond era), with user output between.
