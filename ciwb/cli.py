@@ -170,6 +170,143 @@ def db_export(
     console.print(f"exported to {result.target}")
 
 
+# --------------------------------------------------------------------------- collect
+
+
+@app.command()
+def collect(
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="AWS profile (repeatable: several accounts in one run)."),
+    ] = None,
+    role_arn: Annotated[
+        str | None, typer.Option("--role-arn", help="Assume this role from each profile.")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region (repeatable).")
+    ] = None,
+    all_regions: Annotated[
+        bool, typer.Option("--all-regions", help="Every region CodeBuild runs in.")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="How far back: 90d, 12h, 2w or a date.")
+    ] = None,
+    project: Annotated[
+        list[str] | None, typer.Option("--project", help="Project name or glob (repeatable).")
+    ] = None,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Read build logs into build_commands.")
+    ] = False,
+    no_metrics: Annotated[
+        bool, typer.Option("--no-metrics", help="Skip CloudWatch utilisation metrics.")
+    ] = False,
+    no_batches: Annotated[bool, typer.Option("--no-batches", help="Skip build batches.")] = False,
+    no_reports: Annotated[
+        bool, typer.Option("--no-reports", help="Skip test and coverage reports.")
+    ] = False,
+    log_cap_mb: Annotated[
+        float, typer.Option("--log-cap-mb", min=0.001, help="Most log text read per build.")
+    ] = 50.0,
+    save_raw: Annotated[
+        Path | None, typer.Option("--save-raw", help="Also archive every API page as NDJSON here.")
+    ] = None,
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary.")
+    ] = False,
+) -> None:
+    """Collect CodeBuild history (projects, builds, batches, reports, metrics, logs)."""
+    from contextlib import nullcontext
+
+    from ciwb.collect import CollectOptions, RichProgress, parse_since
+    from ciwb.collect import collect as _collect
+
+    options = CollectOptions(
+        profiles=list(profile) if profile else [None],
+        role_arn=role_arn,
+        regions=list(region or ()),
+        all_regions=all_regions,
+        since=parse_since(since),
+        projects=list(project or ()),
+        logs=logs,
+        metrics=not no_metrics,
+        batches=not no_batches,
+        reports=not no_reports,
+        save_raw=save_raw,
+        db=db,
+        log_cap_bytes=int(log_cap_mb * 1024 * 1024),
+    )
+    progress = None if quiet or as_json else RichProgress(err_console)
+    with progress or nullcontext():
+        summary = _collect(options, progress)
+    if as_json:
+        print(json.dumps(summary.as_dict()))
+    elif not quiet or summary.exit_code:
+        _print_collect_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def _print_collect_summary(summary: object) -> None:
+    s = summary  # CollectSummary
+    console.print(
+        f"run {s.run_id}: {s.status} · {s.projects} projects · {s.builds_fetched:,} builds read"
+        f" · {sum(s.api_calls.values()):,} API calls"
+        f" · accounts {', '.join(s.accounts)} · regions {', '.join(s.regions)}"
+    )
+    written = ", ".join(f"{t} {n:,}" for t, n in s.rows_written.items() if n)
+    console.print(f"rows written: {written or 'none'}")
+    if s.raw_archive:
+        console.print(f"raw archive: {s.raw_archive}")
+    for skip in s.skipped:
+        err_console.print(
+            f"skipped {skip['account_id']}/{skip['region']} {skip['target']}:"
+            f" {skip['operation']} {skip['code']}: {skip['message']}",
+            highlight=False,
+        )
+    for error in s.errors:
+        err_console.print(
+            f"error {error['account_id']}/{error['region']}: {error['error']}", highlight=False
+        )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Raw archives (--save-raw) or `aws codebuild` JSON.")
+    ],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Load raw archives and AWS CLI batch-get-builds / batch-get-projects JSON."""
+    from ciwb.collect import import_paths
+
+    _print_import_summary(import_paths(paths, db), as_json)
+
+
+@app.command("import-events")
+def import_events(
+    file: Annotated[Path, typer.Argument(help="EventBridge events, one JSON per line.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Load EventBridge "CodeBuild Build State Change" events into builds and phases."""
+    from ciwb.collect import import_events as _import_events
+
+    _print_import_summary(_import_events(file, db), as_json)
+
+
+def _print_import_summary(summary: object, as_json: bool) -> None:
+    s = summary  # ImportSummary
+    if as_json:
+        print(json.dumps(s.as_dict()))
+        return
+    records = ", ".join(f"{k} {v:,}" for k, v in s.records.items()) or "none"
+    console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
+    if s.ignored:
+        console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -215,6 +352,8 @@ def lab(ctx: typer.Context, db: DbOption = None) -> None:
     from ciwb.report import run_lab
 
     raise typer.Exit(run_lab(db, ctx.args))
+
+
 # --------------------------------------------------------------------------- replay
 
 replay_app = typer.Typer(

@@ -29,6 +29,7 @@ from ciwb.collect.records import (
     BatchRow,
     BuildRow,
     CommandRow,
+    CoverageRow,
     MetricRow,
     PhaseRow,
     ProjectRow,
@@ -42,6 +43,7 @@ __all__ = [
     "arch_of",
     "normalise_build",
     "normalise_build_batch",
+    "normalise_code_coverage",
     "normalise_metric",
     "normalise_project",
     "normalise_report",
@@ -345,4 +347,20 @@ def normalise_metric(
         _p95(series_values),
         series_ts,
         series_values,
+    )
+
+
+def normalise_code_coverage(record: Mapping[str, Any]) -> CoverageRow:
+    """One `CodeCoverage` (DescribeCodeCoverages) → a `code_coverages` row."""
+    return CoverageRow(
+        report_arn=record["reportARN"],
+        file_path=record.get("filePath") or "",
+        line_coverage_pct=record.get("lineCoveragePercentage"),
+        lines_covered=record.get("linesCovered"),
+        lines_missed=record.get("linesMissed"),
+        branch_coverage_pct=record.get("branchCoveragePercentage"),
+        branches_covered=record.get("branchesCovered"),
+        branches_missed=record.get("branchesMissed"),
+        expired=to_utc(record.get("expired")),
+        raw=_json(record),
     )

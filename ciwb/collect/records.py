@@ -193,3 +193,45 @@ class CursorRow(NamedTuple):
     newest_start_time: datetime | None
     in_progress_ids: list[str]
     updated_at: datetime
+    # How far back this project's history is complete: a later run with an earlier --since
+    # backfills instead of stopping at the cursor (migration 3).
+    covered_since: datetime | None = None
+
+
+class CoverageRow(NamedTuple):
+    report_arn: str
+    file_path: str
+    line_coverage_pct: float | None
+    lines_covered: int | None
+    lines_missed: int | None
+    branch_coverage_pct: float | None
+    branches_covered: int | None
+    branches_missed: int | None
+    expired: datetime | None
+    raw: str
+
+
+class LogReadRow(NamedTuple):
+    build_arn: str
+    log_group: str | None
+    log_stream: str | None
+    events: int
+    bytes: int
+    truncated: bool
+    commands: int
+    read_at: datetime
+
+
+class RunRow(NamedTuple):
+    run_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    source: str
+    accounts: list[str]
+    regions: list[str]
+    api_calls: str
+    rows_written: str
+    errors: str
+    skipped: str
+    args: str

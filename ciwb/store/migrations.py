@@ -333,10 +333,42 @@ CREATE TABLE build_costs (
 );
 """
 
+# Collector bookkeeping (issue 3): per-file coverage from DescribeCodeCoverages, and which
+# builds' logs were read (a log with no agent lines must not be re-read every run).
+_COLLECT_DETAIL_TABLES = """
+CREATE TABLE code_coverages (
+    report_arn          VARCHAR NOT NULL,
+    file_path           VARCHAR NOT NULL,
+    line_coverage_pct   DOUBLE,
+    lines_covered       INTEGER,
+    lines_missed        INTEGER,
+    branch_coverage_pct DOUBLE,
+    branches_covered    INTEGER,
+    branches_missed     INTEGER,
+    expired             TIMESTAMP,
+    raw                 JSON,
+    PRIMARY KEY (report_arn, file_path)
+);
+
+CREATE TABLE build_log_reads (
+    build_arn  VARCHAR PRIMARY KEY,
+    log_group  VARCHAR,
+    log_stream VARCHAR,
+    events     BIGINT NOT NULL,
+    bytes      BIGINT NOT NULL,
+    truncated  BOOLEAN NOT NULL,
+    commands   INTEGER NOT NULL,
+    read_at    TIMESTAMP NOT NULL
+);
+
+ALTER TABLE collect_cursors ADD COLUMN covered_since TIMESTAMP;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
     Migration(3, "build_costs snapshot", _BUILD_COSTS),
+    Migration(4, "collector detail: code_coverages, build_log_reads", _COLLECT_DETAIL_TABLES),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

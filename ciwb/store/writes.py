@@ -8,7 +8,7 @@ set: an in-progress build's partial phases must vanish when its completed record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import duckdb
@@ -32,6 +32,9 @@ TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "reports": (("report_arn",), None),
     "test_cases": (("report_arn", "test_case_key"), None),
     "collect_cursors": (("account_id", "region", "project_name"), None),
+    "collect_runs": (("run_id",), None),
+    "code_coverages": (("report_arn", "file_path"), None),
+    "build_log_reads": (("build_arn",), None),
 }
 
 
@@ -131,8 +134,16 @@ def _replace_children(
         con.unregister("_ciwb_parents")
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> dict[str, int]:
-    """Write a normalised batch atomically; returns rows written per table."""
+def write_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: NormalisedBatch,
+    extra: Mapping[str, Sequence[NamedTuple]] | None = None,
+) -> dict[str, int]:
+    """Write a normalised batch atomically; returns rows written per table.
+
+    `extra` rows (table → rows, e.g. the collector's cursors) are upserted in the same
+    transaction, so bookkeeping can never run ahead of the data it describes.
+    """
     written: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -172,6 +183,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> dict[
             "test_cases",
         ):
             written[table] = written.get(table, 0) + upsert_rows(con, table, getattr(batch, table))
+        for table, rows in (extra or {}).items():
+            written[table] = written.get(table, 0) + upsert_rows(con, table, rows)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -1,0 +1,233 @@
+"""`ciwb collect` as a user runs it: a real subprocess talking HTTP to the local endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from collect_history import REGION, history
+
+CIWB = [str(Path(sys.executable).parent / "ciwb")]
+QUIET_ARGS = ["--region", REGION, "--no-batches", "--no-reports", "--no-metrics"]
+
+
+def _run(args, env, **kw):
+    return subprocess.run(CIWB + args, env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def _env(aws_env, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CIWB_"))}
+    env.update(aws_env)
+    env.update(extra)
+    return env
+
+
+def _rows(db_path: Path) -> dict[str, list[tuple]]:
+    """Every data row a collect writes, minus the columns that record when it was written."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return {
+            "projects": con.execute(
+                "SELECT * EXCLUDE (ingested_at) FROM projects ORDER BY project_arn"
+            ).fetchall(),
+            "builds": con.execute(
+                "SELECT * EXCLUDE (ingested_at) FROM builds ORDER BY build_arn"
+            ).fetchall(),
+            "build_phases": con.execute(
+                "SELECT * FROM build_phases ORDER BY build_arn, seq"
+            ).fetchall(),
+            "collect_cursors": con.execute(
+                "SELECT * EXCLUDE (updated_at) FROM collect_cursors ORDER BY project_name"
+            ).fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_cli_json_summary_names_the_skipped_project_and_exits_1(codebuild_server, tmp_path):
+    projects, builds = history(150)
+    codebuild_server.seed(projects, builds)
+    codebuild_server.denied.add("docs-site")
+
+    result = _run(
+        ["collect", *QUIET_ARGS, "--db", str(tmp_path / "c.duckdb"), "--json"],
+        _env(codebuild_server_env(codebuild_server)),
+    )
+
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "PARTIAL"
+    assert [s["target"] for s in summary["skipped"]] == ["docs-site"]
+    readable = sum(len(b) for name, b in builds.items() if name != "docs-site")
+    assert summary["builds_fetched"] == readable
+
+
+def codebuild_server_env(seeded) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+def test_cli_progress_bar_on_stderr_and_quiet_silences_it(codebuild_server, tmp_path):
+    projects, builds = history(100)
+    codebuild_server.seed(projects, builds)
+    env = _env(codebuild_server_env(codebuild_server))
+
+    loud = _run(["collect", *QUIET_ARGS, "--db", str(tmp_path / "a.duckdb")], env)
+    quiet = _run(["collect", *QUIET_ARGS, "--db", str(tmp_path / "b.duckdb"), "--quiet"], env)
+
+    assert loud.returncode == 0 and quiet.returncode == 0
+    assert f"123456789012/{REGION}" in loud.stderr  # the region's bar
+    assert "SUCCEEDED" in loud.stdout
+    assert quiet.stderr == "" and quiet.stdout == ""
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_missing_credentials_are_one_line(aws_env, tmp_path):
+    env = _env(aws_env)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(key)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    line = _one_line_error(
+        _run(["collect", "--region", REGION, "--db", str(tmp_path / "x.duckdb")], env)
+    )
+    assert "no AWS credentials found" in line
+
+
+def test_unknown_profile_and_unknown_region_are_one_line(aws_env, tmp_path):
+    env = _env(aws_env)
+    db = ["--db", str(tmp_path / "x.duckdb")]
+    assert "profile not found" in _one_line_error(
+        _run(["collect", "--profile", "nope", "--region", REGION, *db], env)
+    )
+    assert "unknown region 'mars-north-1'" in _one_line_error(
+        _run(["collect", "--region", "mars-north-1", *db], env)
+    )
+
+
+def test_unreachable_endpoint_is_one_line(aws_env, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    env = _env(aws_env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_MAX_ATTEMPTS="1")
+    line = _one_line_error(
+        _run(["collect", "--region", REGION, "--db", str(tmp_path / "x.duckdb")], env)
+    )
+    assert f"cannot reach AWS endpoint http://127.0.0.1:{port}" in line
+
+
+def test_expired_credentials_explained_in_one_line():
+    import boto3
+    from botocore.stub import Stubber
+
+    from ciwb.collect.aws import CollectAwsError, explain_aws_error
+
+    sts = boto3.client("sts", region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(sts) as stub:
+        stub.add_client_error(
+            "get_caller_identity",
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        )
+        with pytest.raises(Exception) as raised:
+            sts.get_caller_identity()
+    explained = explain_aws_error(raised.value, "prod")
+    assert isinstance(explained, CollectAwsError)
+    assert str(explained).startswith("AWS credentials expired (prod)")
+
+
+def _archive_lines(raw_dir: Path) -> int:
+    files = list(raw_dir.glob("*.ndjson"))
+    return sum(f.read_bytes().count(b"\n") for f in files)
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_server, tmp_path):
+    projects, builds = history(700)  # ~8 BatchGetBuilds, ~12 list pages
+    codebuild_server.seed(projects, builds)
+    env = _env(codebuild_server_env(codebuild_server))
+
+    reference = tmp_path / "reference.duckdb"
+    ref_raw = tmp_path / "reference-raw"
+    assert (
+        _run(
+            ["collect", *QUIET_ARGS, "--quiet", "--db", str(reference), "--save-raw", str(ref_raw)],
+            env,
+        ).returncode
+        == 0
+    )
+    expected = _rows(reference)
+    assert len(expected["builds"]) == sum(len(b) for b in builds.values())
+    pages = _archive_lines(ref_raw)
+
+    # kill after this many archived API pages: while listing, mid-fetch, near the end
+    for kill_after in sorted({2, pages // 3, (2 * pages) // 3, pages - 1}):
+        db = tmp_path / f"killed-{kill_after}.duckdb"
+        raw = tmp_path / f"raw-{kill_after}"
+        proc = subprocess.Popen(
+            CIWB + ["collect", *QUIET_ARGS, "--quiet", "--db", str(db), "--save-raw", str(raw)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if raw.exists() and _archive_lines(raw) >= kill_after:
+                break
+            time.sleep(0.005)
+        killed = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate()
+        assert killed, f"run ended before {kill_after} pages ({proc.returncode}): {err[-500:]}"
+
+        rerun = _run(["collect", *QUIET_ARGS, "--quiet", "--db", str(db)], env)
+        assert rerun.returncode == 0, rerun.stderr
+        assert _rows(db) == expected, f"killed after {kill_after} pages"
+        con = duckdb.connect(str(db), read_only=True)
+        ledger = con.execute("SELECT status FROM collect_runs ORDER BY started_at").fetchall()
+        con.close()
+        assert ledger == [("INTERRUPTED",), ("SUCCEEDED",)]
+
+
+def test_import_and_import_events_commands(codebuild_server, tmp_path):
+    projects, builds = history(100)
+    codebuild_server.seed(projects, builds)
+    env = _env(codebuild_server_env(codebuild_server))
+    raw = tmp_path / "raw"
+    assert (
+        _run(
+            [
+                "collect",
+                *QUIET_ARGS,
+                "--quiet",
+                "--db",
+                str(tmp_path / "a.duckdb"),
+                "--save-raw",
+                str(raw),
+            ],
+            env,
+        ).returncode
+        == 0
+    )
+
+    imported = _run(["import", str(raw), "--db", str(tmp_path / "b.duckdb"), "--json"], env)
+
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["records"]["builds"] == sum(map(len, builds.values()))
+    bad = _run(
+        ["import-events", str(tmp_path / "none.ndjson"), "--db", str(tmp_path / "b.duckdb")], env
+    )
+    assert "none.ndjson: no such file" in _one_line_error(bad)
