@@ -169,6 +169,59 @@ def db_export(
     console.print(f"exported to {result.target}")
 
 
+# --------------------------------------------------------------------------- images
+
+images_app = typer.Typer(
+    help="Local base images built from Debian packages (no image registry needed).",
+    no_args_is_help=True,
+)
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build")
+def images_build(
+    arch: Annotated[str, typer.Option("--arch", help="amd64 or arm64.")] = "amd64",
+    suite: Annotated[str, typer.Option("--suite", help="Debian suite.")] = "bookworm",
+    packages: Annotated[
+        str | None,
+        typer.Option("--packages", help="Comma-separated Debian packages (default: a small set)."),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Image tag (default ciwb/base:SUITE-ARCH).")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir", help="Kept .debs and root tarballs (default /var/cache/ciwb-images)."
+        ),
+    ] = None,
+    mirror: Annotated[
+        str | None, typer.Option("--mirror", help="Debian mirror (default: the one apt uses).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
+) -> None:
+    """Build a base image for one architecture with debootstrap and `docker import`."""
+    from ciwb.images import DEFAULT_CACHE_DIR, build_image, parse_packages
+
+    result = build_image(
+        arch,
+        suite=suite,
+        packages=parse_packages(packages),
+        tag=tag,
+        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+        mirror=mirror,
+        force=force,
+        log=lambda line: err_console.print(line, highlight=False, markup=False),
+    )
+    what = {"image": "up to date", "tarball": "imported from kept tarball", "": "built"}
+    console.print(
+        f"{result.tag} ({result.arch}, {result.image_id[:19]}): {what[result.reused]} in "
+        f"{result.total_s:.1f}s (debootstrap+pack {result.debootstrap_s:.1f}s, "
+        f"import {result.import_s:.1f}s; tarball {result.tarball_bytes / 1e6:.1f} MB)",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code."""
     try:
