@@ -2,8 +2,8 @@
 
 For hosts that reach no image registry: debootstrap a minimal root filesystem from the apt
 mirror the host already uses (a foreign architecture's maintainer scripts run under QEMU via
-binfmt), pack it as tar + zstd, and `docker import --platform linux/<arch>` it so the image's
-Architecture metadata is right (Docker otherwise labels an imported tarball with the host's).
+binfmt), pack it as tar + zstd, and load it into Docker as a one-layer image whose config
+says the right architecture (see `_load` for why not `docker import --platform`).
 
 Reuse: the .deb downloads, the packed root filesystem and the image are kept. An image whose
 `org.ciwb.inputs` label matches the inputs' digest is not rebuilt; a tarball with that digest
@@ -179,27 +179,85 @@ def _pack(root: Path, tarball: Path, log: Callable[[str], None]) -> None:
     partial.rename(tarball)
 
 
-def _import(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
-            packages: Sequence[str]) -> None:
-    """`zstd -dc tarball | docker import --platform linux/<arch> --change ... - tag`."""
-    changes = [
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        "ENV LANG=C.UTF-8",
-        'CMD ["/bin/bash"]',
-        f"LABEL {INPUTS_LABEL}={digest}",
-        f"LABEL org.ciwb.suite={suite}",
-        f"LABEL org.ciwb.packages={','.join(sorted(set(packages)))}",
-    ]
-    cmd = ["docker", "import", "--platform", docker_platform(arch)]
-    for change in changes:
-        cmd += ["--change", change]
-    cmd += ["-", tag]
-    zstd = subprocess.Popen(["zstd", "-q", "-dc", str(tarball)], stdout=subprocess.PIPE)
-    proc = subprocess.run(cmd, stdin=zstd.stdout, capture_output=True, text=True)
-    assert zstd.stdout is not None
-    zstd.stdout.close()
-    if zstd.wait() != 0 or proc.returncode != 0:
-        raise CiwbError(f"docker import of {tarball} failed: {proc.stderr.strip()[-300:]}")
+def _layer_digest(tarball: Path) -> tuple[int, str]:
+    """(size, sha256) of the uncompressed root filesystem tar: the layer's diff_id."""
+    import zstandard
+
+    digest = hashlib.sha256()
+    size = 0
+    with tarball.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zin:
+        while chunk := zin.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def image_config(arch: Arch, diff_id: str, digest: str, suite: str,
+                 packages: Sequence[str]) -> dict[str, object]:
+    """The image config: the architecture recorded here is what `docker image inspect` shows.
+
+    `created` is fixed so the same inputs give the same image id."""
+    return {
+        "architecture": arch,
+        "os": "linux",
+        "created": "1970-01-01T00:00:00Z",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "LANG=C.UTF-8"],
+            "Cmd": ["/bin/bash"],
+            "Labels": {
+                INPUTS_LABEL: digest,
+                "org.ciwb.suite": suite,
+                "org.ciwb.packages": ",".join(sorted(set(packages))),
+            },
+        },
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
+        "history": [{"created": "1970-01-01T00:00:00Z",
+                     "created_by": f"ciwb images build --arch {arch} --suite {suite}"}],
+    }
+
+
+def _load(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
+          packages: Sequence[str]) -> None:
+    """Stream a docker-archive (manifest.json, config, one layer) into `docker load`.
+
+    Not `docker import --platform`: Docker 20.10 (Debian bookworm's docker.io) records the
+    host's architecture on imported images whatever --platform says; `docker load` keeps the
+    config's architecture on every version.
+    """
+    import io
+    import tarfile
+
+    import zstandard
+
+    size, diff_id = _layer_digest(tarball)
+    config = json.dumps(image_config(arch, diff_id, digest, suite, packages)).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
+                            "Layers": [f"{diff_id}/layer.tar"]}]).encode()
+    proc = subprocess.Popen(["docker", "load", "--quiet"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        with tarfile.open(fileobj=proc.stdin, mode="w|", bufsize=1 << 20) as out:
+            for name, data in ((config_name, config), ("manifest.json", manifest)):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                out.addfile(info, io.BytesIO(data))
+            layer = tarfile.TarInfo(f"{diff_id}/layer.tar")
+            layer.size = size
+            with tarball.open("rb") as raw, \
+                    zstandard.ZstdDecompressor().stream_reader(raw) as zin:
+                out.addfile(layer, zin)
+    except BrokenPipeError:  # docker load gave up; its stderr says why
+        pass
+    finally:
+        proc.stdin.close()
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read()
+    err = proc.stderr.read()
+    if proc.wait() != 0:
+        raise CiwbError(f"docker load of {tarball} failed: {err.decode().strip()[-300:]}")
 
 
 def build_image(
@@ -222,8 +280,8 @@ def build_image(
     tarball = cache_dir / f"{suite}-{target}-{digest[:16]}.tar.zst"
 
     client = docker_client()
-    image_id, label, _ = _existing_image(client, tag)
-    if image_id and label == digest and not force:
+    image_id, label, architecture = _existing_image(client, tag)
+    if image_id and label == digest and architecture == target and not force:
         size = tarball.stat().st_size if tarball.exists() else 0
         return ImageBuildResult(tag, target, image_id, digest, tarball, size, "image", 0.0, 0.0,
                                 time.perf_counter() - started)
@@ -246,15 +304,23 @@ def build_image(
                 shutil.rmtree(root, ignore_errors=True)
             debootstrap_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        log(f"docker import --platform {docker_platform(target)} {tarball.name} → {tag}")
-        _import(tarball, tag, target, digest, suite, packages)
+        log(f"docker load {tarball.name} as {tag} ({docker_platform(target)})")
+        _load(tarball, tag, target, digest, suite, packages)
         import_s = time.perf_counter() - t1
 
+    old_id = image_id
     image_id, label, architecture = _existing_image(client, tag)
+    if old_id and old_id != image_id:  # the replaced image would linger untagged
+        from docker.errors import APIError
+
+        try:
+            client.images.remove(old_id)
+        except APIError:
+            pass  # still used by a container: leave it
     if architecture != target:
         raise CiwbError(
             f"imported image {tag} reports Architecture={architecture}, expected {target}",
-            hint="this Docker daemon ignores `docker import --platform`; upgrade docker",
+            hint="this Docker daemon did not keep the image config's architecture",
         )
     return ImageBuildResult(tag, target, image_id, digest, tarball, tarball.stat().st_size,
                             reused, debootstrap_s, import_s, time.perf_counter() - started)
