@@ -217,7 +217,7 @@ def image_config(arch: Arch, diff_id: str, digest: str, suite: str,
     }
 
 
-def _load(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
+def load_rootfs(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
           packages: Sequence[str]) -> None:
     """Stream a docker-archive (manifest.json, config, one layer) into `docker load`.
 
@@ -292,6 +292,9 @@ def build_image(
     with _locked(cache_dir / f".{target}.lock"):
         debootstrap_s = 0.0
         reused = "tarball"
+        # Root filesystems left by an interrupted build of this arch (we hold its lock).
+        for stale in (cache_dir / "work").glob(f"{suite}-{target}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         if force or not tarball.exists():
             _require_tools("debootstrap")
             require_arch_runnable(target)  # maintainer scripts of a foreign arch need QEMU
@@ -305,7 +308,7 @@ def build_image(
             debootstrap_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         log(f"docker load {tarball.name} as {tag} ({docker_platform(target)})")
-        _load(tarball, tag, target, digest, suite, packages)
+        load_rootfs(tarball, tag, target, digest, suite, packages)
         import_s = time.perf_counter() - t1
 
     old_id = image_id
