@@ -16,11 +16,13 @@ from ciwb.replay.cache import (
     CacheKeyError,
     CacheSpec,
     LocalCache,
+    archive,
     cache_version,
     expand_key,
     get_cache,
     hash_files,
 )
+from ciwb.replay.cache import base as cache_base
 from ciwb.replay.cache.paths import select
 
 
@@ -238,11 +240,17 @@ def _symlink(name: str, target: str) -> tuple[tarfile.TarInfo, bytes]:
         [_symlink("src/deps", "../.."), _file("src/deps/escaped")],
         [_file("abs/etc/escaped")],  # outside the cache's absolute paths
         [_file("other/escaped")],
+        [_file("src/" + "d" * 150 + "/../../escaped")],  # a long name: a pax header
     ],
-    ids=["dotdot", "absolute", "through-symlink", "abs-outside-paths", "unknown-namespace"],
+    ids=["dotdot", "absolute", "through-symlink", "abs-outside-paths", "unknown-namespace",
+         "pax-long-name"],
 )
+@pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
 def test_member_outside_its_target_is_refused(
-        tmp_path: Path, cache: LocalCache, members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+        tmp_path: Path, cache: LocalCache, members: list[tuple[tarfile.TarInfo, bytes]],
+        unpacker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if unpacker == "tarfile":
+        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
     spec = CacheSpec(["deps/**/*", "/root/.m2/**/*"], key="planted")
     _plant(cache, spec, members)
     src = tmp_path / "work/src"
@@ -255,8 +263,20 @@ def test_member_outside_its_target_is_refused(
     assert written == []
 
 
+def test_long_and_unicode_names_round_trip(tmp_path: Path, cache: LocalCache) -> None:
+    deep = "/".join(["segment-" + "x" * 40] * 4) + "/naïve façade.txt"
+    src = _tree(tmp_path / "src", {f"deps/{deep}": "long", "deps/short": "s"})
+    spec = CacheSpec(["deps/**/*"], key="long")
+    cache.save(spec, src_dir=src, env={})
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    cache.restore(spec, src_dir=dest, env={})
+    assert _read_tree(dest) == _read_tree(src)
+
+
 def test_relative_symlinks_inside_the_tree_survive(tmp_path: Path, cache: LocalCache) -> None:
     src = _tree(tmp_path / "src", {"node_modules/pkg/bin/cli.js": "js"})
+    (src / "node_modules/pkg/bin/cli.js").chmod(0o755)
     (src / "node_modules/.bin").mkdir()
     (src / "node_modules/.bin/cli").symlink_to("../pkg/bin/cli.js")
     spec = CacheSpec(["node_modules/**/*"], key="nm")
@@ -266,3 +286,4 @@ def test_relative_symlinks_inside_the_tree_survive(tmp_path: Path, cache: LocalC
     cache.restore(spec, src_dir=dest, env={})
     link = dest / "node_modules/.bin/cli"
     assert link.is_symlink() and link.read_text() == "js"
+    assert os.access(link, os.X_OK)  # executables stay executable

@@ -112,6 +112,10 @@ class Cache(ABC):
     def clear(self) -> None:
         """Forget every entry of this project (a cold run starts here)."""
 
+    def _scratch(self) -> Path | None:
+        """Where to write a new archive before `_store` (None: the system's temp dir)."""
+        return None
+
     def _touch(self) -> None:
         """Called on every restore/save (the local cache's idle clock)."""
         return None
@@ -169,7 +173,7 @@ class Cache(ABC):
         if not selection:
             return SaveResult(self.name, False, key, time.perf_counter() - started, 0,
                               "no cache paths matched any file")
-        with tempfile.TemporaryDirectory(prefix="ciwb-save-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="ciwb-save-", dir=self._scratch()) as scratch:
             archive = Path(scratch) / "entry.tar.zst"
             size = pack(selection, src_dir, abs_root, archive)
             self._store(version, key or UNKEYED, archive)

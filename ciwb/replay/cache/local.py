@@ -69,12 +69,13 @@ class LocalCache(Cache):
             shutil.copyfile(src, dest)
         return dest.stat().st_size
 
+    def _scratch(self) -> Path:
+        return self.dir  # same filesystem as the entries: storing is a rename
+
     def _store(self, version: str, key: str, archive: Path) -> None:
         target = self._entry(version, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(archive, partial)
-        partial.replace(target)  # readers see the whole entry or none
+        archive.replace(target)  # atomic: readers see the whole entry or none
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
