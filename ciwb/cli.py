@@ -131,7 +131,8 @@ def db_info(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")
         )
         return
     table = Table(
-        title=f"{info.path} · schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB"
+        title=str(info.path),
+        caption=f"schema v{info.schema_version} · {info.size_bytes / 1e6:.1f} MB",
     )
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -222,25 +223,350 @@ def images_build(
     )
 
 
+# --------------------------------------------------------------------------- replay
+
+replay_app = typer.Typer(
+    help="Replay a buildspec on this machine, faithfully, and store it as a build.",
+    no_args_is_help=True,
+)
+app.add_typer(replay_app, name="replay")
+
+
+@replay_app.command("validate")
+def replay_validate(
+    files: Annotated[list[Path], typer.Argument(help="Buildspec files to check.")],
+) -> None:
+    """Check buildspecs: `file:line:col: message` per problem; exit 1 on any error."""
+    from ciwb.replay import validate_files
+
+    diagnostics = validate_files(list(files))
+    for diag in diagnostics:
+        (err_console if diag.severity == "error" else console).print(
+            str(diag), highlight=False, soft_wrap=True
+        )
+    errors = sum(d.severity == "error" for d in diagnostics)
+    if errors:
+        raise typer.Exit(1)
+    console.print(f"{len(files)} file(s) valid", highlight=False)
+
+
+@replay_app.command("run")
+def replay_run(
+    source: Annotated[Path, typer.Argument(help="Source directory (a copy is built).")],
+    buildspec: Annotated[
+        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+    ] = None,
+    db: DbOption = None,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="NAME=value lines (start-build overrides).")
+    ] = None,
+    secrets_file: Annotated[
+        Path | None,
+        typer.Option("--secrets-file", help="parameter-store / secrets-manager values (YAML)."),
+    ] = None,
+    resolve_secrets: Annotated[
+        bool, typer.Option("--resolve-secrets", help="Read secrets from AWS (boto3).")
+    ] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Build timeout: 90s, 15m, 1h.")
+    ] = None,
+    unpacked: Annotated[
+        bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    ] = None,
+    executor: Annotated[str, typer.Option("--executor", help="Where to run: local.")] = "local",
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Run the buildspec's batch section.")
+    ] = False,
+    honour_gitignore: Annotated[
+        bool, typer.Option("--honour-gitignore", help="Copy only files git would commit.")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Stream the build log to stderr as it runs.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
+) -> None:
+    """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
+    from ciwb.replay.api import replay_source
+    from ciwb.replay.batch import BatchResult
+
+    result = replay_source(
+        source,
+        buildspec=buildspec,
+        db=db,
+        env_file=env_file,
+        secrets_file=secrets_file,
+        resolve_secrets=resolve_secrets,
+        profile=profile,
+        region=region,
+        timeout=timeout,
+        unpacked=unpacked,
+        out=out,
+        executor=executor,
+        batch=batch,
+        honour_gitignore=honour_gitignore,
+        echo=follow,
+    )
+    children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
+    for note in sorted({n for c in children if c is not None for n in c.notes}):
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if as_json:
+        payload = [c.to_json() for c in children if c is not None]
+        if isinstance(result, BatchResult):
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "batch_arn": result.batch_arn,
+                        "status": result.status,
+                        "skipped": result.skipped,
+                        "builds": payload,
+                    }
+                )
+                + "\n"
+            )
+        else:
+            sys.stdout.write(json.dumps(payload[0]) + "\n")
+    else:
+        for child in children:
+            if child is None:
+                continue
+            table = Table(title=f"{child.build_id} · {child.status}")
+            for column in ("phase", "status", "seconds", "context"):
+                table.add_column(column, justify="right" if column == "seconds" else "left")
+            for p in child.phases:
+                secs = "" if p.seconds is None else f"{p.seconds:.3f}"
+                table.add_row(p.phase_type, p.status, secs, p.context_message or "")
+            console.print(table)
+            console.print(f"log: {child.log_path}", highlight=False, soft_wrap=True)
+            for art in child.artifacts:
+                console.print(
+                    f"artifact {art.identifier or '(primary)'}: {art.zip_path}"
+                    + (f" and {art.dir_path}/" if art.dir_path else ""),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            for rep in child.reports:
+                console.print(
+                    f"report {rep.name}: {rep.status} {rep.status_counts or ''}"
+                    f"{'' if rep.line_coverage is None else f' lines {rep.line_coverage}%'}",
+                    highlight=False,
+                )
+        if isinstance(result, BatchResult):
+            console.print(
+                f"batch {result.batch_id}: {result.status}"
+                + (f" (not run: {', '.join(result.skipped)})" if result.skipped else "")
+            )
+    if result.status != "SUCCEEDED":
+        raise typer.Exit(130 if result.status == "STOPPED" else 1)
+
+
+# --------------------------------------------------------------------------- cost
+# Prices (`ciwb pricing …`) and cost bounds / what-ifs (`ciwb cost …`); logic in ciwb.cost.
+
+pricing_app = typer.Typer(help="The dated, sourced CodeBuild price table.", no_args_is_help=True)
+cost_app = typer.Typer(
+    help="Cost bounds per build, project, month; what-ifs.", no_args_is_help=True
+)
+app.add_typer(pricing_app, name="pricing")
+app.add_typer(cost_app, name="cost")
+
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Builds started on/after: 2025-01-31, 90d, 12w.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _print_json(data: object) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def _render_frame(frame: object, title: str, money: tuple[str, ...] = ()) -> None:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    table = Table(title=title)
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        cells = []
+        for name, value in zip(frame.columns, row, strict=True):
+            if value is None:
+                cells.append("—")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.4f}" if name in money else f"{value:,.3g}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@pricing_app.command("show")
+def pricing_show(
+    region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Prices in force (seed CSVs in data/pricing plus refreshed rows in the store)."""
+    from ciwb.cost import show_prices
+
+    frame = show_prices(db, region=region)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "CodeBuild prices in force", money=("price",))
+    console.print("A compute type not listed is unpriced: its builds are counted, never costed 0.")
+
+
+@pricing_app.command("refresh")
+def pricing_refresh(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region(s) to read (repeatable).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Read current CodeBuild prices from the AWS Price List API into the store."""
+    from ciwb.cost.pricelist import refresh_prices
+
+    result = refresh_prices(db, regions=region or ["us-east-1"], profile=profile)
+    console.print(
+        f"{result.written} prices as of {result.as_of} from service {result.service_code}; "
+        f"{len(result.skipped)} products skipped"
+    )
+    for name in result.regions_without_prices:
+        console.print(f"[yellow]no CodeBuild prices for {name}: its builds stay unpriced[/]")
+
+
+@cost_app.command("summary")
+def cost_summary_cmd(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    by: Annotated[str, typer.Option("--by", help="project | month | compute | arch")] = "project",
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
+    from ciwb.cost import BillingOptions, cost_summary
+
+    summary = cost_summary(
+        db, since=since, until=until, by=by, options=BillingOptions(free_tier=free_tier)
+    )
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    _render_frame(
+        summary.table,
+        f"CodeBuild cost by {by} ({summary.currency})",
+        money=("cost_lower", "cost_upper"),
+    )
+    console.print(
+        f"total ${summary.cost_lower:,.2f} – ${summary.cost_upper:,.2f} over "
+        f"{summary.priced_builds:,} priced builds; [bold]{summary.unpriced_builds:,} unpriced[/]"
+        f", {summary.in_progress_builds:,} in progress"
+    )
+    for reason, count in summary.unpriced_reasons.items():
+        console.print(f"  unpriced: {count:,} × {reason}")
+    for line in summary.assumptions:
+        console.print(f"  assumption: {line}", style="dim")
+
+
+@cost_app.command("phases")
+def cost_phases(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each phase's share of every project's cost (pro rata to phase time, per bound)."""
+    from ciwb.cost import phase_cost_shares
+
+    frame = phase_cost_shares(db, since=since, until=until)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    _render_frame(frame, "cost per phase", money=("cost_lower", "cost_upper"))
+    console.print("Only priced builds are shared out; `ciwb cost summary` counts the unpriced.")
+
+
+@cost_app.command("save")
+def cost_save(
+    db: DbOption = None,
+    free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+) -> None:
+    """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
+    from ciwb.cost import BillingOptions
+    from ciwb.cost.costs import save_build_costs
+
+    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
+    console.print(f"build_costs: {rows:,} builds costed")
+
+
+@cost_app.command("whatif")
+def cost_whatif(
+    kind: Annotated[str, typer.Argument(help="arm64 | rightsize | cache | reserved | lambda")],
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    factor: Annotated[
+        float | None, typer.Option("--factor", help="arm64: your arm/x86 speed factor.")
+    ] = None,
+    fleet_rate: Annotated[
+        float | None,
+        typer.Option("--fleet-rate", help="reserved: fleet price per instance-minute."),
+    ] = None,
+    headroom: Annotated[
+        float | None, typer.Option("--headroom", help="rightsize/lambda: e.g. 0.2 = 20%.")
+    ] = None,
+    percentile: Annotated[
+        float | None, typer.Option("--percentile", help="rightsize/lambda: e.g. 0.95.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", help="rightsize: last N builds per project.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What a change would cost: each table states its assumption, evidence, uncertainty."""
+    from ciwb.cost.whatif import run_whatif
+
+    given = {
+        "since": since,
+        "until": until,
+        "factor": factor,
+        "fleet_rate": fleet_rate,
+        "headroom": headroom,
+        "percentile": percentile,
+        "last_n": last,
+    }
+    result = run_whatif(kind, db, **{k: v for k, v in given.items() if v is not None})
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    money = tuple(c for c in result.table.columns if "cost" in c or "saving" in c)
+    _render_frame(result.display(), f"what-if: {kind}", money=money)
+    console.print(f"[bold]assumption:[/] {result.assumption}")
+    console.print(f"[bold]evidence:[/] {result.evidence}")
+    console.print(f"[bold]uncertainty:[/] {result.uncertainty}")
+    console.print(f"[bold]unpriced builds:[/] {result.unpriced_builds:,}")
+    for note in result.notes:
+        console.print(f"  {note}", style="dim")
+
+
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and an exit code."""
+    """Entry point: click handles usage errors (exit 2); a CiwbError becomes one line."""
     try:
-        app(standalone_mode=False)
+        app()
     except CiwbError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+if __name__ == "__main__":
+    main()

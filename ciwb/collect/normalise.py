@@ -13,13 +13,17 @@ ISO-8601 strings or epoch seconds (the AWS CLI's JSON, archives), and are stored
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import orjson
+import pyarrow as pa
 
+from ciwb.collect.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.collect.records import (
     BatchGroupRow,
     BatchRow,
@@ -28,6 +32,7 @@ from ciwb.collect.records import (
     MetricRow,
     PhaseRow,
     ProjectRow,
+    RawBuild,
     ReportRow,
     TestCaseRow,
 )
@@ -45,9 +50,7 @@ __all__ = [
     "to_utc",
 ]
 
-# ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64 (DESIGN.md).
-# MAC_ARM is Apple silicon, arm64 as well.
-_ARM_ENVIRONMENTS = frozenset({"ARM_CONTAINER", "ARM_LAMBDA_CONTAINER", "ARM_EC2", "MAC_ARM"})
+_ARM_ENVIRONMENTS = frozenset(ARM_ENVIRONMENTS)
 
 
 def arch_of(environment_type: str | None) -> str:
@@ -100,6 +103,9 @@ class NormalisedBatch:
     """Rows for one batch of records, ready for `ciwb.store.write_batch`."""
 
     projects: list[ProjectRow] = field(default_factory=list)
+    # Builds arrive raw and are normalised in SQL by the store (build_sql); already
+    # normalised rows may be given in `builds` / `build_phases` as well.
+    raw_builds: list[RawBuild] = field(default_factory=list)
     builds: list[BuildRow] = field(default_factory=list)
     build_phases: list[PhaseRow] = field(default_factory=list)
     build_commands: list[CommandRow] = field(default_factory=list)
@@ -113,10 +119,14 @@ class NormalisedBatch:
         for name in self.__dataclass_fields__:
             getattr(self, name).extend(getattr(other, name))
 
-    def add_build(self, record: Mapping[str, Any], *, origin: str, now: datetime) -> None:
-        build, phases = normalise_build(record, origin=origin, now=now)
-        self.builds.append(build)
-        self.build_phases.extend(phases)
+    def add_build(
+        self, record: Mapping[str, Any], *, origin: str, now: datetime | None = None
+    ) -> None:
+        """Queue one Build record (boto3 shape) for normalisation when the batch is written."""
+        self.raw_builds.append(RawBuild(record["arn"], _json(record), origin, now or _now()))
+
+    def build_count(self) -> int:
+        return len(self.raw_builds) + len(self.builds)
 
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
@@ -158,75 +168,39 @@ def normalise_project(
     )
 
 
+_local = threading.local()
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """A per-thread in-memory DuckDB for normalising single records with the bulk SQL."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+    return con
+
+
 def normalise_build(
     record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
 ) -> tuple[BuildRow, list[PhaseRow]]:
-    """One `Build` → its `builds` row and its `build_phases` rows."""
-    arn = record["arn"]
-    region, account, _ = parse_arn(arn)
-    env = record.get("environment") or {}
-    start = to_utc(record.get("startTime"))
-    end = to_utc(record.get("endTime"))
-    logs = record.get("logs") or {}
-    exported = record.get("exportedEnvironmentVariables")
-    phases: list[PhaseRow] = []
-    for seq, phase in enumerate(record.get("phases") or ()):
-        p_start = to_utc(phase.get("startTime"))
-        p_end = to_utc(phase.get("endTime"))
-        code = message = None
-        for ctx in phase.get("contexts") or ():
-            # Successful phases carry an empty context; keep the first non-empty one.
-            if ctx.get("statusCode") or ctx.get("message"):
-                code, message = ctx.get("statusCode") or None, ctx.get("message") or None
-                break
-        phases.append(
-            PhaseRow(
-                arn,
-                seq,
-                phase["phaseType"],
-                phase.get("phaseStatus"),
-                p_start,
-                p_end,
-                _seconds(p_start, p_end),
-                phase.get("durationInSeconds"),
-                code,
-                message,
-            )
-        )
-    build = BuildRow(
-        build_arn=arn,
-        build_id=record["id"],
-        account_id=account,
-        region=region,
-        project_name=record.get("projectName") or record["id"].split(":", 1)[0],
-        build_number=record.get("buildNumber"),
-        origin=origin,
-        status=record.get("buildStatus") or "IN_PROGRESS",
-        current_phase=record.get("currentPhase"),
-        build_complete=bool(record.get("buildComplete")),
-        start_time=start,
-        end_time=end,
-        total_s=_seconds(start, end),
-        source_version=record.get("sourceVersion"),
-        resolved_source_version=record.get("resolvedSourceVersion"),
-        initiator=record.get("initiator"),
-        environment_type=env.get("type"),
-        compute_type=env.get("computeType"),
-        image=env.get("image"),
-        arch=arch_of(env.get("type")),
-        fleet_arn=(env.get("fleet") or {}).get("fleetArn"),
-        privileged_mode=env.get("privilegedMode"),
-        cache_type=(record.get("cache") or {}).get("type"),
-        timeout_minutes=record.get("timeoutInMinutes"),
-        queued_timeout_minutes=record.get("queuedTimeoutInMinutes"),
-        log_group=logs.get("groupName"),
-        log_stream=logs.get("streamName"),
-        build_batch_arn=record.get("buildBatchArn"),
-        report_arns=list(record.get("reportArns") or ()) or None,
-        exported_variables=_json(exported) if exported else None,
-        raw=_json(record),
-        ingested_at=now or _now(),
+    """One `Build` → its `builds` row and its `build_phases` rows (the store's own SQL)."""
+    con = _scratch()
+    source = pa.table(
+        {
+            "raw": pa.array([_json(record)], pa.string()),
+            "origin": pa.array([origin], pa.string()),
+            "ingested_at": pa.array([now or _now()], pa.timestamp("us")),
+        }
     )
+    con.register("_one_build", source)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _one_parsed AS {parse_sql('_one_build')}")
+        build = BuildRow(*con.execute(build_rows_sql("_one_parsed")).fetchall()[0])
+        phases = [
+            PhaseRow(*row)
+            for row in con.execute(phase_rows_sql("_one_parsed") + " ORDER BY seq").fetchall()
+        ]
+    finally:
+        con.unregister("_one_build")
     return build, phases
 
 

@@ -68,6 +68,15 @@ class BuildRow(NamedTuple):
     ingested_at: datetime
 
 
+class RawBuild(NamedTuple):
+    """A Build record serialised as JSON, awaiting normalisation in SQL (see build_sql)."""
+
+    arn: str
+    raw: str
+    origin: str
+    ingested_at: datetime
+
+
 class PhaseRow(NamedTuple):
     build_arn: str
     seq: int

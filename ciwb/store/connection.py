@@ -34,6 +34,14 @@ def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else DEFAULT_DB
 
 
+def default_lock_timeout() -> float:
+    """How long to wait for another process's lock: $CIWB_LOCK_TIMEOUT seconds, else 30."""
+    try:
+        return float(os.environ.get("CIWB_LOCK_TIMEOUT", "30"))
+    except ValueError:
+        return 30.0
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _LOCK_MARKERS)
 
@@ -72,10 +80,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest applied migration, 0 for an empty file."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0]
     return int(row[0] or 0)
 
 
@@ -125,7 +133,7 @@ def connect(
     db: str | os.PathLike[str] | None = None,
     *,
     read_only: bool = False,
-    lock_timeout_s: float = 30.0,
+    lock_timeout_s: float | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the store for one batch of work and close it afterwards.
 
@@ -133,6 +141,8 @@ def connect(
     never migrate; a reader on an out-of-date file is told to run a writer first.
     """
     path = resolve_db_path(db)
+    if lock_timeout_s is None:
+        lock_timeout_s = default_lock_timeout()
     if read_only and not path.exists():
         raise StoreCorruptError(
             f"{path}: no such DuckDB file", hint="run `ciwb demo` or `ciwb collect`"
@@ -157,7 +167,7 @@ def connect(
 def upgrade(db: str | os.PathLike[str] | None = None) -> list[int]:
     """Apply pending migrations to an existing store; returns the versions applied."""
     path = resolve_db_path(db)
-    con = _open(path, False, 30.0)
+    con = _open(path, False, default_lock_timeout())
     try:
         _check_not_newer(con, path)
         return migrate(con)

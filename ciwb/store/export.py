@@ -70,7 +70,7 @@ def export_parquet(target: str, db: str | os.PathLike[str] | None = None) -> Exp
             else:
                 query = f"SELECT * FROM {table}"
                 partitioned = False
-            counts[table] = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+            counts[table] = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
             if counts[table] == 0:
                 continue
             options = "FORMAT parquet, OVERWRITE_OR_IGNORE"

@@ -41,10 +41,12 @@ def db_info(db: str | os.PathLike[str] | None = None) -> StoreInfo:
             ).fetchall()
         ]
         tables = [
-            TableInfo(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+            TableInfo(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
             for name in names
         ]
-        first, last = con.execute("SELECT min(start_time), max(start_time) FROM builds").fetchone()
+        first, last = con.execute("SELECT min(start_time), max(start_time) FROM builds").fetchall()[
+            0
+        ]
         by_origin = dict(
             con.execute(
                 "SELECT origin, count(*) FROM builds GROUP BY origin ORDER BY origin"

@@ -301,9 +301,42 @@ FROM builds b
 LEFT JOIN phase_seconds p USING (build_arn);
 """
 
+# Per-build cost bounds as last computed by `ciwb cost save` (ciwb.cost): a snapshot, replaced
+# wholesale, that notebooks, exports and Athena can read without ciwb's price logic.
+_BUILD_COSTS = """
+CREATE TABLE build_costs (
+    build_arn        VARCHAR PRIMARY KEY,
+    project_name     VARCHAR NOT NULL,
+    account_id       VARCHAR,
+    region           VARCHAR,
+    month            DATE,
+    arch             VARCHAR,
+    environment_type VARCHAR,
+    compute_type     VARCHAR,
+    lower_s          DOUBLE,
+    upper_s          DOUBLE,
+    billed_lower_s   DOUBLE,
+    billed_upper_s   DOUBLE,
+    free_lower_s     DOUBLE,
+    free_upper_s     DOUBLE,
+    unit             VARCHAR,
+    price            DOUBLE,
+    currency         VARCHAR,
+    price_as_of      DATE,
+    price_confidence VARCHAR,
+    rule             VARCHAR,
+    cost_lower       DOUBLE,
+    cost_upper       DOUBLE,
+    unpriced_reason  VARCHAR,
+    computed_at      TIMESTAMP NOT NULL,
+    assumptions      JSON
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
+    Migration(3, "build_costs snapshot", _BUILD_COSTS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -14,7 +14,9 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
+from ciwb.collect.build_sql import build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.collect.normalise import NormalisedBatch
+from ciwb.collect.records import RawBuild
 
 __all__ = ["upsert_rows", "write_batch", "TABLE_KEYS"]
 
@@ -51,25 +53,62 @@ def _arrow(rows: Sequence[NamedTuple]) -> pa.Table:
     return pa.table({name: pa.array(col) for name, col in zip(fields, columns, strict=True)})
 
 
+def _upsert_relation(
+    con: duckdb.DuckDBPyConnection, table: str, relation: str, columns: list[str]
+) -> int:
+    """Upsert every row of `relation` into `table`; returns the rows written."""
+    key, parent = TABLE_KEYS[table]
+    cols = ", ".join(columns)
+    if parent:
+        con.execute(
+            f"DELETE FROM {table} WHERE {parent} IN (SELECT DISTINCT {parent} FROM {relation})"
+        )
+    # INSERT OR REPLACE costs an index probe per row; most batches are all-new rows
+    # (a collect past its cursor, a fresh demo), so replace only when a key is known.
+    on = " AND ".join(f"t.{k} = i.{k}" for k in key)
+    known = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN {relation} i ON {on})"
+    ).fetchall()[0][0]
+    verb = "INSERT OR REPLACE" if known else "INSERT"
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {relation}").fetchall()[0][
+        0
+    ]
+
+
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
     """INSERT OR REPLACE rows (NamedTuples named like the columns); returns rows written."""
-    key, parent = TABLE_KEYS[table]
+    key, _ = TABLE_KEYS[table]
     unique = _dedupe(rows, key)
     if not unique:
         return 0
     data = _arrow(unique)
-    cols = ", ".join(data.column_names)
     con.register("_ciwb_incoming", data)
     try:
-        if parent:
-            con.execute(
-                f"DELETE FROM {table} WHERE {parent} IN "
-                f"(SELECT DISTINCT {parent} FROM _ciwb_incoming)"
-            )
-        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+        _upsert_relation(con, table, "_ciwb_incoming", data.column_names)
     finally:
         con.unregister("_ciwb_incoming")
     return len(unique)
+
+
+def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild]) -> list[str]:
+    """Parse raw Build JSON once into a temp table; returns the ARNs it holds.
+
+    A build listed twice in one batch keeps its last record, as the row upsert does.
+    """
+    raw = _dedupe(raw, ("arn",))
+    source = pa.table(
+        {
+            "raw": pa.array([r.raw for r in raw], pa.string()),
+            "origin": pa.array([r.origin for r in raw], pa.string()),
+            "ingested_at": pa.array([r.ingested_at for r in raw], pa.timestamp("us")),
+        }
+    )
+    con.register("_ciwb_raw_builds", source)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _ciwb_parsed AS " + parse_sql("_ciwb_raw_builds"))
+    finally:
+        con.unregister("_ciwb_raw_builds")
+    return [r.arn for r in raw]
 
 
 def _replace_children(
@@ -81,7 +120,13 @@ def _replace_children(
     keys = pa.table({parent: pa.array(parents, pa.string())})
     con.register("_ciwb_parents", keys)
     try:
-        con.execute(f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)")
+        known = con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_parents p USING ({parent}))"
+        ).fetchall()[0][0]
+        if known:
+            con.execute(
+                f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)"
+            )
     finally:
         con.unregister("_ciwb_parents")
 
@@ -91,9 +136,27 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> dict[
     written: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        raw_arns: list[str] = []
+        if batch.raw_builds:
+            raw_arns = _normalise_raw_builds(con, batch.raw_builds)
         # A re-read build replaces all its phases: a build that had 5 phases while in
         # progress and 11 once complete must end with exactly 11.
-        _replace_children(con, "build_phases", "build_arn", [b.build_arn for b in batch.builds])
+        _replace_children(
+            con, "build_phases", "build_arn", raw_arns + [b.build_arn for b in batch.builds]
+        )
+        if raw_arns:
+            for table, rows_sql in (("builds", build_rows_sql), ("build_phases", phase_rows_sql)):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _ciwb_rows AS {rows_sql('_ciwb_parsed')}"
+                )
+                columns = [
+                    d[0] for d in con.execute("SELECT * FROM _ciwb_rows LIMIT 0").description
+                ]
+                _upsert_relation(con, table, "_ciwb_rows", columns)
+                count = con.execute("SELECT count(*) FROM _ciwb_rows").fetchall()[0][0]
+                written[table] = written.get(table, 0) + count
+            con.execute("DROP TABLE _ciwb_rows")
+            con.execute("DROP TABLE _ciwb_parsed")
         _replace_children(
             con, "build_batch_groups", "batch_arn", [b.batch_arn for b in batch.build_batches]
         )
@@ -108,7 +171,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> dict[
             "reports",
             "test_cases",
         ):
-            written[table] = upsert_rows(con, table, getattr(batch, table))
+            written[table] = written.get(table, 0) + upsert_rows(con, table, getattr(batch, table))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

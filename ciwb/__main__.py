@@ -1,0 +1,3 @@
+from ciwb.cli import main
+
+main()

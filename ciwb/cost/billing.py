@@ -1,0 +1,210 @@
+"""CodeBuild billing rules as data, not if-chains.
+
+Sources: shared/reference/codebuild-facts.md, "Pricing".
+- EC2 (container) compute bills per minute, rounded up; Lambda compute per second
+  (both from third-party transcriptions: `verified=False`).
+- Whether QUEUED time is billed is unverified, so every cost is a pair of bounds:
+  lower from the PROVISIONING start, upper from the SUBMITTED start (the build's startTime).
+- Free tier: 100 build-minutes a month on general1.small or arm1.small, 6,000 build-seconds
+  on Lambda 1 GB. Off by default (an organisation gets it once, not per account).
+- Reserved-capacity fleets cost per instance-minute while provisioned, builds or not;
+  overflow to on-demand is billed on demand. Fleet builds get no per-build price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from ciwb.cost.shapes import price_environment
+
+__all__ = [
+    "BILLED_SPANS",
+    "BILLING_RULES",
+    "FREE_TIER",
+    "BilledSpan",
+    "BillingOptions",
+    "BillingRule",
+    "FleetRate",
+    "FreeTierAllowance",
+    "register_billing_rules",
+]
+
+
+@dataclass(frozen=True)
+class BillingRule:
+    """How one family of environment types turns seconds into billed units."""
+
+    name: str
+    environment_types: tuple[str, ...]
+    granularity_s: int  # billed time is rounded up to a multiple of this
+    minimum_s: int  # a build that ran at all bills at least this
+    source: str
+    verified: bool
+
+
+BILLING_RULES: tuple[BillingRule, ...] = (
+    BillingRule(
+        name="on-demand EC2 compute: per minute, rounded up",
+        environment_types=(
+            "LINUX_CONTAINER",
+            "ARM_CONTAINER",
+            "LINUX_GPU_CONTAINER",
+            "WINDOWS_CONTAINER",
+            "WINDOWS_SERVER_2019_CONTAINER",
+            "WINDOWS_SERVER_2022_CONTAINER",
+            "MAC_ARM",
+        ),
+        granularity_s=60,
+        minimum_s=60,
+        source="reference/codebuild-facts.md, Pricing (third-party)",
+        verified=False,
+    ),
+    BillingRule(
+        name="Lambda compute: per second",
+        environment_types=("LINUX_LAMBDA_CONTAINER", "ARM_LAMBDA_CONTAINER"),
+        granularity_s=1,
+        minimum_s=1,
+        source="reference/codebuild-facts.md, Pricing (third-party)",
+        verified=False,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BilledSpan:
+    """Where billed time starts for one bound; it always ends at the build's endTime."""
+
+    bound: str
+    starts_at: str
+    meaning: str
+
+
+BILLED_SPANS: tuple[BilledSpan, ...] = (
+    BilledSpan("lower", "PROVISIONING", "queue time not billed (from PROVISIONING start)"),
+    BilledSpan("upper", "SUBMITTED", "queue time billed (from SUBMITTED start)"),
+)
+
+
+@dataclass(frozen=True)
+class FreeTierAllowance:
+    name: str
+    environment_types: tuple[str, ...]
+    compute_types: tuple[str, ...]
+    seconds_per_month: int
+
+
+FREE_TIER: tuple[FreeTierAllowance, ...] = (
+    FreeTierAllowance(
+        "100 build-minutes/month on general1.small or arm1.small",
+        ("LINUX_CONTAINER", "ARM_CONTAINER"),
+        ("BUILD_GENERAL1_SMALL",),
+        100 * 60,
+    ),
+    FreeTierAllowance(
+        "6,000 build-seconds/month on Lambda 1 GB",
+        ("LINUX_LAMBDA_CONTAINER", "ARM_LAMBDA_CONTAINER"),
+        ("BUILD_LAMBDA_1GB",),
+        6000,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FleetRate:
+    """A reserved-capacity fleet: paid per instance-minute while provisioned."""
+
+    price_per_instance_minute: float
+    currency: str = "USD"
+    source: str = "user"
+
+    def cost(self, instances: int, provisioned_minutes: float) -> float:
+        return instances * provisioned_minutes * self.price_per_instance_minute
+
+
+@dataclass(frozen=True)
+class BillingOptions:
+    """Choices a user can make; each is echoed in the output's assumptions."""
+
+    free_tier: bool = False
+    free_tier_allowances: tuple[FreeTierAllowance, ...] = FREE_TIER
+    rules: tuple[BillingRule, ...] = BILLING_RULES
+    prices_as_of: date | None = None
+    assumptions: tuple[str, ...] = field(default=(), compare=False)
+
+    def describe(self) -> list[str]:
+        lines = [
+            f"{r.name} ({'verified' if r.verified else 'unverified'}: {r.source})"
+            for r in self.rules
+        ]
+        lines += [f"{s.bound} bound: {s.meaning}" for s in BILLED_SPANS]
+        lines.append(
+            "free tier applied per account and month: "
+            + "; ".join(a.name for a in self.free_tier_allowances)
+            if self.free_tier
+            else "free tier not applied"
+        )
+        lines.append("builds on reserved-capacity fleets are billed by the fleet, not per build")
+        lines.append(
+            f"prices in force on {self.prices_as_of}"
+            if self.prices_as_of
+            else "newest price per compute type"
+        )
+        return lines + list(self.assumptions)
+
+
+_RULE_SCHEMA = pa.schema(
+    [
+        ("environment_type", pa.string()),
+        ("price_environment_type", pa.string()),
+        ("rule", pa.string()),
+        ("granularity_s", pa.int32()),
+        ("minimum_s", pa.int32()),
+    ]
+)
+_ALLOWANCE_SCHEMA = pa.schema(
+    [
+        ("environment_type", pa.string()),
+        ("compute_type", pa.string()),
+        ("allowance_id", pa.int32()),
+        ("allowance_s", pa.float64()),
+    ]
+)
+
+
+def register_billing_rules(
+    con: duckdb.DuckDBPyConnection, options: BillingOptions
+) -> tuple[str, str]:
+    """Register the rules and free-tier allowances as relations; returns their names."""
+    rules = [
+        {
+            "environment_type": env,
+            "price_environment_type": price_environment(env),
+            "rule": rule.name,
+            "granularity_s": rule.granularity_s,
+            "minimum_s": rule.minimum_s,
+        }
+        for rule in options.rules
+        for env in rule.environment_types
+    ]
+    allowances = (
+        [
+            {
+                "environment_type": env,
+                "compute_type": compute,
+                "allowance_id": i,
+                "allowance_s": float(a.seconds_per_month),
+            }
+            for i, a in enumerate(options.free_tier_allowances)
+            for env in a.environment_types
+            for compute in a.compute_types
+        ]
+        if options.free_tier
+        else []
+    )
+    con.register("_ciwb_rules", pa.Table.from_pylist(rules, schema=_RULE_SCHEMA))
+    con.register("_ciwb_free_tier", pa.Table.from_pylist(allowances, schema=_ALLOWANCE_SCHEMA))
+    return "_ciwb_rules", "_ciwb_free_tier"

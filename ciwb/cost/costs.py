@@ -1,0 +1,390 @@
+"""Cost per build (lower and upper bound), per project, month, compute type, arch and phase.
+
+Everything is one DuckDB query over `builds` and `build_phases` (the same data behind the
+`build_facts` view), so it scales to millions of builds; polars DataFrames come out.
+Bounds (reference/codebuild-facts.md, "Pricing": queue billing is unverified):
+lower = billed from the PROVISIONING start, upper = billed from the SUBMITTED start.
+A build with no price row, no billing rule, or on a reserved fleet is *unpriced* and counted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from ciwb.cost.billing import BillingOptions, register_billing_rules
+from ciwb.cost.frames import frame
+from ciwb.cost.period import parse_when
+from ciwb.cost.prices import register_prices
+from ciwb.errors import CiwbError
+
+__all__ = [
+    "GROUPINGS",
+    "CostSummary",
+    "build_costs",
+    "build_costs_sql",
+    "materialise_costs",
+    "save_build_costs",
+    "cost_summary",
+    "phase_cost_shares",
+    "prepare_cost_relations",
+]
+
+GROUPINGS = {
+    "project": ("project_name",),
+    "month": ("month",),
+    "compute": ("environment_type", "compute_type"),
+    "arch": ("arch",),
+}
+
+PHASES = (
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+)
+
+
+def _billed(seconds: str) -> str:
+    """Round billed time up to the rule's granularity; a build that ran bills the minimum."""
+    return (
+        f"CASE WHEN unpriced_reason IS NOT NULL THEN NULL WHEN {seconds} <= 0 THEN 0.0 "
+        f"ELSE greatest(ceil({seconds} / granularity_s) * granularity_s, minimum_s) END"
+    )
+
+
+def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
+    """SELECT of one row per completed build with its bounds, billed seconds and cost.
+
+    Needs the relations `_ciwb_rules`, `_ciwb_free_tier` and `_ciwb_prices` registered on
+    the connection (see `prepare_cost_relations`). `where` filters `builds b`.
+    """
+    free = (
+        """
+        , credited AS (
+            SELECT billed.*,
+                CASE WHEN ft.allowance_id IS NULL THEN 0.0 ELSE greatest(0.0, least(
+                    billed_lower_s, ft.allowance_s - (sum(billed_lower_s) OVER w - billed_lower_s)
+                )) END AS free_lower_s,
+                CASE WHEN ft.allowance_id IS NULL THEN 0.0 ELSE greatest(0.0, least(
+                    billed_upper_s, ft.allowance_s - (sum(billed_upper_s) OVER w - billed_upper_s)
+                )) END AS free_upper_s
+            FROM billed
+            LEFT JOIN _ciwb_free_tier ft
+              ON ft.environment_type = billed.environment_type
+             AND ft.compute_type = billed.compute_type
+             AND billed.unpriced_reason IS NULL
+            WINDOW w AS (
+                PARTITION BY billed.account_id, billed.month, ft.allowance_id
+                ORDER BY billed.start_time, billed.build_arn
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )"""
+        if free_tier
+        else """
+        , credited AS (SELECT billed.*, 0.0 AS free_lower_s, 0.0 AS free_upper_s FROM billed)"""
+    )
+    return f"""
+    WITH prov AS (
+        SELECT build_arn, min(start_time) AS provisioning_start
+        FROM build_phases WHERE phase_type = 'PROVISIONING' GROUP BY build_arn
+    ),
+    base AS (
+        SELECT b.build_arn, b.project_name, b.account_id, b.region, b.arch,
+               b.environment_type, b.compute_type, b.status, b.start_time, b.end_time,
+               b.fleet_arn, b.privileged_mode,
+               CAST(date_trunc('month', b.start_time) AS DATE) AS month,
+               -- rounded to the millisecond so float noise never adds a billed minute
+               round(greatest(b.total_s, 0), 3) AS upper_s,
+               CASE WHEN p.provisioning_start IS NULL THEN 0.0 ELSE round(greatest(
+                   epoch_us(b.end_time) - epoch_us(p.provisioning_start), 0) / 1e6, 3)
+               END AS lower_s
+        FROM builds b LEFT JOIN prov p USING (build_arn)
+        WHERE b.build_complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
+        {where}
+    ),
+    rated AS (
+        SELECT base.*, r.rule, r.granularity_s, r.minimum_s,
+               pr.unit, pr.unit_s, pr.price, pr.currency, pr.as_of AS price_as_of,
+               pr.confidence AS price_confidence,
+               CASE WHEN base.fleet_arn IS NOT NULL THEN 'billed by reserved fleet'
+                    WHEN r.rule IS NULL
+                        THEN 'no billing rule for ' || coalesce(base.environment_type, 'unknown')
+                    WHEN pr.price IS NULL THEN 'no price for ' || base.region || ' '
+                        || base.environment_type || ' ' || coalesce(base.compute_type, '?')
+               END AS unpriced_reason
+        FROM base
+        LEFT JOIN _ciwb_rules r ON r.environment_type = base.environment_type
+        LEFT JOIN _ciwb_prices pr
+          ON pr.region = base.region
+         AND pr.environment_type = r.price_environment_type
+         AND pr.compute_type = base.compute_type
+    ),
+    billed AS (
+        SELECT rated.*,
+               {_billed("lower_s")} AS billed_lower_s,
+               {_billed("upper_s")} AS billed_upper_s
+        FROM rated
+    ){free}
+    SELECT credited.* EXCLUDE (granularity_s, minimum_s),
+           (billed_lower_s - free_lower_s) / unit_s * price AS cost_lower,
+           (billed_upper_s - free_upper_s) / unit_s * price AS cost_upper
+    FROM credited
+    """
+
+
+def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptions) -> list:
+    """Register prices and billing rules on `con`; returns the price rows in force."""
+    register_billing_rules(con, options)
+    return register_prices(con, as_of=options.prices_as_of)
+
+
+def materialise_costs(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    projects: list[str] | None = None,
+    options: BillingOptions | None = None,
+    name: str = "_ciwb_c",
+) -> list:
+    """Create temp table `name` with one costed row per build (works read-only).
+
+    Returns the price rows in force, so callers can price alternatives with the same table.
+    """
+    options = options or BillingOptions()
+    prices = prepare_cost_relations(con, options)
+    where, params = _where(since, until, projects)
+    inner = build_costs_sql(where, free_tier=options.free_tier)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
+    return prices
+
+
+def _where(
+    since: str | datetime | None,
+    until: str | datetime | None,
+    projects: list[str] | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    start = parse_when(since)
+    end = parse_when(until)
+    if start is not None:
+        clauses.append("AND b.start_time >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("AND b.start_time < ?")
+        params.append(end)
+    if projects:
+        clauses.append("AND b.project_name IN (SELECT unnest(?))")
+        params.append(list(projects))
+    return " ".join(clauses), params
+
+
+def build_costs(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    projects: list[str] | None = None,
+    options: BillingOptions | None = None,
+) -> pl.DataFrame:
+    """One row per completed build: lower/upper seconds, billed seconds, price, cost bounds."""
+    from ciwb.store import connect
+
+    options = options or BillingOptions()
+    where, params = _where(since, until, projects)
+    with connect(db, read_only=True) as con:
+        prepare_cost_relations(con, options)
+        sql = build_costs_sql(where, free_tier=options.free_tier) + " ORDER BY start_time"
+        return frame(con, sql, params)
+
+
+@dataclass
+class CostSummary:
+    """Cost grouped one way, with what could not be priced and why."""
+
+    by: str
+    table: pl.DataFrame
+    builds: int
+    priced_builds: int
+    unpriced_builds: int
+    unpriced_reasons: dict[str, int]
+    in_progress_builds: int
+    cost_lower: float
+    cost_upper: float
+    currency: str
+    assumptions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["table"] = self.table.to_dicts()
+        return data
+
+
+def cost_summary(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    by: str = "project",
+    projects: list[str] | None = None,
+    options: BillingOptions | None = None,
+) -> CostSummary:
+    """Cost bounds per project, month, compute type or arch, computed inside DuckDB."""
+    from ciwb.store import connect
+
+    if by not in GROUPINGS:
+        raise CiwbError(f"cannot group by {by!r}", hint=f"use one of {', '.join(GROUPINGS)}")
+    options = options or BillingOptions()
+    keys = ", ".join(GROUPINGS[by])
+    where, params = _where(since, until, projects)
+    with connect(db, read_only=True) as con:
+        # Materialised once, aggregated twice.
+        materialise_costs(con, since=since, until=until, projects=projects, options=options)
+        table = frame(
+            con,
+            f"""
+            SELECT {keys},
+                   count(*) AS builds,
+                   count(*) FILTER (WHERE unpriced_reason IS NULL) AS priced_builds,
+                   count(*) FILTER (WHERE unpriced_reason IS NOT NULL) AS unpriced_builds,
+                   round(sum(billed_lower_s) / 60, 1) AS billed_minutes_lower,
+                   round(sum(billed_upper_s) / 60, 1) AS billed_minutes_upper,
+                   sum(cost_lower) AS cost_lower,
+                   sum(cost_upper) AS cost_upper,
+                   sum(cost_lower)
+                       / nullif(sum(sum(cost_lower)) OVER (), 0) AS share_lower
+            FROM _ciwb_c GROUP BY ALL ORDER BY cost_upper DESC, {keys}
+            """,
+        )
+        reasons = dict(
+            con.execute(
+                "SELECT unpriced_reason, count(*) FROM _ciwb_c "
+                "WHERE unpriced_reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        in_progress = con.execute(
+            "SELECT count(*) FROM builds b WHERE NOT (b.build_complete "
+            f"AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL) {where}",
+            params,
+        ).fetchall()[0][0]
+    builds = int(table["builds"].sum()) if table.height else 0
+    priced = int(table["priced_builds"].sum()) if table.height else 0
+    return CostSummary(
+        by=by,
+        table=table,
+        builds=builds,
+        priced_builds=priced,
+        unpriced_builds=builds - priced,
+        unpriced_reasons={str(k): int(v) for k, v in reasons.items()},
+        in_progress_builds=int(in_progress),
+        cost_lower=float(table["cost_lower"].sum()) if table.height else 0.0,
+        cost_upper=float(table["cost_upper"].sum()) if table.height else 0.0,
+        currency="USD",
+        assumptions=options.describe(),
+    )
+
+
+def phase_cost_shares(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    projects: list[str] | None = None,
+    options: BillingOptions | None = None,
+) -> pl.DataFrame:
+    """Per project and phase: seconds, and the cost bounds shared out pro rata to phase time.
+
+    Upper-bound cost is shared over every phase; lower-bound cost only over the phases from
+    PROVISIONING on (the lower bound bills nothing before it).
+    """
+    from ciwb.store import connect
+
+    options = options or BillingOptions()
+    where, params = _where(since, until, projects)
+    unbilled = "('SUBMITTED', 'QUEUED')"
+    with connect(db, read_only=True) as con:
+        prepare_cost_relations(con, options)
+        inner = build_costs_sql(where, free_tier=options.free_tier)
+        return frame(
+            con,
+            f"""
+            WITH c AS ({inner}),
+            ph AS (
+                SELECT p.build_arn, p.phase_type, sum(p.duration_s) AS phase_s
+                FROM build_phases p WHERE p.duration_s IS NOT NULL
+                GROUP BY ALL
+            ),
+            tot AS (
+                SELECT build_arn, sum(phase_s) AS all_s,
+                       sum(phase_s) FILTER (WHERE phase_type NOT IN {unbilled}) AS billed_s
+                FROM ph GROUP BY build_arn
+            )
+            , per_phase AS (
+                SELECT c.project_name, ph.phase_type,
+                       count(*) AS builds,
+                       sum(ph.phase_s) AS seconds,
+                       sum(CASE WHEN ph.phase_type IN {unbilled} THEN 0
+                                ELSE c.cost_lower * ph.phase_s / nullif(tot.billed_s, 0) END)
+                           AS cost_lower,
+                       sum(c.cost_upper * ph.phase_s / nullif(tot.all_s, 0)) AS cost_upper
+                FROM c JOIN ph USING (build_arn) JOIN tot USING (build_arn)
+                WHERE c.unpriced_reason IS NULL
+                GROUP BY c.project_name, ph.phase_type
+            )
+            SELECT *,
+                   cost_lower / nullif(sum(cost_lower) OVER (PARTITION BY project_name), 0)
+                       AS share_lower,
+                   cost_upper / nullif(sum(cost_upper) OVER (PARTITION BY project_name), 0)
+                       AS share_upper
+            FROM per_phase
+            ORDER BY project_name, list_position({list(PHASES)!r}, phase_type)
+            """,
+            params,
+        )
+
+
+_SAVED_COLUMNS = (
+    "build_arn, project_name, account_id, region, month, arch, environment_type, compute_type,"
+    " lower_s, upper_s, billed_lower_s, billed_upper_s, free_lower_s, free_upper_s, unit, price,"
+    " currency, price_as_of, price_confidence, rule, cost_lower, cost_upper, unpriced_reason"
+)
+
+
+def save_build_costs(
+    db: str | os.PathLike[str] | None = None, *, options: BillingOptions | None = None
+) -> int:
+    """Replace the store's `build_costs` snapshot with freshly computed bounds; returns rows."""
+    import json
+    from datetime import UTC
+
+    from ciwb.store import connect
+
+    options = options or BillingOptions()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(db) as con:
+        materialise_costs(con, options=options)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM build_costs")
+            con.execute(
+                f"INSERT INTO build_costs ({_SAVED_COLUMNS}, computed_at, assumptions) "
+                f"SELECT {_SAVED_COLUMNS}, ?, ? FROM _ciwb_c",
+                [now, json.dumps(options.describe())],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(con.execute("SELECT count(*) FROM build_costs").fetchall()[0][0])

@@ -1,0 +1,198 @@
+"""What-if: a reserved-capacity fleet instead of on-demand, per compute type.
+
+A fleet costs per instance-minute while provisioned, builds or not; builds beyond the fleet
+overflow to on-demand and are billed on demand (reference/codebuild-facts.md, "Pricing").
+From history, the exact build concurrency over time (a sweep over build spans from the
+PROVISIONING start, i.e. instance time) gives, for each fleet size N, the build-minutes the
+fleet would carry and the minutes that overflow. Break-even rate = on-demand value of the
+carried minutes / (N × minutes in the period): a fleet of N pays off only if its price per
+instance-minute is below it. With a fleet rate, the saving and the best N follow.
+Reserved prices are not in the seed table: give `fleet_rate` or read the break-even.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from ciwb.cost.billing import BillingOptions, FleetRate
+from ciwb.cost.costs import materialise_costs
+from ciwb.cost.frames import frame
+from ciwb.cost.whatif import MONTH_DAYS, WhatIf, register_whatif
+
+__all__ = ["hourly_concurrency", "reserved_capacity"]
+
+_POOL = "region, environment_type, compute_type"
+
+_SPANS = f"""
+spans AS (
+    SELECT {_POOL}, price / unit_s * 60 AS price_per_minute,
+           end_time - to_microseconds(CAST(lower_s * 1e6 AS BIGINT)) AS t0, end_time AS t1
+    FROM _ciwb_c
+    WHERE unpriced_reason IS NULL AND lower_s > 0 AND unit_s = 60
+),
+events AS (
+    SELECT {_POOL}, t0 AS t, 1 AS d FROM spans
+    UNION ALL SELECT {_POOL}, t1 AS t, -1 AS d FROM spans
+),
+running AS (
+    -- ends sort before starts at the same instant, so a hand-over is not a peak
+    SELECT {_POOL}, t,
+           sum(d) OVER w AS c,
+           lead(t) OVER w AS t_next
+    FROM events
+    WINDOW w AS (PARTITION BY {_POOL} ORDER BY t, d ROWS UNBOUNDED PRECEDING)
+),
+segments AS (
+    SELECT {_POOL}, c, t, epoch(t_next) - epoch(t) AS seconds
+    FROM running WHERE t_next IS NOT NULL AND c > 0 AND t_next > t
+)
+"""
+
+
+def hourly_concurrency(con: Any) -> pl.DataFrame:
+    """Mean and peak concurrent builds per pool and hour, from the costed builds `_ciwb_c`."""
+    return frame(
+        con,
+        f"""
+        WITH {_SPANS}
+        SELECT {_POOL}, date_trunc('hour', t) AS hour,
+               sum(c * seconds) / 3600 AS mean_concurrency,
+               CAST(max(c) AS BIGINT) AS peak_concurrency
+        FROM segments GROUP BY ALL ORDER BY ALL
+        """,
+    )
+
+
+@register_whatif("reserved")
+def reserved_capacity(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    projects: list[str] | None = None,
+    fleet_rate: float | None = None,
+    max_fleet: int = 16,
+    options: BillingOptions | None = None,
+) -> WhatIf:
+    """Per compute type and fleet size: carried and overflow minutes, break-even, saving."""
+    from ciwb.store import connect
+
+    rate = FleetRate(fleet_rate) if fleet_rate is not None else None
+    with connect(db, read_only=True) as con:
+        materialise_costs(con, since=since, until=until, projects=projects, options=options)
+        pools = frame(
+            con,
+            f"""
+            WITH {_SPANS}
+            SELECT {_POOL}, count(*) AS builds, max(price_per_minute) AS price_per_minute,
+                   (epoch(max(t1)) - epoch(min(t0))) / 60 AS period_minutes
+            FROM spans GROUP BY ALL ORDER BY ALL
+            """,
+        )
+        on_demand = frame(
+            con,
+            f"""
+            SELECT {_POOL}, sum(cost_lower) AS on_demand_cost
+            FROM _ciwb_c WHERE unpriced_reason IS NULL AND unit_s = 60 GROUP BY ALL
+            """,
+        )
+        sizes = frame(
+            con,
+            f"""
+            WITH {_SPANS}
+            SELECT {_POOL}, n AS fleet_size,
+                   sum(least(c, n) * seconds) / 60 AS carried_minutes,
+                   sum(greatest(c - n, 0) * seconds) / 60 AS overflow_minutes,
+                   CAST(max(c) AS BIGINT) AS peak_concurrency
+            FROM segments, range(1, {int(max_fleet) + 1}) AS sizes(n)
+            GROUP BY ALL ORDER BY ALL
+            """,
+        )
+        hourly = hourly_concurrency(con)
+        unpriced = con.execute(
+            "SELECT count(*) FROM _ciwb_c WHERE unpriced_reason IS NOT NULL"
+        ).fetchall()[0][0]
+    keys = ["region", "environment_type", "compute_type"]
+    busy = hourly.group_by(keys).agg(
+        pl.col("mean_concurrency").median().alias("median_hourly_concurrency"),
+        pl.col("mean_concurrency").quantile(0.95).alias("p95_hourly_concurrency"),
+    )
+    table = (
+        sizes.join(pools, on=keys)
+        .join(on_demand, on=keys, how="left")
+        .join(busy, on=keys, how="left")
+        .with_columns(
+            peak_concurrency=pl.col("peak_concurrency").max().over(keys),
+        )
+        .filter(pl.col("fleet_size") <= pl.col("peak_concurrency"))
+        .with_columns(
+            utilisation=pl.col("carried_minutes")
+            / (pl.col("fleet_size") * pl.col("period_minutes")),
+            carried_value=pl.col("carried_minutes") * pl.col("price_per_minute"),
+            overflow_cost=pl.col("overflow_minutes") * pl.col("price_per_minute"),
+        )
+        .with_columns(
+            break_even_rate=pl.col("carried_value")
+            / (pl.col("fleet_size") * pl.col("period_minutes")),
+        )
+    )
+    if rate is not None:
+        table = (
+            table.with_columns(
+                fleet_cost=pl.col("fleet_size")
+                * pl.col("period_minutes")
+                * pl.lit(rate.price_per_instance_minute),
+            )
+            .with_columns(
+                saving=pl.col("carried_value") - pl.col("fleet_cost"),
+            )
+            .with_columns(
+                saving_month=pl.col("saving") / (pl.col("period_minutes") / (MONTH_DAYS * 1440)),
+                recommended=(pl.col("saving") == pl.col("saving").max().over(keys))
+                & (pl.col("saving") > 0),
+            )
+        )
+    notes = [
+        f"{r['compute_type']} ({r['environment_type']}, {r['region']}): peak "
+        f"{r['peak_concurrency']} concurrent, median busy-hour concurrency "
+        f"{r['median_hourly_concurrency']:.2f} → a fleet of "
+        f"{max(1, math.ceil(r['median_hourly_concurrency'] or 0))} covers a typical busy hour"
+        for r in table.unique(keys, keep="first").sort(keys).to_dicts()
+    ]
+    return WhatIf(
+        kind="reserved",
+        assumption=(
+            "a fleet of N instances of the same compute type carries every build it has room "
+            "for at that instant (overflow runs on demand); fleet provisioned for the whole "
+            "period; on-demand value of carried minutes pro rata (per-minute rounding ignored)"
+            + (
+                f"; fleet rate {rate.price_per_instance_minute} per instance-minute"
+                if rate
+                else "; no fleet rate given: read break_even_rate"
+            )
+        ),
+        evidence="build spans from PROVISIONING start to end (lower bound) in history; "
+        "exact concurrency sweep, hourly mean/peak concurrency in notes",
+        uncertainty="history repeats itself: the period's concurrency is assumed to recur; "
+        "break_even_rate falls as N grows (each extra instance idles more)",
+        table=table.sort([*keys, "fleet_size"]),
+        unpriced_builds=int(unpriced),
+        columns=(
+            "region",
+            "environment_type",
+            "compute_type",
+            "fleet_size",
+            "utilisation",
+            "carried_minutes",
+            "overflow_minutes",
+            "break_even_rate",
+            "saving_month",
+            "recommended",
+        ),
+        notes=notes,
+    )

@@ -1,0 +1,158 @@
+"""Generate → normalise → store: the demo history through the real normalisation path."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ciwb.collect.normalise import (
+    NormalisedBatch,
+    normalise_build_batch,
+    normalise_metric,
+    normalise_project,
+    normalise_report,
+    normalise_test_case,
+)
+from ciwb.demo.generator import DemoConfig, DemoHistory, generate, iter_chunks
+from ciwb.errors import CiwbError
+from ciwb.store import connect, write_batch
+
+__all__ = ["DemoSummary", "history_batches", "load_demo", "planted_path_for"]
+
+ORIGIN = "demo"
+# Large batches let DuckDB write full row groups straight to the file instead of via the WAL.
+CHUNK = 25_000
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    db: Path
+    builds: int
+    projects: int
+    rows: dict[str, int]
+    first: datetime
+    last: datetime
+    planted_path: Path
+
+
+def planted_path_for(db: Path) -> Path:
+    """The planted-facts JSON lives beside the demo DB: data/demo.duckdb → data/demo.planted.json."""
+    return db.with_suffix(".planted.json")
+
+
+def history_batches(history: DemoHistory, chunk: int = CHUNK) -> Iterator[NormalisedBatch]:
+    """The whole history as normalised batches: first the non-build records, then builds
+    (with their metrics) `chunk` at a time."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    first = NormalisedBatch()
+    for project in history.projects:
+        first.projects.append(normalise_project(project, origin=ORIGIN, now=now))
+    for record in history.build_batches:
+        row, groups = normalise_build_batch(record, origin=ORIGIN, now=now)
+        first.build_batches.append(row)
+        first.build_batch_groups.extend(groups)
+    build_of_report = {}
+    for record in history.reports:
+        row = normalise_report(record, origin=ORIGIN, now=now)
+        first.reports.append(row)
+        build_of_report[row.report_arn] = row.build_arn
+    for case in history.test_cases:
+        first.test_cases.append(
+            normalise_test_case(case, build_arn=build_of_report[case["reportArn"]])
+        )
+    metrics_by_build: dict[str, list] = {}
+    for metric in history.metrics:
+        metrics_by_build.setdefault(metric.build_arn, []).append(metric)
+    yield first
+    for records in iter_chunks(history.builds, chunk):
+        batch = NormalisedBatch()
+        for record in records:
+            batch.add_build(record, origin=ORIGIN, now=now)
+            for metric in metrics_by_build.get(record["arn"], ()):
+                batch.build_metrics.append(
+                    normalise_metric(
+                        metric.build_arn,
+                        metric.metric_name,
+                        timestamps=metric.result["Timestamps"],
+                        values=metric.result["Values"],
+                        period_s=metric.period_s,
+                    )
+                )
+        yield batch
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Millions of short-lived acyclic rows: the cyclic GC would only rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _prepare_target(db: Path) -> None:
+    """Start from an empty file, but never throw away collected or replayed history."""
+    if not db.exists():
+        return
+    with connect(db) as con:
+        foreign = con.execute("SELECT count(*) FROM builds WHERE origin <> ?", [ORIGIN]).fetchall()[
+            0
+        ][0]
+    if foreign:
+        raise CiwbError(
+            f"{db}: holds {foreign:,} builds that are not demo data; refusing to overwrite it",
+            hint="choose another --db for the demo",
+        )
+    db.unlink()
+    wal = Path(f"{db}.wal")
+    if wal.exists():
+        wal.unlink()
+
+
+def load_demo(
+    db: str | os.PathLike[str] = "data/demo.duckdb",
+    *,
+    builds: int = 50_000,
+    seed: int = 7,
+    days: int = 90,
+    progress: Progress | None = None,
+) -> DemoSummary:
+    """Generate a demo history into `db` (recreated) and write its planted facts beside it."""
+    db = Path(db)
+    report = progress or (lambda stage, done, total: None)
+    _prepare_target(db)
+    report("generating", 0, builds)
+    history = generate(DemoConfig(builds=builds, seed=seed, days=days))
+    report("generating", builds, builds)
+    total = len(history.builds)
+    stored = 0
+    rows: dict[str, int] = {}
+    with _no_cyclic_gc(), connect(db) as con:  # the whole load is one batch of work
+        for batch in history_batches(history):
+            for table, count in write_batch(con, batch).items():
+                rows[table] = rows.get(table, 0) + count
+            stored += batch.build_count()
+            report("storing", stored, total)
+    planted = history.planted
+    assert planted is not None
+    path = planted.write(planted_path_for(db))
+    starts = [b["startTime"] for b in history.builds]
+    return DemoSummary(
+        db=db,
+        builds=total,
+        projects=len(history.projects),
+        rows=rows,
+        first=min(starts),
+        last=max(starts),
+        planted_path=path,
+    )

@@ -1,0 +1,35 @@
+"""Executors by name (a small registry, papermill-engine style): `local` now, `docker` later."""
+
+from __future__ import annotations
+
+from ciwb.errors import CiwbError
+from ciwb.replay.executors.base import Executor, Workspace
+from ciwb.replay.executors.local import LocalExecutor
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "LocalExecutor",
+    "Workspace",
+    "get_executor",
+    "register_executor",
+]
+
+EXECUTORS: dict[str, type[Executor]] = {}
+
+
+def register_executor(cls: type[Executor]) -> type[Executor]:
+    EXECUTORS[cls.name] = cls
+    return cls
+
+
+def get_executor(name: str, **options: object) -> Executor:
+    try:
+        cls = EXECUTORS[name]
+    except KeyError:
+        known = ", ".join(sorted(EXECUTORS))
+        raise CiwbError(f"unknown executor {name!r} (known: {known})") from None
+    return cls(**options)
+
+
+register_executor(LocalExecutor)

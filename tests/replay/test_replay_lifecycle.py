@@ -1,0 +1,128 @@
+"""Timeout and Ctrl-C kill the whole process group and still store the build record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from replay_helpers import phase_statuses
+
+from ciwb.store import connect
+
+
+def _gone(pid: int, wait_s: float = 10.0) -> bool:
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return True
+        if "\nState:\tZ" in state:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path):
+    pidfile = tmp_path / "bg.pid"
+    result = replay(
+        f"""\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - nohup sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}
+              - sleep 30
+          post_build:
+            commands: [echo should-not-run]
+        """,
+        timeout_s=1.5,
+    )
+    statuses = phase_statuses(result)
+    assert result.status == "TIMED_OUT"
+    assert statuses["BUILD"] == "TIMED_OUT"
+    assert "POST_BUILD" not in statuses and statuses["FINALIZING"] == "SUCCEEDED"
+    assert _gone(int(pidfile.read_text()))
+    with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
+        row = con.execute(
+            "SELECT status FROM builds WHERE build_arn = ?", [result.build_arn]
+        ).fetchone()
+    assert row == ("TIMED_OUT",)
+
+
+def _start_cli(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+    src = tmp_path / "src"
+    src.mkdir()
+    pidfile = tmp_path / "sleep.pid"
+    (src / "buildspec.yml").write_text(
+        textwrap.dedent(f"""\
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - sleep 120 & echo $! > {pidfile}; wait
+        """)
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ciwb.cli",
+            "replay",
+            "run",
+            str(src),
+            "--out",
+            str(out),
+            "--db",
+            str(tmp_path / "ciwb.duckdb"),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline, "the build never started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    return proc, pidfile, out
+
+
+def _check_stopped(tmp_path: Path, proc: subprocess.Popen, pidfile: Path) -> None:
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert _gone(int(pidfile.read_text()))
+    with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
+        status = con.execute("SELECT status FROM builds").fetchall()
+        phases = dict(con.execute("SELECT phase_type, status FROM build_phases").fetchall())
+    assert status == [("STOPPED",)]
+    assert phases["BUILD"] == "STOPPED" and phases["FINALIZING"] == "SUCCEEDED"
+
+
+def test_ctrl_c_stops_the_build_and_writes_it_as_stopped(tmp_path):
+    proc, pidfile, _ = _start_cli(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    _check_stopped(tmp_path, proc, pidfile)
+
+
+def test_sigterm_stops_the_build_like_ctrl_c(tmp_path):
+    proc, pidfile, _ = _start_cli(tmp_path)
+    os.kill(proc.pid, signal.SIGTERM)
+    _check_stopped(tmp_path, proc, pidfile)
+
+
+def test_a_timeout_while_naming_artifacts_is_a_timeout_not_an_artifact_error(replay):
+    result = replay(
+        "version: 0.2\nphases:\n  build:\n    commands: [touch out.txt]\n"
+        "artifacts:\n  files: [out.txt]\n  name: app-$(sleep 30)\n",
+        timeout_s=1.5,
+    )
+    assert result.status == "TIMED_OUT"
+    assert phase_statuses(result)["UPLOAD_ARTIFACTS"] == "TIMED_OUT"

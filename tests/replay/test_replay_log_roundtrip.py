@@ -1,0 +1,67 @@
+"""A replay's log is read back by the same parser as CloudWatch logs."""
+
+from __future__ import annotations
+
+from ciwb.collect.agent_log import command_rows
+from ciwb.store import connect
+
+
+def test_a_replay_log_reads_back_into_the_same_commands_it_ran(replay):
+    result = replay("""\
+        version: 0.2
+        phases:
+          install:
+            commands: [echo one, 'printf "no newline"']
+          build:
+            commands: [sh -c 'exit 5']
+        """)
+    rows = command_rows(
+        result.log_path.read_text().splitlines(), build_arn=result.build_arn, source_name="replay"
+    )
+    assert [(r.phase_type, r.command, r.exit_status) for r in rows] == [
+        ("INSTALL", "echo one", 0),
+        ("INSTALL", 'printf "no newline"', 0),
+        ("BUILD", "sh -c 'exit 5'", 5),
+    ]
+    assert all(r.duration_s is not None and r.duration_s >= 0 for r in rows)
+
+
+def test_the_stored_replay_has_origin_replay_phases_and_commands(replay, tmp_path):
+    result = replay("version: 0.2\nphases:\n  build:\n    commands: [echo a, echo b]\n")
+    with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
+        origin, status, total = con.execute(
+            "SELECT origin, status, total_s FROM builds WHERE build_arn = ?", [result.build_arn]
+        ).fetchone()
+        phases = [
+            r[0] for r in con.execute("SELECT phase_type FROM build_phases ORDER BY seq").fetchall()
+        ]
+        commands = con.execute("SELECT command, source FROM build_commands ORDER BY seq").fetchall()
+        facts = con.execute("SELECT build_s FROM build_facts").fetchone()
+    assert (origin, status) == ("replay", "SUCCEEDED") and total > 0
+    assert phases == [
+        "SUBMITTED",
+        "QUEUED",
+        "PROVISIONING",
+        "DOWNLOAD_SOURCE",
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+        "FINALIZING",
+        "COMPLETED",
+    ]
+    assert commands == [("echo a", "replay"), ("echo b", "replay")]
+    assert facts[0] > 0
+
+
+def test_the_record_has_api_shaped_phases(replay):
+    result = replay("version: 0.2\nphases:\n  build:\n    commands: [sleep 1.2]\n")
+    phases = {p["phaseType"]: p for p in result.record["phases"]}
+    assert phases["COMPLETED"].keys() == {"phaseType", "startTime"}
+    build = phases["BUILD"]
+    seconds = (build["endTime"] - build["startTime"]).total_seconds()
+    assert seconds > 1.2
+    assert build["durationInSeconds"] == int(seconds)  # truncated, as AWS does
+    assert build["contexts"] == [{"statusCode": "", "message": ""}]
+    assert result.record["buildStatus"] == "SUCCEEDED" and result.record["buildComplete"]

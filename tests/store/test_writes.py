@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+
+from ciwb.collect.normalise import NormalisedBatch, normalise_build
+from ciwb.demo import generate, history_batches
+from ciwb.store import connect, export_parquet, write_batch
+
+COUNTED = (
+    "projects",
+    "builds",
+    "build_phases",
+    "build_metrics",
+    "build_batches",
+    "build_batch_groups",
+    "reports",
+    "test_cases",
+)
+
+
+def _counts(db) -> dict[str, int]:
+    with connect(db, read_only=True) as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in COUNTED}
+
+
+def _load(db, history) -> None:
+    with connect(db) as con:
+        for batch in history_batches(history, chunk=250):
+            write_batch(con, batch)
+
+
+def test_reingesting_the_same_records_changes_no_count(db_path):
+    history = generate(builds=800, seed=21)
+    _load(db_path, history)
+    first = _counts(db_path)
+    assert first["builds"] == len(history.builds) and first["test_cases"] > 0
+    _load(db_path, history)
+    assert _counts(db_path) == first
+
+
+def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
+    history = generate(builds=200, seed=4)
+    done = next(
+        b for b in history.builds if b["buildStatus"] == "SUCCEEDED" and len(b["phases"]) == 11
+    )
+    running = copy.deepcopy(done)
+    running["phases"] = running["phases"][:5]
+    running["phases"][-1] = {
+        "phaseType": running["phases"][-1]["phaseType"],
+        "phaseStatus": "IN_PROGRESS",
+        "startTime": running["phases"][-1]["startTime"],
+    }
+    running.update(
+        buildStatus="IN_PROGRESS",
+        buildComplete=False,
+        currentPhase=running["phases"][-1]["phaseType"],
+    )
+    del running["endTime"]
+    for record in (running, done):
+        batch = NormalisedBatch()
+        batch.add_build(record, origin="aws", now=None)
+        with connect(db_path) as con:
+            write_batch(con, batch)
+        with connect(db_path, read_only=True) as con:
+            status, complete, phases = con.execute(
+                "SELECT b.status, b.build_complete, count(p.seq) FROM builds b"
+                " JOIN build_phases p USING (build_arn) GROUP BY ALL"
+            ).fetchall()[0]
+        if record is running:
+            assert (status, complete, phases) == ("IN_PROGRESS", False, 5)
+    assert (status, complete, phases) == ("SUCCEEDED", True, 11)
+    build, _ = normalise_build(done)
+    with connect(db_path, read_only=True) as con:
+        total = con.execute("SELECT total_s FROM build_facts").fetchall()[0][0]
+    assert total == build.total_s
+
+
+def test_a_reader_process_works_while_a_writer_process_writes(db_path, tmp_path):
+    with connect(db_path):
+        pass
+    writer = textwrap.dedent(
+        f"""
+        from ciwb.demo import generate, history_batches
+        from ciwb.store import connect, write_batch
+        history = generate(builds=3000, seed=9)
+        for batch in history_batches(history, chunk=200):
+            with connect({str(db_path)!r}) as con:   # one batch of work per connection
+                write_batch(con, batch)
+        print(len(history.builds))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+    seen: list[int] = []
+    while proc.poll() is None:
+        with connect(db_path, read_only=True, lock_timeout_s=60) as con:
+            seen.append(con.execute("SELECT count(*) FROM builds").fetchall()[0][0])
+        time.sleep(0.05)
+    out, _ = proc.communicate()
+    assert proc.returncode == 0
+    assert len(seen) >= 3
+    assert seen == sorted(seen)  # each read sees a consistent, growing store
+    assert _counts(db_path)["builds"] == int(out.strip())
+
+
+def test_export_writes_parquet_partitioned_by_month(db_path, tmp_path):
+    history = generate(builds=600, seed=2)
+    _load(db_path, history)
+    result = export_parquet(str(tmp_path / "out"), db_path)
+    assert result.tables["builds"] == len(history.builds)
+    months = sorted(p.name for p in (tmp_path / "out" / "builds").iterdir())
+    assert len(months) >= 3 and all(m.startswith("month=") for m in months)
+    con = duckdb.connect()
+    n = con.execute(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/out/build_phases/*/*.parquet',"
+        " hive_partitioning = true)"
+    ).fetchall()[0][0]
+    assert n == _counts(db_path)["build_phases"]
