@@ -278,7 +278,33 @@ def replay_run(
     out: Annotated[
         Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
     ] = None,
-    executor: Annotated[str, typer.Option("--executor", help="Where to run: local.")] = "local",
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where to run: local or docker.")
+    ] = "local",
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="docker: amd64 or arm64 (default: the host's).")
+    ] = None,
+    compute: Annotated[
+        str | None,
+        typer.Option("--compute", help="docker: small|medium|large|xlarge|2xlarge limits."),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="docker: image (default ciwb/base:…-ARCH).")
+    ] = None,
+    privileged: Annotated[
+        bool, typer.Option("--privileged", help="docker: privileged container (dind).")
+    ] = False,
+    cache: Annotated[str, typer.Option("--cache", help="none, local or s3.")] = "none",
+    cache_location: Annotated[
+        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+    ] = None,
+    cache_idle_expiry: Annotated[
+        str | None,
+        typer.Option("--cache-idle-expiry", help="local: wipe after this idle time (AWS ~15m)."),
+    ] = None,
     batch: Annotated[
         bool, typer.Option("--batch", help="Run the buildspec's batch section.")
     ] = False,
@@ -310,6 +336,14 @@ def replay_run(
         batch=batch,
         honour_gitignore=honour_gitignore,
         echo=follow,
+        arch=arch,
+        compute=compute,
+        image=image,
+        privileged=privileged,
+        cache=cache,
+        cache_location=cache_location,
+        cache_dir=cache_dir,
+        cache_idle_expiry=cache_idle_expiry,
     )
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):

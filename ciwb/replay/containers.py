@@ -97,8 +97,11 @@ class BuildContainer:
         env: Mapping[str, str] | None = None,
         name: str | None = None,
         limits: ContainerLimits | None = None,
+        mounts: Mapping[str, str] | None = None,
     ) -> BuildContainer:
-        """Create and start a container that idles until it is given work."""
+        """Create and start a container that idles until it is given work.
+
+        `mounts` bind-mounts host directories (host path → container path), read-write."""
         target = normalise_arch(arch)
         client = docker_client()
         require_arch_runnable(target)
@@ -119,6 +122,7 @@ class BuildContainer:
             environment=dict(env or {}),
             working_dir="/",
             labels={LABEL: "1"},
+            volumes={host: {"bind": inside, "mode": "rw"} for host, inside in (mounts or {}).items()},
             init=True,  # reaps background jobs a build leaves behind
         )
         info = ContainerInfo(
@@ -133,6 +137,12 @@ class BuildContainer:
             privileged=privileged,
         )
         return cls(client, container, info)
+
+    def image_env(self) -> dict[str, str]:
+        """The variables the image sets (its config's Env), as a build starts with them."""
+        image = self.client.images.get(self.info.image_id)
+        pairs = (image.attrs.get("Config") or {}).get("Env") or []
+        return dict(p.split("=", 1) for p in pairs if "=" in p)
 
     # ---- commands
 
