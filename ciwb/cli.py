@@ -398,6 +398,81 @@ def replay_run(
         raise typer.Exit(130 if result.status == "STOPPED" else 1)
 
 
+@replay_app.command("experiment")
+def replay_experiment(
+    source: Annotated[Path, typer.Argument(help="Source directory (a copy is built per run).")],
+    arch: Annotated[str, typer.Option("--arch", help="Comma-separated: amd64,arm64.")] = "amd64",
+    compute: Annotated[
+        str, typer.Option("--compute", help="Comma-separated: small,medium,...")
+    ] = "small",
+    cache: Annotated[str, typer.Option("--cache", help="Comma-separated: none,local,s3.")] = "none",
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per cell.")] = 3,
+    executor: Annotated[str, typer.Option("--executor", help="docker or local.")] = "docker",
+    buildspec: Annotated[
+        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image (default ciwb/base:…-ARCH).")
+    ] = None,
+    cache_location: Annotated[
+        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
+    from ciwb.replay.api import cache_options
+    from ciwb.replay.experiments import ExperimentRunRow, run_experiment
+
+    def progress(run: ExperimentRunRow) -> None:
+        err_console.print(
+            f"{run.cell} #{run.repetition} {run.temperature}: {run.status} "
+            f"{run.total_s:.1f}s{' (emulated)' if run.emulated else ''}",
+            highlight=False,
+        )
+
+    result = run_experiment(
+        source,
+        archs=arch,
+        computes=compute,
+        caches=cache,
+        repeat=repeat,
+        executor=executor,
+        buildspec=buildspec,
+        db=db,
+        out=out,
+        image=image,
+        cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
+        on_run=progress,
+    )
+    from rich.markup import escape
+
+    table = Table(title=f"experiment {result.experiment_id}: median seconds (min–max)")
+    for column in ("cell", "runs", "phase", "cold", "warm"):
+        table.add_column(column, justify="left" if column in ("cell", "phase") else "right",
+                         no_wrap=column == "cell")
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for s in result.summary():
+        entry = rows.setdefault((s.cell, s.phase), {"emulated": s.emulated, "runs": 0})
+        entry[s.temperature] = f"{s.median_s:.2f} ({s.min_s:.2f}–{s.max_s:.2f})"
+        entry["runs"] = int(entry["runs"]) + s.runs  # type: ignore[call-overload]
+    for (cell, phase), entry in rows.items():
+        label = escape(f"{cell} [emulated]") if entry["emulated"] else cell
+        table.add_row(label, str(entry["runs"]), phase, str(entry.get("cold", "—")),
+                      str(entry.get("warm", "—")))
+    console.print(table)
+    if any(r.emulated for r in result.runs):
+        console.print(escape("[emulated] cells ran under QEMU: their timings are not native "
+                             "speed (kept, never used as a native speed factor)."))
+    for note in result.notes:
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
 # --------------------------------------------------------------------------- cost
 # Prices (`ciwb pricing …`) and cost bounds / what-ifs (`ciwb cost …`); logic in ciwb.cost.
 

@@ -32,6 +32,8 @@ TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "reports": (("report_arn",), None),
     "test_cases": (("report_arn", "test_case_key"), None),
     "collect_cursors": (("account_id", "region", "project_name"), None),
+    "experiments": (("experiment_id",), None),
+    "experiment_runs": (("run_id",), None),
 }
 
 
