@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -33,6 +32,7 @@ from ciwb.images.host import (
     require_arch_runnable,
 )
 from ciwb.replay.compute import ContainerLimits, compute_shape, container_limits
+from ciwb.replay.shell import _LocalProcess
 
 SRC_DIR = "/codebuild/output/src"
 LABEL = "org.ciwb.replay"
@@ -231,60 +231,22 @@ class BuildContainer:
         self.remove()
 
 
-class ContainerShell:
-    """A shell inside the container, seen from here as a process with two pipes.
-
-    Has the shape of ciwb.replay.shell.ShellProcess (write, close_stdin, fileno, poll, wait,
-    kill_group, release), so a shell session can run on it as on a local shell.
-    """
+class ContainerShell(_LocalProcess):
+    """A shell inside the container, seen from here as a process with two pipes (the local
+    `docker exec -i`), so a shell session runs on it as on a local shell. Only killing
+    differs: the shell's session inside the container must die too."""
 
     def __init__(self, container: BuildContainer, popen: subprocess.Popen[bytes],
                  pidfile: str) -> None:
+        super().__init__(popen)
         self.container = container
-        self._popen = popen
         self._pidfile = pidfile
-        self.pid = popen.pid
-
-    def write(self, data: bytes) -> None:
-        assert self._popen.stdin is not None
-        self._popen.stdin.write(data)
-        self._popen.stdin.flush()
-
-    def close_stdin(self) -> None:
-        if self._popen.stdin is not None:
-            self._popen.stdin.close()
-
-    def fileno(self) -> int:
-        assert self._popen.stdout is not None
-        return self._popen.stdout.fileno()
-
-    def poll(self) -> int | None:
-        return self._popen.poll()
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self._popen.wait(timeout)
 
     def kill_group(self) -> None:
         """SIGKILL the shell's session inside the container, then the local `docker exec`."""
         self.container.exec(f"kill -KILL -$(cat {self._pidfile}) 2>/dev/null; "
                             f"rm -f {self._pidfile}")
-        try:
-            os.killpg(self._popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def release(self) -> None:
-        try:
-            self._popen.wait(5)
-        except subprocess.TimeoutExpired:
-            self._popen.kill()
-            self._popen.wait()
-        for stream in (self._popen.stdin, self._popen.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        super().kill_group()
 
 
 def describe_host() -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from ciwb.errors import CiwbError
+from ciwb.replay.artifacts import glob_to_regex
 
 SRC = "src"
 ABS = "abs"
@@ -26,41 +26,6 @@ _MAGIC = re.compile(r"[*?\[]")
 
 class CachePathError(CiwbError):
     """A cache path that cannot be used (e.g. one that climbs out of its root)."""
-
-
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a glob over '/'-separated relative paths: `*`, `?`, `[..]`, `**`."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
 
 
 @dataclass(frozen=True)
@@ -137,7 +102,7 @@ def select(patterns: list[str] | tuple[str, ...], src_dir: Path, abs_root: Path 
                     path = base / entry
                     (trees if path.is_dir() and not path.is_symlink() else files)[name] = None
             continue
-        regex = glob_regex(pat.rest)
+        regex = glob_to_regex(pat.rest)
         for rel in _walk_files(base):
             if regex.match(rel):
                 files[f"{prefix}/{rel}"] = None
