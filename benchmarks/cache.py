@@ -71,12 +71,24 @@ def main() -> int:
 
         def tar_create() -> None:
             base_archive.unlink(missing_ok=True)
-            subprocess.run(["tar", "-I", "zstd -1", "-C", str(src), "-cf", str(base_archive),
-                            "deps"], check=True)
+            subprocess.run(
+                ["tar", "-I", "zstd -1", "-C", str(src), "-cf", str(base_archive), "deps"],
+                check=True,
+            )
 
         def tar_extract() -> None:
-            subprocess.run(["tar", "-I", "zstd", "-C", str(fresh(work / "base-dest")), "-xf",
-                            str(base_archive)], check=True)
+            subprocess.run(
+                [
+                    "tar",
+                    "-I",
+                    "zstd",
+                    "-C",
+                    str(fresh(work / "base-dest")),
+                    "-xf",
+                    str(base_archive),
+                ],
+                check=True,
+            )
 
         def cache_save() -> None:
             cache = LocalCache("bench", root=work / "cache")
@@ -99,37 +111,51 @@ def main() -> int:
         def unpack_inprocess() -> None:
             unpack_with_tarfile(work / "p1.tar.zst", fresh(work / "u2"))
 
-        steps = [("tar create", tar_create), ("cache save", cache_save),
-                 ("tar extract", tar_extract), ("cache restore", cache_restore),
-                 ("pack: tar|zstd binaries", pack_binary),
-                 ("pack: tarfile+zstandard", pack_inprocess),
-                 ("unpack: checked gate + tar", unpack_gate),
-                 ("unpack: checked tarfile", unpack_inprocess)]
+        steps = [
+            ("tar create", tar_create),
+            ("cache save", cache_save),
+            ("tar extract", tar_extract),
+            ("cache restore", cache_restore),
+            ("pack: tar|zstd binaries", pack_binary),
+            ("pack: tarfile+zstandard", pack_inprocess),
+            ("unpack: checked gate + tar", unpack_gate),
+            ("unpack: checked tarfile", unpack_inprocess),
+        ]
         # Interleaved rounds: load from other processes hits both sides alike.
         runs: dict[str, list[float]] = {name: [] for name, _ in steps}
         ratios = []
         for _ in range(args.repeat):
             for name, fn in steps:
                 runs[name].append(timed(fn))
-            ratios.append((runs["cache save"][-1] + runs["cache restore"][-1])
-                          / (runs["tar create"][-1] + runs["tar extract"][-1]))
+            ratios.append(
+                (runs["cache save"][-1] + runs["cache restore"][-1])
+                / (runs["tar create"][-1] + runs["tar extract"][-1])
+            )
         for name, _ in steps:
             values = runs[name]
-            print(f"{name:<28} median {statistics.median(values):6.2f}s "
-                  f"(min {min(values):.2f}, max {max(values):.2f}, n={len(values)})")
+            print(
+                f"{name:<28} median {statistics.median(values):6.2f}s "
+                f"(min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+            )
         med = {name: statistics.median(values) for name, values in runs.items()}
         baseline = med["tar create"] + med["tar extract"]
         ours = med["cache save"] + med["cache restore"]
         ratio = statistics.median(ratios)
         print(f"baseline tar -I 'zstd -1' create+extract: {baseline:.2f}s (median)")
         print(f"ciwb local cache save+restore:           {ours:.2f}s (median)")
-        print(f"ratio (median of per-round ratios): {ratio:.2f}, rounds "
-              f"{', '.join(f'{r:.2f}' for r in ratios)} (target <= 1.2) "
-              f"{'OK' if ratio <= 1.2 else 'OVER TARGET'}")
-        print(f"pack   in-process / binaries: "
-              f"{med['pack: tarfile+zstandard'] / med['pack: tar|zstd binaries']:.2f}")
-        print(f"unpack in-process / gate+tar: "
-              f"{med['unpack: checked tarfile'] / med['unpack: checked gate + tar']:.2f}")
+        print(
+            f"ratio (median of per-round ratios): {ratio:.2f}, rounds "
+            f"{', '.join(f'{r:.2f}' for r in ratios)} (target <= 1.2) "
+            f"{'OK' if ratio <= 1.2 else 'OVER TARGET'}"
+        )
+        print(
+            f"pack   in-process / binaries: "
+            f"{med['pack: tarfile+zstandard'] / med['pack: tar|zstd binaries']:.2f}"
+        )
+        print(
+            f"unpack in-process / gate+tar: "
+            f"{med['unpack: checked tarfile'] / med['unpack: checked gate + tar']:.2f}"
+        )
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

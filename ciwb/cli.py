@@ -454,8 +454,11 @@ def replay_experiment(
 
     table = Table(title=f"experiment {result.experiment_id}: median seconds (min–max)")
     for column in ("cell", "runs", "phase", "cold", "warm"):
-        table.add_column(column, justify="left" if column in ("cell", "phase") else "right",
-                         no_wrap=column == "cell")
+        table.add_column(
+            column,
+            justify="left" if column in ("cell", "phase") else "right",
+            no_wrap=column == "cell",
+        )
     rows: dict[tuple[str, str], dict[str, object]] = {}
     for s in result.summary():
         entry = rows.setdefault((s.cell, s.phase), {"emulated": s.emulated, "runs": 0})
@@ -463,12 +466,21 @@ def replay_experiment(
         entry["runs"] = int(entry["runs"]) + s.runs  # type: ignore[call-overload]
     for (cell, phase), entry in rows.items():
         label = escape(f"{cell} [emulated]") if entry["emulated"] else cell
-        table.add_row(label, str(entry["runs"]), phase, str(entry.get("cold", "—")),
-                      str(entry.get("warm", "—")))
+        table.add_row(
+            label,
+            str(entry["runs"]),
+            phase,
+            str(entry.get("cold", "—")),
+            str(entry.get("warm", "—")),
+        )
     console.print(table)
     if any(r.emulated for r in result.runs):
-        console.print(escape("[emulated] cells ran under QEMU: their timings are not native "
-                             "speed (kept, never used as a native speed factor)."))
+        console.print(
+            escape(
+                "[emulated] cells ran under QEMU: their timings are not native "
+                "speed (kept, never used as a native speed factor)."
+            )
+        )
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
 

@@ -40,14 +40,28 @@ RECIPE_VERSION = 1
 DEFAULT_SUITE = "bookworm"
 # Small on purpose (CI builds both arches on every fresh machine). `minbase` already brings
 # bash, coreutils and tar; the rest is what a buildspec replay needs.
-DEFAULT_PACKAGES: tuple[str, ...] = ("bash", "coreutils", "tar", "git", "python3",
-                                     "ca-certificates", "zstd")
+DEFAULT_PACKAGES: tuple[str, ...] = (
+    "bash",
+    "coreutils",
+    "tar",
+    "git",
+    "python3",
+    "ca-certificates",
+    "zstd",
+)
 DEFAULT_CACHE_DIR = Path(os.environ.get("CIWB_IMAGES_CACHE", "/var/cache/ciwb-images"))
 INPUTS_LABEL = "org.ciwb.inputs"
 
 # Removed from the root filesystem before packing: not needed to run builds.
-_PRUNE = ("var/lib/apt/lists", "var/cache/apt/archives", "usr/share/doc", "usr/share/man",
-          "usr/share/info", "usr/share/locale", "var/log")
+_PRUNE = (
+    "var/lib/apt/lists",
+    "var/cache/apt/archives",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/log",
+)
 
 
 @dataclass(frozen=True)
@@ -113,13 +127,16 @@ def _require_tools(*names: str) -> None:
 
 
 def _run(cmd: list[str], log: Callable[[str], None], **kwargs: object) -> None:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          **kwargs)  # type: ignore[call-overload]
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )  # type: ignore[call-overload]
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-15:])
         log(tail)
-        raise CiwbError(f"{cmd[0]} failed with exit code {proc.returncode}: "
-                        f"{tail.splitlines()[-1] if tail else ''}")
+        raise CiwbError(
+            f"{cmd[0]} failed with exit code {proc.returncode}: "
+            f"{tail.splitlines()[-1] if tail else ''}"
+        )
 
 
 def _existing_image(client: object, tag: str) -> tuple[str, str | None, str | None]:
@@ -134,8 +151,14 @@ def _existing_image(client: object, tag: str) -> tuple[str, str | None, str | No
     return image.id, labels.get(INPUTS_LABEL), image.attrs.get("Architecture")
 
 
-def _debootstrap(arch: Arch, suite: str, packages: Sequence[str], mirror: str,
-                 cache_dir: Path, log: Callable[[str], None]) -> Path:
+def _debootstrap(
+    arch: Arch,
+    suite: str,
+    packages: Sequence[str],
+    mirror: str,
+    cache_dir: Path,
+    log: Callable[[str], None],
+) -> Path:
     """A minimal root filesystem in a fresh directory under cache_dir/work."""
     debs = cache_dir / f"debs-{arch}"
     debs.mkdir(parents=True, exist_ok=True)
@@ -168,8 +191,9 @@ def _pack(root: Path, tarball: Path, log: Callable[[str], None]) -> None:
     partial = tarball.with_suffix(".partial")
     log(f"packing {root} → {tarball}")
     with partial.open("wb") as out:
-        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(root), "-cf", "-", "."],
-                               stdout=subprocess.PIPE)
+        tar = subprocess.Popen(
+            ["tar", "--numeric-owner", "-C", str(root), "-cf", "-", "."], stdout=subprocess.PIPE
+        )
         zstd = subprocess.run(["zstd", "-q", "-3", "-T0", "-c"], stdin=tar.stdout, stdout=out)
         assert tar.stdout is not None
         tar.stdout.close()
@@ -192,8 +216,9 @@ def _layer_digest(tarball: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def image_config(arch: Arch, diff_id: str, digest: str, suite: str,
-                 packages: Sequence[str]) -> dict[str, object]:
+def image_config(
+    arch: Arch, diff_id: str, digest: str, suite: str, packages: Sequence[str]
+) -> dict[str, object]:
     """The image config: the architecture recorded here is what `docker image inspect` shows.
 
     `created` is fixed so the same inputs give the same image id."""
@@ -202,8 +227,10 @@ def image_config(arch: Arch, diff_id: str, digest: str, suite: str,
         "os": "linux",
         "created": "1970-01-01T00:00:00Z",
         "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "LANG=C.UTF-8"],
+            "Env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "LANG=C.UTF-8",
+            ],
             "Cmd": ["/bin/bash"],
             "Labels": {
                 INPUTS_LABEL: digest,
@@ -212,13 +239,18 @@ def image_config(arch: Arch, diff_id: str, digest: str, suite: str,
             },
         },
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-        "history": [{"created": "1970-01-01T00:00:00Z",
-                     "created_by": f"ciwb images build --arch {arch} --suite {suite}"}],
+        "history": [
+            {
+                "created": "1970-01-01T00:00:00Z",
+                "created_by": f"ciwb images build --arch {arch} --suite {suite}",
+            }
+        ],
     }
 
 
-def load_rootfs(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
-          packages: Sequence[str]) -> None:
+def load_rootfs(
+    tarball: Path, tag: str, arch: Arch, digest: str, suite: str, packages: Sequence[str]
+) -> None:
     """Stream a docker-archive (manifest.json, config, one layer) into `docker load`.
 
     Not `docker import --platform`: Docker 20.10 (Debian bookworm's docker.io) records the
@@ -233,10 +265,15 @@ def load_rootfs(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
     size, diff_id = _layer_digest(tarball)
     config = json.dumps(image_config(arch, diff_id, digest, suite, packages)).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
-                            "Layers": [f"{diff_id}/layer.tar"]}]).encode()
-    proc = subprocess.Popen(["docker", "load", "--quiet"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = json.dumps(
+        [{"Config": config_name, "RepoTags": [tag], "Layers": [f"{diff_id}/layer.tar"]}]
+    ).encode()
+    proc = subprocess.Popen(
+        ["docker", "load", "--quiet"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdin is not None
     try:
         with tarfile.open(fileobj=proc.stdin, mode="w|", bufsize=1 << 20) as out:
@@ -246,8 +283,7 @@ def load_rootfs(tarball: Path, tag: str, arch: Arch, digest: str, suite: str,
                 out.addfile(info, io.BytesIO(data))
             layer = tarfile.TarInfo(f"{diff_id}/layer.tar")
             layer.size = size
-            with tarball.open("rb") as raw, \
-                    zstandard.ZstdDecompressor().stream_reader(raw) as zin:
+            with tarball.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zin:
                 out.addfile(layer, zin)
     except BrokenPipeError:  # docker load gave up; its stderr says why
         pass
@@ -283,8 +319,18 @@ def build_image(
     image_id, label, architecture = _existing_image(client, tag)
     if image_id and label == digest and architecture == target and not force:
         size = tarball.stat().st_size if tarball.exists() else 0
-        return ImageBuildResult(tag, target, image_id, digest, tarball, size, "image", 0.0, 0.0,
-                                time.perf_counter() - started)
+        return ImageBuildResult(
+            tag,
+            target,
+            image_id,
+            digest,
+            tarball,
+            size,
+            "image",
+            0.0,
+            0.0,
+            time.perf_counter() - started,
+        )
 
     _require_tools("zstd", "tar", "docker")
     if os.geteuid() != 0 and (force or not tarball.exists()):
@@ -325,5 +371,15 @@ def build_image(
             f"imported image {tag} reports Architecture={architecture}, expected {target}",
             hint="this Docker daemon did not keep the image config's architecture",
         )
-    return ImageBuildResult(tag, target, image_id, digest, tarball, tarball.stat().st_size,
-                            reused, debootstrap_s, import_s, time.perf_counter() - started)
+    return ImageBuildResult(
+        tag,
+        target,
+        image_id,
+        digest,
+        tarball,
+        tarball.stat().st_size,
+        reused,
+        debootstrap_s,
+        import_s,
+        time.perf_counter() - started,
+    )

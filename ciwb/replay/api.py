@@ -84,8 +84,9 @@ def replay_source(
         image=image,
         privileged=privileged,
         cache=cache,
-        cache_options=cache_options(cache, cache_location, cache_dir, cache_idle_expiry,
-                                    profile=profile, region=region),
+        cache_options=cache_options(
+            cache, cache_location, cache_dir, cache_idle_expiry, profile=profile, region=region
+        ),
     )
     if batch:
         path = Path(buildspec or "buildspec.yml")
@@ -96,9 +97,15 @@ def replay_source(
     return run_replay(request)
 
 
-def cache_options(cache: str, location: str | None, cache_dir: Path | None,
-                  idle_expiry: str | None, *, profile: str | None = None,
-                  region: str | None = None) -> dict[str, object]:
+def cache_options(
+    cache: str,
+    location: str | None,
+    cache_dir: Path | None,
+    idle_expiry: str | None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+) -> dict[str, object]:
     """CLI cache options → the chosen strategy's constructor arguments."""
     from ciwb.replay.cache import cache_names
 
@@ -109,6 +116,8 @@ def cache_options(cache: str, location: str | None, cache_dir: Path | None,
             raise CiwbError("--cache s3 needs --cache-location s3://bucket/prefix")
         return {"location": location, "profile": profile, "region": region}
     if cache == "local":
-        return {"root": cache_dir,
-                "idle_expiry_s": parse_duration(idle_expiry) if idle_expiry else None}
+        return {
+            "root": cache_dir,
+            "idle_expiry_s": parse_duration(idle_expiry) if idle_expiry else None,
+        }
     return {}

@@ -323,7 +323,8 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                     _watch_cancel(request.cancel, runner, finished)
                 if cache is not None and spec.cache is not None and spec.cache.paths:
                     cache_results["restore"] = _cache_restore(
-                        cache, spec, workspace, executor, env, log)
+                        cache, spec, workspace, executor, env, log
+                    )
                 try:
                     outcome = runner.run()
                 finally:
@@ -332,7 +333,8 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                 status = outcome.status
                 if cache is not None and spec.cache is not None and spec.cache.paths:
                     cache_results["save"] = _cache_save(
-                        cache, spec, workspace, executor, env, log, status)
+                        cache, spec, workspace, executor, env, log, status
+                    )
                 exported = {k: masker(v) for k, v in outcome.exported.items()}
         except KeyboardInterrupt:
             status = "STOPPED"
@@ -405,10 +407,16 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
         record,
         notes,
         cache=cache_results,
-        emulated=bool(workspace is not None and getattr(workspace, "container", None)
-                      and workspace.info.emulated),
-        image_id=(workspace.info.image_id
-                  if workspace is not None and getattr(workspace, "container", None) else None),
+        emulated=bool(
+            workspace is not None
+            and getattr(workspace, "container", None)
+            and workspace.info.emulated
+        ),
+        image_id=(
+            workspace.info.image_id
+            if workspace is not None and getattr(workspace, "container", None)
+            else None
+        ),
     )
     if request.store:
         result.stored = store_replay(
@@ -551,7 +559,8 @@ def _build_record(
         record["cache"] = {"type": kind}
         if kind == "S3" and request.cache_options.get("location"):
             record["cache"]["location"] = str(request.cache_options["location"]).removeprefix(
-                "s3://")
+                "s3://"
+            )
         if kind == "LOCAL":
             record["cache"]["modes"] = ["LOCAL_CUSTOM_CACHE"]
     return record
@@ -562,15 +571,21 @@ def _build_record(
 
 def _executor_options(request: ReplayRequest) -> dict[str, Any]:
     if request.executor == "docker":
-        return {"arch": request.arch, "compute": request.compute or "small",
-                "image": request.image, "privileged": request.privileged}
+        return {
+            "arch": request.arch,
+            "compute": request.compute or "small",
+            "image": request.image,
+            "privileged": request.privileged,
+        }
     if request.arch:
         from ciwb.images.host import host_arch, normalise_arch
 
         if normalise_arch(request.arch) != host_arch():
             raise CiwbError(
                 f"the {request.executor} executor runs on this {host_arch()} host; "
-                f"{request.arch} was asked for", hint="use --executor docker --arch ...")
+                f"{request.arch} was asked for",
+                hint="use --executor docker --arch ...",
+            )
     return {}
 
 
@@ -579,12 +594,19 @@ def _cache_for(request: ReplayRequest, project: str) -> Any:
         return None
     from ciwb.replay.cache import get_cache
 
-    return get_cache(request.cache, project=request.cache_project or project,
-                     **request.cache_options)
+    return get_cache(
+        request.cache, project=request.cache_project or project, **request.cache_options
+    )
 
 
-def _cache_restore(cache: Any, spec: Buildspec, workspace: Any, executor: Any,
-                   env: dict[str, str], log: AgentLogWriter) -> dict[str, Any]:
+def _cache_restore(
+    cache: Any,
+    spec: Buildspec,
+    workspace: Any,
+    executor: Any,
+    env: dict[str, str],
+    log: AgentLogWriter,
+) -> dict[str, Any]:
     stage = executor.cache_abs_root(workspace)
     try:
         result = cache.restore(spec.cache, src_dir=workspace.host_src, env=env, abs_root=stage)
@@ -593,13 +615,27 @@ def _cache_restore(cache: Any, spec: Buildspec, workspace: Any, executor: Any,
         log.agent(f"Cache restore failed: {exc}")
         return {"hit": False, "error": str(exc)}
     log.agent(result.log_line())
-    return {"hit": result.hit, "key": result.key, "matched_key": result.matched_key,
-            "fallback": result.fallback, "seconds": result.seconds, "bytes": result.bytes,
-            "files": result.files, "skipped": result.skipped}
+    return {
+        "hit": result.hit,
+        "key": result.key,
+        "matched_key": result.matched_key,
+        "fallback": result.fallback,
+        "seconds": result.seconds,
+        "bytes": result.bytes,
+        "files": result.files,
+        "skipped": result.skipped,
+    }
 
 
-def _cache_save(cache: Any, spec: Buildspec, workspace: Any, executor: Any,
-                env: dict[str, str], log: AgentLogWriter, status: str) -> dict[str, Any]:
+def _cache_save(
+    cache: Any,
+    spec: Buildspec,
+    workspace: Any,
+    executor: Any,
+    env: dict[str, str],
+    log: AgentLogWriter,
+    status: str,
+) -> dict[str, Any]:
     # Saved only after a successful build: a failed build's half-installed dependencies
     # would otherwise become the next build's starting point (and keyed entries never change).
     if status != "SUCCEEDED":
@@ -615,5 +651,10 @@ def _cache_save(cache: Any, spec: Buildspec, workspace: Any, executor: Any,
         log.agent(f"Cache save failed: {exc}")
         return {"saved": False, "error": str(exc)}
     log.agent(result.log_line())
-    return {"saved": result.saved, "key": result.key, "seconds": result.seconds,
-            "bytes": result.bytes, "skipped": result.skipped}
+    return {
+        "saved": result.saved,
+        "key": result.key,
+        "seconds": result.seconds,
+        "bytes": result.bytes,
+        "skipped": result.skipped,
+    }

@@ -74,8 +74,7 @@ def compute_shape(compute: str, arch: str) -> ComputeShape:
     size = compute.strip().lower().removeprefix("build_general1_").removeprefix("general1.")
     size = size.removeprefix("arm1.")
     if (target, size) not in SHAPES:
-        raise CiwbError(f"unknown compute type {compute!r}",
-                        hint=f"use one of {', '.join(_SIZES)}")
+        raise CiwbError(f"unknown compute type {compute!r}", hint=f"use one of {', '.join(_SIZES)}")
     vcpus, memory = SHAPES[(target, size)]
     return ComputeShape(size, target, vcpus, memory)
 
@@ -87,8 +86,9 @@ def _host_memory_bytes() -> int:
         return 0
 
 
-def container_limits(shape: ComputeShape, host_cpus: int | None = None,
-                     host_memory_bytes: int | None = None) -> ContainerLimits:
+def container_limits(
+    shape: ComputeShape, host_cpus: int | None = None, host_memory_bytes: int | None = None
+) -> ContainerLimits:
     """The shape's limits, capped at this host's CPUs and memory (and saying so)."""
     cpus = host_cpus or os.cpu_count() or 1
     memory = host_memory_bytes if host_memory_bytes is not None else _host_memory_bytes()
@@ -102,6 +102,9 @@ def container_limits(shape: ComputeShape, host_cpus: int | None = None,
         parts.append(f"{shape.memory_gb} GB memory capped at the host's {mem / GIB:.1f} GB")
     note = ""
     if parts:
-        note = (f"{shape.size} {shape.arch}: " + "; ".join(parts)
-                + " — timings are not those of the full shape")
+        note = (
+            f"{shape.size} {shape.arch}: "
+            + "; ".join(parts)
+            + " — timings are not those of the full shape"
+        )
     return ContainerLimits(shape, vcpus, mem, bool(parts), note)

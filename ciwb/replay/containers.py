@@ -122,7 +122,9 @@ class BuildContainer:
             environment=dict(env or {}),
             working_dir="/",
             labels={LABEL: "1"},
-            volumes={host: {"bind": inside, "mode": "rw"} for host, inside in (mounts or {}).items()},
+            volumes={
+                host: {"bind": inside, "mode": "rw"} for host, inside in (mounts or {}).items()
+            },
             init=True,  # reaps background jobs a build leaves behind
         )
         info = ContainerInfo(
@@ -146,16 +148,24 @@ class BuildContainer:
 
     # ---- commands
 
-    def exec(self, argv: Sequence[str] | str, *, env: Mapping[str, str] | None = None,
-             workdir: str | None = None, user: str | None = None) -> ExecResult:
+    def exec(
+        self,
+        argv: Sequence[str] | str,
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> ExecResult:
         """Run a command to completion; output is stdout and stderr together."""
         cmd = ["sh", "-c", argv] if isinstance(argv, str) else list(argv)
-        code, output = self.container.exec_run(cmd, environment=dict(env or {}),
-                                               workdir=workdir, user=user or "")
+        code, output = self.container.exec_run(
+            cmd, environment=dict(env or {}), workdir=workdir, user=user or ""
+        )
         return ExecResult(code, output.decode(errors="replace"))
 
-    def spawn(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
-              user: str | None = None) -> ContainerShell:
+    def spawn(
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, user: str | None = None
+    ) -> ContainerShell:
         """A long-lived process (the build shell) with pipes, via `docker exec -i`.
 
         It runs under `setsid -w` and records its pid, so `kill_group` can end it and
@@ -169,11 +179,24 @@ class BuildContainer:
             cmd += ["-u", user]
         for key in env:
             cmd += ["-e", key]
-        cmd += [self.info.id, "setsid", "-w", "sh", "-c", f'echo $$ > {pidfile}; exec "$@"',
-                "sh", *argv]
-        popen = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, env={**os.environ, **env},
-                                 start_new_session=True)
+        cmd += [
+            self.info.id,
+            "setsid",
+            "-w",
+            "sh",
+            "-c",
+            f'echo $$ > {pidfile}; exec "$@"',
+            "sh",
+            *argv,
+        ]
+        popen = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
         return ContainerShell(self, popen, pidfile)
 
     # ---- files
@@ -184,8 +207,11 @@ class BuildContainer:
         if made.exit_code != 0:
             raise CiwbError(f"cannot create {dest} in the container: {made.output.strip()}")
         with tempfile.TemporaryFile() as buf:
-            proc = subprocess.run(["tar", "--numeric-owner", "-C", str(src_dir), "-cf", "-", "."],
-                                  stdout=buf, stderr=subprocess.PIPE)
+            proc = subprocess.run(
+                ["tar", "--numeric-owner", "-C", str(src_dir), "-cf", "-", "."],
+                stdout=buf,
+                stderr=subprocess.PIPE,
+            )
             if proc.returncode not in (0, 1):
                 raise CiwbError(f"cannot pack {src_dir}: {proc.stderr.decode().strip()[-200:]}")
             size = buf.tell()
@@ -236,16 +262,18 @@ class ContainerShell(_LocalProcess):
     `docker exec -i`), so a shell session runs on it as on a local shell. Only killing
     differs: the shell's session inside the container must die too."""
 
-    def __init__(self, container: BuildContainer, popen: subprocess.Popen[bytes],
-                 pidfile: str) -> None:
+    def __init__(
+        self, container: BuildContainer, popen: subprocess.Popen[bytes], pidfile: str
+    ) -> None:
         super().__init__(popen)
         self.container = container
         self._pidfile = pidfile
 
     def kill_group(self) -> None:
         """SIGKILL the shell's session inside the container, then the local `docker exec`."""
-        self.container.exec(f"kill -KILL -$(cat {self._pidfile}) 2>/dev/null; "
-                            f"rm -f {self._pidfile}")
+        self.container.exec(
+            f"kill -KILL -$(cat {self._pidfile}) 2>/dev/null; rm -f {self._pidfile}"
+        )
         super().kill_group()
 
 

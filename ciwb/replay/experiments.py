@@ -103,11 +103,11 @@ class ExperimentResult:
             seconds["TOTAL"] = run.total_s
             for phase in SUMMARY_PHASES:
                 if seconds.get(phase) is not None:
-                    groups.setdefault((run.cell, run.temperature, phase), []).append(
-                        seconds[phase])
+                    groups.setdefault((run.cell, run.temperature, phase), []).append(seconds[phase])
         return [
-            PhaseSummary(cell, temp, phase, len(v), statistics.median(v), min(v), max(v),
-                         emulated[cell])
+            PhaseSummary(
+                cell, temp, phase, len(v), statistics.median(v), min(v), max(v), emulated[cell]
+            )
             for (cell, temp, phase), v in groups.items()
         ]
 
@@ -145,22 +145,45 @@ def run_experiment(
         raise CiwbError("--repeat must be at least 1")
     source = source.resolve()
     project = project or source.name
-    cells = [Cell(normalise_arch(a), c, k) for a in _split(archs) for c in _split(computes)
-             for k in _split(caches)]
+    cells = [
+        Cell(normalise_arch(a), c, k)
+        for a in _split(archs)
+        for c in _split(computes)
+        for k in _split(caches)
+    ]
     if not cells:
         raise CiwbError("an experiment needs at least one arch, compute and cache")
     options = cache_options or (lambda _name: {})
     experiment_id = str(uuid.uuid4())
     now = datetime.now(UTC).replace(tzinfo=None)
     machine, cpu = host_arch(), host_cpu()
-    matrix = {"project": project, "arch": sorted({c.arch for c in cells}),
-              "compute": sorted({c.compute for c in cells}),
-              "cache": sorted({c.cache for c in cells}), "image": image}
+    matrix = {
+        "project": project,
+        "arch": sorted({c.arch for c in cells}),
+        "compute": sorted({c.compute for c in cells}),
+        "cache": sorted({c.cache for c in cells}),
+        "image": image,
+    }
     result = ExperimentResult(experiment_id)
     with connect(db) as con:
-        upsert_rows(con, "experiments", [ExperimentRow(
-            experiment_id, now, str(source), buildspec, executor, json.dumps(matrix), repeat,
-            machine, cpu, None)])
+        upsert_rows(
+            con,
+            "experiments",
+            [
+                ExperimentRow(
+                    experiment_id,
+                    now,
+                    str(source),
+                    buildspec,
+                    executor,
+                    json.dumps(matrix),
+                    repeat,
+                    machine,
+                    cpu,
+                    None,
+                )
+            ],
+        )
     for cell in cells:
         # Each cell has its own cache namespace, so "cold" really starts empty.
         cache_project = f"{project}-exp-{experiment_id[:8]}-{cell.arch}-{cell.compute}"
@@ -169,26 +192,46 @@ def run_experiment(
             get_cache(cell.cache, project=cache_project, **cache_opts).clear()
         for repetition in range(1, repeat + 1):
             request = ReplayRequest(
-                source=source, buildspec=buildspec, executor=executor, project=project,
-                db=db, out_dir=out, arch=cell.arch, compute=cell.compute, image=image,
-                cache=cell.cache, cache_options=cache_opts, cache_project=cache_project,
+                source=source,
+                buildspec=buildspec,
+                executor=executor,
+                project=project,
+                db=db,
+                out_dir=out,
+                arch=cell.arch,
+                compute=cell.compute,
+                image=image,
+                cache=cell.cache,
+                cache_options=cache_opts,
+                cache_project=cache_project,
             )
             started = datetime.now(UTC).replace(tzinfo=None)
             replay = run_replay(request)
             seconds = _phase_seconds(replay)
-            total = sum(s for p, s in seconds.items()
-                        if s is not None and p not in ("SUBMITTED", "QUEUED"))
+            total = sum(
+                s for p, s in seconds.items() if s is not None and p not in ("SUBMITTED", "QUEUED")
+            )
             row = ExperimentRunRow(
-                run_id=str(uuid.uuid4()), experiment_id=experiment_id, cell=cell.name,
-                arch=cell.arch, compute=cell.compute, cache=cell.cache, repetition=repetition,
-                temperature="cold" if repetition == 1 else "warm", emulated=replay.emulated,
-                host_arch=machine, host_cpu=cpu,
-                image_digest=replay.image_id or (replay.record.get("environment") or {}).get(
-                    "image"),
-                build_arn=replay.build_arn, status=replay.status, total_s=total,
+                run_id=str(uuid.uuid4()),
+                experiment_id=experiment_id,
+                cell=cell.name,
+                arch=cell.arch,
+                compute=cell.compute,
+                cache=cell.cache,
+                repetition=repetition,
+                temperature="cold" if repetition == 1 else "warm",
+                emulated=replay.emulated,
+                host_arch=machine,
+                host_cpu=cpu,
+                image_digest=replay.image_id
+                or (replay.record.get("environment") or {}).get("image"),
+                build_arn=replay.build_arn,
+                status=replay.status,
+                total_s=total,
                 started_at=started,
-                details=json.dumps({"phases": seconds, "cache": replay.cache,
-                                    "notes": replay.notes}, default=str),
+                details=json.dumps(
+                    {"phases": seconds, "cache": replay.cache, "notes": replay.notes}, default=str
+                ),
             )
             with connect(db) as con:
                 upsert_rows(con, "experiment_runs", [row])

@@ -31,7 +31,8 @@ def test_mirror_comes_from_apt_sources(tmp_path: Path, monkeypatch: pytest.Monke
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
         "Components: main\n\n"
         "Types: deb deb-src\n# a comment\nURIs: http://mirror.example/debian/\n"
-        "Suites: bookworm bookworm-updates\nComponents: main\n")
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+    )
     (tmp_path / "sources.list.d/other.list.disabled").write_text("deb http://nope/ bookworm main\n")
     assert debian_mirror("bookworm", tmp_path) == "http://mirror.example/debian"
 
@@ -39,7 +40,8 @@ def test_mirror_comes_from_apt_sources(tmp_path: Path, monkeypatch: pytest.Monke
     one_line.mkdir()
     (one_line / "sources.list").write_text(
         "# deb http://commented/debian bookworm main\n"
-        "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian trixie main\n")
+        "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian trixie main\n"
+    )
     assert debian_mirror("trixie", one_line) == "http://one.example/debian"
     assert debian_mirror("bookworm", tmp_path / "empty") == "http://deb.debian.org/debian"
     monkeypatch.setenv("CIWB_DEBIAN_MIRROR", "http://override/debian/")
@@ -47,9 +49,9 @@ def test_mirror_comes_from_apt_sources(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_architecture_names() -> None:
-    assert [normalise_arch(a) for a in ("x86_64", "AMD64", "linux/arm64/v8", "aarch64",
-                                        "ARM_CONTAINER")] == ["amd64", "amd64", "arm64",
-                                                              "arm64", "arm64"]
+    assert [
+        normalise_arch(a) for a in ("x86_64", "AMD64", "linux/arm64/v8", "aarch64", "ARM_CONTAINER")
+    ] == ["amd64", "amd64", "arm64", "arm64", "arm64"]
     with pytest.raises(CiwbError, match="unknown architecture"):
         normalise_arch("sparc")
 
@@ -114,11 +116,25 @@ def test_base_images_built_by_ci_are_reused(arch: str) -> None:
 
 def test_cli_without_daemon_prints_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "from ciwb.cli import main; main()", "images", "build",
-         "--arch", "arm64", "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True,
-        env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "PATH": "/usr/bin:/bin",
-             "COLUMNS": "300"})
+        [
+            sys.executable,
+            "-c",
+            "from ciwb.cli import main; main()",
+            "images",
+            "build",
+            "--arch",
+            "arm64",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            "DOCKER_HOST": f"unix://{tmp_path}/none.sock",
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "300",
+        },
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no Docker daemon answers" in lines[0] and "fix:" in lines[0]

@@ -35,8 +35,11 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def _read_tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): p.read_text()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -65,7 +68,8 @@ def test_miss_then_exact_hit_restores_the_same_files(tmp_path: Path, cache: Loca
 
 
 def test_fallback_keys_match_by_prefix_in_order_newest_first(
-        tmp_path: Path, cache: LocalCache) -> None:
+    tmp_path: Path, cache: LocalCache
+) -> None:
     src = _tree(tmp_path / "src", {"deps/x.txt": "old"})
     env = {"BRANCH": "main"}
     cache.save(CacheSpec(["deps/**/*"], key="deps-main-1"), src_dir=src, env=env)
@@ -75,8 +79,9 @@ def test_fallback_keys_match_by_prefix_in_order_newest_first(
     (src / "deps/x.txt").write_text("other branch")
     cache.save(CacheSpec(["deps/**/*"], key="deps-feature-1"), src_dir=src, env=env)
 
-    spec = CacheSpec(["deps/**/*"], key="deps-$BRANCH-3",
-                     fallback_keys=["nothing-", "deps-${BRANCH}-", "deps-"])
+    spec = CacheSpec(
+        ["deps/**/*"], key="deps-$BRANCH-3", fallback_keys=["nothing-", "deps-${BRANCH}-", "deps-"]
+    )
     dest = tmp_path / "dest"
     dest.mkdir()
     result = cache.restore(spec, src_dir=dest, env=env)
@@ -89,8 +94,9 @@ def test_fallback_keys_match_by_prefix_in_order_newest_first(
 def test_fallback_keys_are_ignored_without_a_key(tmp_path: Path, cache: LocalCache) -> None:
     src = _tree(tmp_path / "src", DEPS)
     cache.save(CacheSpec(["deps/**/*"], key="deps-1"), src_dir=src, env={})
-    result = cache.restore(CacheSpec(["deps/**/*"], fallback_keys=["deps-"]),
-                           src_dir=tmp_path, env={})
+    result = cache.restore(
+        CacheSpec(["deps/**/*"], fallback_keys=["deps-"]), src_dir=tmp_path, env={}
+    )
     assert not result.hit
 
 
@@ -124,8 +130,9 @@ def test_different_paths_are_a_different_cache(tmp_path: Path, cache: LocalCache
     src = _tree(tmp_path / "src", DEPS)
     cache.save(CacheSpec(["deps/**/*"], key="k"), src_dir=src, env={})
     assert cache_version(["deps/**/*"]) != cache_version(["deps/**/*", "other/*"])
-    assert not cache.restore(CacheSpec(["deps/**/*", "other/*"], key="k"),
-                             src_dir=tmp_path, env={}).hit
+    assert not cache.restore(
+        CacheSpec(["deps/**/*", "other/*"], key="k"), src_dir=tmp_path, env={}
+    ).hit
 
 
 def test_action_restricts_direction(tmp_path: Path, cache: LocalCache) -> None:
@@ -209,8 +216,9 @@ def test_cache_path_globs(tmp_path: Path) -> None:
 # ---- archives that would land outside their target
 
 
-def _plant(cache: LocalCache, spec: CacheSpec, members: list[tuple[tarfile.TarInfo, bytes]]
-           ) -> None:
+def _plant(
+    cache: LocalCache, spec: CacheSpec, members: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
     """Put a hand-made archive where the local cache keeps `spec`'s entry (documented layout)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -242,13 +250,23 @@ def _symlink(name: str, target: str) -> tuple[tarfile.TarInfo, bytes]:
         [_file("other/escaped")],
         [_file("src/" + "d" * 150 + "/../../escaped")],  # a long name: a pax header
     ],
-    ids=["dotdot", "absolute", "through-symlink", "abs-outside-paths", "unknown-namespace",
-         "pax-long-name"],
+    ids=[
+        "dotdot",
+        "absolute",
+        "through-symlink",
+        "abs-outside-paths",
+        "unknown-namespace",
+        "pax-long-name",
+    ],
 )
 @pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
 def test_member_outside_its_target_is_refused(
-        tmp_path: Path, cache: LocalCache, members: list[tuple[tarfile.TarInfo, bytes]],
-        unpacker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    cache: LocalCache,
+    members: list[tuple[tarfile.TarInfo, bytes]],
+    unpacker: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     if unpacker == "tarfile":
         monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
     spec = CacheSpec(["deps/**/*", "/root/.m2/**/*"], key="planted")

@@ -24,8 +24,11 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -36,8 +39,13 @@ def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 def test_s3_cache_miss_save_hit_fallback_and_immutability(tmp_path: Path, s3, endpoint) -> None:
     client, bucket = s3
-    cache = get_cache("s3", project="web", location=f"s3://{bucket}/ci-cache",
-                      endpoint_url=endpoint, region="us-east-1")
+    cache = get_cache(
+        "s3",
+        project="web",
+        location=f"s3://{bucket}/ci-cache",
+        endpoint_url=endpoint,
+        region="us-east-1",
+    )
     src = tmp_path / "src"
     (src / "deps").mkdir(parents=True)
     (src / "deps/lib.txt").write_text("v1")
@@ -66,8 +74,14 @@ def test_s3_cache_miss_save_hit_fallback_and_immutability(tmp_path: Path, s3, en
 def test_s3_cache_uploads_large_archives_in_parts(tmp_path: Path, s3, endpoint) -> None:
     client, bucket = s3
     threshold = 5 * 1024 * 1024  # S3's minimum part size
-    cache = get_cache("s3", project="big", location=f"{bucket}/p", endpoint_url=endpoint,
-                      region="us-east-1", multipart_threshold=threshold)
+    cache = get_cache(
+        "s3",
+        project="big",
+        location=f"{bucket}/p",
+        endpoint_url=endpoint,
+        region="us-east-1",
+        multipart_threshold=threshold,
+    )
     src = tmp_path / "src"
     (src / "blobs").mkdir(parents=True)
     (src / "blobs/random.bin").write_bytes(os.urandom(12 * 1024 * 1024))  # incompressible

@@ -19,8 +19,9 @@ from ciwb.images import host as host_mod
 from ciwb.replay.compute import GIB, compute_shape, container_limits
 from ciwb.replay.containers import BuildContainer
 
-MEMORY = ("cat /sys/fs/cgroup/memory.max 2>/dev/null"
-          " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+MEMORY = (
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+)
 
 
 @pytest.mark.docker
@@ -38,8 +39,9 @@ def test_container_runs_the_requested_architecture(arch: str, machine: str) -> N
 @pytest.mark.qemu
 @needs_docker
 @needs_qemu
-@pytest.mark.parametrize(("arch", "compute"), [("amd64", "small"), ("arm64", "small"),
-                                               ("amd64", "medium")])
+@pytest.mark.parametrize(
+    ("arch", "compute"), [("amd64", "small"), ("arm64", "small"), ("amd64", "medium")]
+)
 def test_compute_limits_are_visible_inside(arch: str, compute: str) -> None:
     shape = compute_shape(compute, arch)
     with BuildContainer.start(default_tag(arch), arch=arch, compute=compute) as box:
@@ -49,19 +51,28 @@ def test_compute_limits_are_visible_inside(arch: str, compute: str) -> None:
     assert nproc == min(shape.vcpus, os.cpu_count() or 1)
     assert memory == limits.memory_bytes
     if not limits.capped:  # the table's figures themselves: x86 small 3 GB, arm small 4 GB
-        assert memory == {("amd64", "small"): 3, ("arm64", "small"): 4,
-                          ("amd64", "medium"): 7}[(arch, compute)] * GIB
+        assert (
+            memory
+            == {("amd64", "small"): 3, ("arm64", "small"): 4, ("amd64", "medium"): 7}[
+                (arch, compute)
+            ]
+            * GIB
+        )
 
 
 def test_shapes_differ_by_arch_and_caps_are_said() -> None:
-    assert (compute_shape("small", "x86_64").memory_gb,
-            compute_shape("BUILD_GENERAL1_SMALL", "aarch64").memory_gb) == (3, 4)
-    capped = container_limits(compute_shape("large", "arm64"), host_cpus=2,
-                              host_memory_bytes=8 * GIB)
+    assert (
+        compute_shape("small", "x86_64").memory_gb,
+        compute_shape("BUILD_GENERAL1_SMALL", "aarch64").memory_gb,
+    ) == (3, 4)
+    capped = container_limits(
+        compute_shape("large", "arm64"), host_cpus=2, host_memory_bytes=8 * GIB
+    )
     assert (capped.vcpus, capped.memory_bytes, capped.capped) == (2, 8 * GIB, True)
     assert "8 vCPUs capped at the host's 2" in capped.note
-    assert not container_limits(compute_shape("small", "amd64"), host_cpus=4,
-                                host_memory_bytes=64 * GIB).capped
+    assert not container_limits(
+        compute_shape("small", "amd64"), host_cpus=4, host_memory_bytes=64 * GIB
+    ).capped
 
 
 @pytest.mark.docker
@@ -113,7 +124,8 @@ def test_missing_daemon_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_foreign_arch_without_binfmt_says_how_to_fix(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(host_mod, "BINFMT_DIR", tmp_path)  # as on a host without binfmt_misc
     foreign = "arm64" if host_arch() == "amd64" else "amd64"
     with pytest.raises(EmulationUnavailableError, match="without binfmt/QEMU.*fix: "):

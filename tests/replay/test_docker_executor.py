@@ -47,24 +47,28 @@ cache:
 
 @needs_qemu
 @pytest.mark.qemu
-@pytest.mark.parametrize(("arch", "machine", "env_type"),
-                         [("amd64", "x86_64", "LINUX_CONTAINER"),
-                          ("arm64", "aarch64", "ARM_CONTAINER")])
+@pytest.mark.parametrize(
+    ("arch", "machine", "env_type"),
+    [("amd64", "x86_64", "LINUX_CONTAINER"), ("arm64", "aarch64", "ARM_CONTAINER")],
+)
 def test_same_buildspec_on_both_architectures(replay, arch, machine, env_type) -> None:
     result = replay(UNAME, executor="docker", arch=arch, compute="small", name=f"app-{arch}")
     assert result.status == "SUCCEEDED", log_text(result)
     assert f"machine={machine} cpus=2 src=/codebuild/output/src" in log_text(result)
     environment = result.record["environment"]
-    assert (environment["type"], environment["computeType"]) == (env_type,
-                                                                 "BUILD_GENERAL1_SMALL")
+    assert (environment["type"], environment["computeType"]) == (env_type, "BUILD_GENERAL1_SMALL")
     assert result.emulated == (arch != host_arch())
     assert any("emulated" in n for n in result.notes) == result.emulated
     assert result.image_id and result.image_id.startswith("sha256:")
 
 
 def test_cache_is_restored_before_install_and_saved_after(replay, tmp_path: Path) -> None:
-    options = dict(executor="docker", cache="local", cache_project="shared",
-                   cache_options={"root": tmp_path / "cache"})
+    options = dict(
+        executor="docker",
+        cache="local",
+        cache_project="shared",
+        cache_options={"root": tmp_path / "cache"},
+    )
     files = {"requirements.txt": "lib==1\n"}
     cold = replay(CACHED, files, name="cold", **options)
     assert cold.status == "SUCCEEDED", log_text(cold)
@@ -96,20 +100,32 @@ def test_experiment_stores_cold_then_warm_runs_per_cell(make_source, tmp_path: P
     src = make_source(CACHED, {"requirements.txt": "lib==1\n"}, name="proj")
     db = tmp_path / "exp.duckdb"
     result = run_experiment(
-        src, archs="amd64,arm64", computes="small", caches="none,local", repeat=2,
-        db=db, out=tmp_path / "out",
-        cache_options=lambda name: {"root": tmp_path / "cache"} if name == "local" else {})
+        src,
+        archs="amd64,arm64",
+        computes="small",
+        caches="none,local",
+        repeat=2,
+        db=db,
+        out=tmp_path / "out",
+        cache_options=lambda name: {"root": tmp_path / "cache"} if name == "local" else {},
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "SELECT cell, repetition, temperature, emulated, host_arch, image_digest, status, "
-            "total_s, details FROM experiment_runs ORDER BY started_at").fetchall()
+            "total_s, details FROM experiment_runs ORDER BY started_at"
+        ).fetchall()
         matrix = json.loads(con.execute("SELECT matrix FROM experiments").fetchone()[0])
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (f"{arch}/small/{cache}", rep, "cold" if rep == 1 else "warm")
-        for arch in ("amd64", "arm64") for cache in ("none", "local") for rep in (1, 2)]
+        for arch in ("amd64", "arm64")
+        for cache in ("none", "local")
+        for rep in (1, 2)
+    ]
     assert all(r[6] == "SUCCEEDED" and r[7] > 0 for r in rows)
-    assert {r[0].split("/")[0]: r[3] for r in rows} == {"amd64": host_arch() != "amd64",
-                                                        "arm64": host_arch() != "arm64"}
+    assert {r[0].split("/")[0]: r[3] for r in rows} == {
+        "amd64": host_arch() != "amd64",
+        "arm64": host_arch() != "arm64",
+    }
     assert {r[4] for r in rows} == {host_arch()}
     assert all(r[5].startswith("sha256:") for r in rows)
     assert matrix["project"] == "proj"

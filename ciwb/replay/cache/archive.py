@@ -36,8 +36,9 @@ class UnpackStats:
     content_bytes: int
 
 
-def pack(selection: Selection, src_dir: Path, abs_root: Path, out: Path,
-         level: int = ZSTD_LEVEL) -> int:
+def pack(
+    selection: Selection, src_dir: Path, abs_root: Path, out: Path, level: int = ZSTD_LEVEL
+) -> int:
     """Write the selection to `out` (tar + zstd); returns the archive's size in bytes.
 
     tar runs in a scratch directory holding two symlinks, `src` → the source dir and `abs` →
@@ -50,8 +51,19 @@ def pack(selection: Selection, src_dir: Path, abs_root: Path, out: Path,
         (stage / ABS).symlink_to(abs_root.resolve())
         listing = stage / "names"
         listing.write_bytes(b"".join(n.encode() + b"\0" for n in selection.names()))
-        cmd = ["tar", "-C", str(stage), "--null", "--verbatim-files-from", "-T", str(listing),
-               "-I", f"zstd -{level} -T0 -q", "-cf", str(out)]
+        cmd = [
+            "tar",
+            "-C",
+            str(stage),
+            "--null",
+            "--verbatim-files-from",
+            "-T",
+            str(listing),
+            "-I",
+            f"zstd -{level} -T0 -q",
+            "-cf",
+            str(out),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     # GNU tar exits 1 when a file changed while being read: the archive is still usable.
     if proc.returncode not in (0, 1):
@@ -59,15 +71,19 @@ def pack(selection: Selection, src_dir: Path, abs_root: Path, out: Path,
     return out.stat().st_size
 
 
-def pack_with_tarfile(selection: Selection, src_dir: Path, abs_root: Path, out: Path,
-                      level: int = ZSTD_LEVEL) -> int:
+def pack_with_tarfile(
+    selection: Selection, src_dir: Path, abs_root: Path, out: Path, level: int = ZSTD_LEVEL
+) -> int:
     """The same archive as `pack`, made in-process (tarfile + zstandard); kept for the
     benchmark's comparison and for hosts without GNU tar."""
     from ciwb.replay.cache.paths import host_path
 
     cctx = zstandard.ZstdCompressor(level=level, threads=-1)
-    with out.open("wb") as raw, cctx.stream_writer(raw, write_size=_BUFFER) as zout, \
-            tarfile.open(fileobj=zout, mode="w|", bufsize=_BUFFER) as tar:
+    with (
+        out.open("wb") as raw,
+        cctx.stream_writer(raw, write_size=_BUFFER) as zout,
+        tarfile.open(fileobj=zout, mode="w|", bufsize=_BUFFER) as tar,
+    ):
         for name in selection.names():
             tar.add(host_path(name, src_dir, abs_root), arcname=name, recursive=True)
     return out.stat().st_size
@@ -147,30 +163,43 @@ def _kind(member: tarfile.TarInfo) -> str:
     return "other"
 
 
-def unpack_with_tarfile(archive: Path, src_dir: Path, abs_root: Path = Path("/"),
-                        abs_bases: list[str] | None = None) -> UnpackStats:
+def unpack_with_tarfile(
+    archive: Path, src_dir: Path, abs_root: Path = Path("/"), abs_bases: list[str] | None = None
+) -> UnpackStats:
     """In-process unpack (tarfile + zstandard): the fallback without GNU tar, and the
     benchmark's comparison. Same checks as `unpack`."""
     checker = _Checker(src_dir, abs_root, abs_bases or [])
     members = content = 0
     dctx = zstandard.ZstdDecompressor()
-    with archive.open("rb") as raw, dctx.stream_reader(raw, read_size=1 << 16) as zin, \
-            tarfile.open(fileobj=zin, mode="r|", bufsize=1 << 16) as tar:
+    with (
+        archive.open("rb") as raw,
+        dctx.stream_reader(raw, read_size=1 << 16) as zin,
+        tarfile.open(fileobj=zin, mode="r|", bufsize=1 << 16) as tar,
+    ):
         for member in tar:
             root, rel = checker.check(member.name, _kind(member), member.linkname)
             members += 1
             target = root / rel
             if member.isdir() and target.is_dir():
                 continue
-            if not member.isdir() and (target.is_symlink() or target.exists()) \
-                    and not target.is_dir():
+            if (
+                not member.isdir()
+                and (target.is_symlink() or target.exists())
+                and not target.is_dir()
+            ):
                 target.unlink()  # replace, never write through an existing symlink
-            clean = member.replace(name=rel, uid=None, gid=None, uname=None, gname=None,
-                                   mode=member.mode & 0o777, deep=False)
+            clean = member.replace(
+                name=rel,
+                uid=None,
+                gid=None,
+                uname=None,
+                gname=None,
+                mode=member.mode & 0o777,
+                deep=False,
+            )
             if member.islnk():
                 clean = clean.replace(linkname=member.linkname.split("/", 1)[1], deep=False)
-            tar.extract(clean, path=root, set_attrs=not member.issym(),
-                        filter="fully_trusted")
+            tar.extract(clean, path=root, set_attrs=not member.issym(), filter="fully_trusted")
             content += member.size if member.isreg() else 0
     return UnpackStats(members, content)
 
@@ -179,8 +208,7 @@ def unpack_with_tarfile(archive: Path, src_dir: Path, abs_root: Path = Path("/")
 
 _BLOCK = 512
 _ZERO_BLOCK = bytes(_BLOCK)
-_KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink",
-          b"1": "hardlink"}
+_KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink", b"1": "hardlink"}
 
 
 def _num(field: bytes) -> int:
@@ -300,8 +328,9 @@ class _Gate:
         return UnpackStats(members, content)
 
 
-def unpack(archive: Path, src_dir: Path, abs_root: Path = Path("/"),
-           abs_bases: list[str] | None = None) -> UnpackStats:
+def unpack(
+    archive: Path, src_dir: Path, abs_root: Path = Path("/"), abs_bases: list[str] | None = None
+) -> UnpackStats:
     """Extract `archive` under the source dir / absolute root, checking every member first.
 
     `abs_bases` are the literal directories of the cache's absolute paths (paths.absolute_bases);
@@ -318,14 +347,17 @@ def unpack(archive: Path, src_dir: Path, abs_root: Path = Path("/"),
         (stage / ABS).symlink_to(checker.roots[ABS])
         tar = subprocess.Popen(
             ["tar", "-C", str(stage), "-xf", "-", "--no-same-owner", "--no-same-permissions"],
-            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert tar.stdin is not None and tar.stderr is not None
         refused: ArchiveRefusedError | None = None
         stats = UnpackStats(0, 0)
         # zstd decompresses in its own process, so three stages run side by side:
         # zstd → this process (checks headers) → tar (writes files).
-        unzstd = subprocess.Popen(["zstd", "-dcq", str(archive)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+        unzstd = subprocess.Popen(
+            ["zstd", "-dcq", str(archive)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         assert unzstd.stdout is not None and unzstd.stderr is not None
         try:
             stats = _Gate(unzstd.stdout, tar.stdin).run(checker)

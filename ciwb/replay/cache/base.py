@@ -68,8 +68,10 @@ class RestoreResult:
         if not self.hit:
             return f"Cache miss for key {self.key or UNKEYED} ({self.strategy})"
         how = f"fallback prefix match {self.matched_key}" if self.fallback else "exact match"
-        return (f"Cache restored from {self.strategy} ({how}): {self.files} files, "
-                f"{self.bytes / 1e6:.1f} MB in {self.seconds:.2f}s")
+        return (
+            f"Cache restored from {self.strategy} ({how}): {self.files} files, "
+            f"{self.bytes / 1e6:.1f} MB in {self.seconds:.2f}s"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,10 @@ class SaveResult:
     def log_line(self) -> str:
         if not self.saved:
             return f"Cache save skipped: {self.skipped}"
-        return (f"Cache saved to {self.strategy} under key {self.key or UNKEYED}: "
-                f"{self.bytes / 1e6:.1f} MB in {self.seconds:.2f}s")
+        return (
+            f"Cache saved to {self.strategy} under key {self.key or UNKEYED}: "
+            f"{self.bytes / 1e6:.1f} MB in {self.seconds:.2f}s"
+        )
 
 
 class Cache(ABC):
@@ -122,8 +126,14 @@ class Cache(ABC):
 
     # ---- semantics, shared
 
-    def restore(self, spec: CacheSpecLike, *, src_dir: Path, env: Mapping[str, str],
-                abs_root: Path = Path("/")) -> RestoreResult:
+    def restore(
+        self,
+        spec: CacheSpecLike,
+        *,
+        src_dir: Path,
+        env: Mapping[str, str],
+        abs_root: Path = Path("/"),
+    ) -> RestoreResult:
         """Restore the best entry for `spec` into the source dir (and absolute paths)."""
         started = time.perf_counter()
         self._touch()
@@ -146,17 +156,32 @@ class Cache(ABC):
                     fallback = True
                     break
         if matched is None:
-            return RestoreResult(self.name, False, key, None, False,
-                                 time.perf_counter() - started, 0, 0)
+            return RestoreResult(
+                self.name, False, key, None, False, time.perf_counter() - started, 0, 0
+            )
         with tempfile.TemporaryDirectory(prefix="ciwb-restore-") as scratch:
             archive = Path(scratch) / "entry.tar.zst"
             size = self._fetch(version, matched, archive)
             stats = unpack(archive, src_dir, abs_root, absolute_bases(list(spec.paths)))
-        return RestoreResult(self.name, True, key, None if matched == UNKEYED else matched,
-                             fallback, time.perf_counter() - started, size, stats.members)
+        return RestoreResult(
+            self.name,
+            True,
+            key,
+            None if matched == UNKEYED else matched,
+            fallback,
+            time.perf_counter() - started,
+            size,
+            stats.members,
+        )
 
-    def save(self, spec: CacheSpecLike, *, src_dir: Path, env: Mapping[str, str],
-             abs_root: Path = Path("/")) -> SaveResult:
+    def save(
+        self,
+        spec: CacheSpecLike,
+        *,
+        src_dir: Path,
+        env: Mapping[str, str],
+        abs_root: Path = Path("/"),
+    ) -> SaveResult:
         """Save the cache paths under the evaluated key, unless that entry already exists."""
         started = time.perf_counter()
         self._touch()
@@ -167,12 +192,24 @@ class Cache(ABC):
         version = cache_version(spec.paths)
         key = expand_key(spec.key, env, src_dir) if spec.key else None
         if key is not None and self._exists(version, key):
-            return SaveResult(self.name, False, key, time.perf_counter() - started, 0,
-                              f"entry {key} exists (keyed entries are immutable)")
+            return SaveResult(
+                self.name,
+                False,
+                key,
+                time.perf_counter() - started,
+                0,
+                f"entry {key} exists (keyed entries are immutable)",
+            )
         selection = select(list(spec.paths), src_dir, abs_root)
         if not selection:
-            return SaveResult(self.name, False, key, time.perf_counter() - started, 0,
-                              "no cache paths matched any file")
+            return SaveResult(
+                self.name,
+                False,
+                key,
+                time.perf_counter() - started,
+                0,
+                "no cache paths matched any file",
+            )
         with tempfile.TemporaryDirectory(prefix="ciwb-save-", dir=self._scratch()) as scratch:
             archive = Path(scratch) / "entry.tar.zst"
             size = pack(selection, src_dir, abs_root, archive)
@@ -200,12 +237,24 @@ class NoCache(Cache):
     def clear(self) -> None:
         pass
 
-    def restore(self, spec: CacheSpecLike, *, src_dir: Path, env: Mapping[str, str],
-                abs_root: Path = Path("/")) -> RestoreResult:
+    def restore(
+        self,
+        spec: CacheSpecLike,
+        *,
+        src_dir: Path,
+        env: Mapping[str, str],
+        abs_root: Path = Path("/"),
+    ) -> RestoreResult:
         return RestoreResult(self.name, False, None, None, False, 0.0, 0, 0, "cache: none")
 
-    def save(self, spec: CacheSpecLike, *, src_dir: Path, env: Mapping[str, str],
-             abs_root: Path = Path("/")) -> SaveResult:
+    def save(
+        self,
+        spec: CacheSpecLike,
+        *,
+        src_dir: Path,
+        env: Mapping[str, str],
+        abs_root: Path = Path("/"),
+    ) -> SaveResult:
         return SaveResult(self.name, False, None, 0.0, 0, "cache: none")
 
 

@@ -51,8 +51,9 @@ def expand_key(template: str, env: Mapping[str, str], src_dir: Path) -> str:
     """
 
     def _hash(match: re.Match[str]) -> str:
-        globs = shlex.split(_VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""),
-                                     match.group(1)))
+        globs = shlex.split(
+            _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), match.group(1))
+        )
         if not globs:
             raise CacheKeyError(f"cache key {template!r}: codebuild-hash-files needs globs")
         return hash_files(globs, src_dir)

@@ -29,8 +29,12 @@ def _safe_project(project: str) -> str:
 class LocalCache(Cache):
     name = "local"
 
-    def __init__(self, project: str = "default", root: Path | str | None = None,
-                 idle_expiry_s: float | None = None) -> None:
+    def __init__(
+        self,
+        project: str = "default",
+        root: Path | str | None = None,
+        idle_expiry_s: float | None = None,
+    ) -> None:
         self.dir = Path(root or DEFAULT_ROOT) / _safe_project(project)
         self.idle_expiry_s = idle_expiry_s
 
@@ -54,8 +58,9 @@ class LocalCache(Cache):
         if not folder.is_dir():
             return None
         encoded = encode_key(prefix)
-        found = [p for p in folder.iterdir()
-                 if p.name.endswith(_SUFFIX) and p.name.startswith(encoded)]
+        found = [
+            p for p in folder.iterdir() if p.name.endswith(_SUFFIX) and p.name.startswith(encoded)
+        ]
         if not found:
             return None
         newest = max(found, key=lambda p: (p.stat().st_mtime_ns, p.name))

@@ -77,8 +77,11 @@ def _walk_files(top: Path) -> list[str]:
     return found
 
 
-def select(patterns: list[str] | tuple[str, ...], src_dir: Path, abs_root: Path = Path("/"),
-           ) -> Selection:
+def select(
+    patterns: list[str] | tuple[str, ...],
+    src_dir: Path,
+    abs_root: Path = Path("/"),
+) -> Selection:
     """Resolve cache path globs to archive names. Missing paths select nothing (no error)."""
     trees: dict[str, None] = {}
     files: dict[str, None] = {}
@@ -112,8 +115,9 @@ def select(patterns: list[str] | tuple[str, ...], src_dir: Path, abs_root: Path 
     return Selection(trees=tree_list, files=sorted(kept))
 
 
-def matched_files(patterns: list[str] | tuple[str, ...], src_dir: Path,
-                  abs_root: Path = Path("/")) -> list[Path]:
+def matched_files(
+    patterns: list[str] | tuple[str, ...], src_dir: Path, abs_root: Path = Path("/")
+) -> list[Path]:
     """Every regular file (or symlink) the patterns select, as host paths, sorted."""
     out: list[Path] = []
     for name in select(patterns, src_dir, abs_root).names():

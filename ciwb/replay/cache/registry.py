@@ -27,8 +27,9 @@ def get_cache(name: str, *, project: str = "default", **options: Any) -> Cache:
     try:
         factory = _FACTORIES[name]
     except KeyError:
-        raise CiwbError(f"unknown cache strategy {name!r}",
-                        hint=f"choose one of {', '.join(cache_names())}") from None
+        raise CiwbError(
+            f"unknown cache strategy {name!r}", hint=f"choose one of {', '.join(cache_names())}"
+        ) from None
     try:
         return factory(project=project, **options)
     except TypeError as exc:

@@ -30,10 +30,17 @@ def parse_location(location: str) -> tuple[str, str]:
 class S3Cache(Cache):
     name = "s3"
 
-    def __init__(self, location: str, project: str = "default", *, client: Any = None,
-                 profile: str | None = None, region: str | None = None,
-                 endpoint_url: str | None = None,
-                 multipart_threshold: int = MULTIPART_THRESHOLD) -> None:
+    def __init__(
+        self,
+        location: str,
+        project: str = "default",
+        *,
+        client: Any = None,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+    ) -> None:
         self.bucket, prefix = parse_location(location)
         self.base = "/".join(p for p in (prefix, _safe_project(project)) if p)
         if client is None:
@@ -44,8 +51,10 @@ class S3Cache(Cache):
         self.client = client
         from boto3.s3.transfer import TransferConfig
 
-        self.transfer = TransferConfig(multipart_threshold=multipart_threshold,
-                                       multipart_chunksize=max(multipart_threshold, 5 << 20))
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(multipart_threshold, 5 << 20),
+        )
 
     def _object(self, version: str, key: str) -> str:
         return f"{self.base}/{version}/{encode_key(key)}{_SUFFIX}"
@@ -63,29 +72,34 @@ class S3Cache(Cache):
 
     def _listing(self, prefix: str) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix)
+            Bucket=self.bucket, Prefix=prefix
+        )
         return [obj for page in pages for obj in page.get("Contents", [])]
 
     def _newest_with_prefix(self, version: str, prefix: str) -> str | None:
         folder = f"{self.base}/{version}/"
-        found = [o for o in self._listing(folder + encode_key(prefix))
-                 if o["Key"].endswith(_SUFFIX)]
+        found = [
+            o for o in self._listing(folder + encode_key(prefix)) if o["Key"].endswith(_SUFFIX)
+        ]
         if not found:
             return None
         newest = max(found, key=lambda o: (o["LastModified"], o["Key"]))
-        return decode_key(newest["Key"][len(folder): -len(_SUFFIX)])
+        return decode_key(newest["Key"][len(folder) : -len(_SUFFIX)])
 
     def _fetch(self, version: str, key: str, dest: Path) -> int:
-        self.client.download_file(self.bucket, self._object(version, key), str(dest),
-                                  Config=self.transfer)
+        self.client.download_file(
+            self.bucket, self._object(version, key), str(dest), Config=self.transfer
+        )
         return dest.stat().st_size
 
     def _store(self, version: str, key: str, archive: Path) -> None:
-        self.client.upload_file(str(archive), self.bucket, self._object(version, key),
-                                Config=self.transfer)
+        self.client.upload_file(
+            str(archive), self.bucket, self._object(version, key), Config=self.transfer
+        )
 
     def clear(self) -> None:
         keys = [{"Key": o["Key"]} for o in self._listing(self.base + "/")]
         for start in range(0, len(keys), 1000):
-            self.client.delete_objects(Bucket=self.bucket,
-                                       Delete={"Objects": keys[start:start + 1000]})
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]}
+            )

@@ -36,8 +36,9 @@ class DockerTransport:
         if self.container.exec(["id", "-u", user]).exit_code != 0:
             raise CiwbError(f"run-as user {user!r} does not exist in {self.container.info.image}")
 
-    def spawn(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
-              user: str | None = None) -> ContainerShell:
+    def spawn(
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, user: str | None = None
+    ) -> ContainerShell:
         return self.container.spawn(argv, env=env, cwd=cwd, user=user)
 
 
@@ -58,25 +59,37 @@ class DockerExecutor(Executor):
         "the source is a copy bind-mounted at /codebuild/output/src"
     )
 
-    def __init__(self, arch: str | None = None, compute: str = "small", image: str | None = None,
-                 privileged: bool = False, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        arch: str | None = None,
+        compute: str = "small",
+        image: str | None = None,
+        privileged: bool = False,
+        work_dir: Path | None = None,
+    ) -> None:
         self.arch = normalise_arch(arch) if arch else host_arch()
         self.compute = compute
         self.image = image
         self.privileged = privileged
         self.work_dir = work_dir
 
-    def prepare(self, source: Path, *, honour_gitignore: bool = False,
-                exclude: list[Path] | None = None) -> DockerWorkspace:
+    def prepare(
+        self, source: Path, *, honour_gitignore: bool = False, exclude: list[Path] | None = None
+    ) -> DockerWorkspace:
         from ciwb.images import default_tag
 
         image = self.image or default_tag(self.arch)
-        local = LocalExecutor(self.work_dir).prepare(source, honour_gitignore=honour_gitignore,
-                                                     exclude=exclude)
+        local = LocalExecutor(self.work_dir).prepare(
+            source, honour_gitignore=honour_gitignore, exclude=exclude
+        )
         try:
-            container = BuildContainer.start(image, arch=self.arch, compute=self.compute,
-                                             privileged=self.privileged,
-                                             mounts={str(local.host_src): SRC_DIR})
+            container = BuildContainer.start(
+                image,
+                arch=self.arch,
+                compute=self.compute,
+                privileged=self.privileged,
+                mounts={str(local.host_src): SRC_DIR},
+            )
         except BaseException:
             shutil.rmtree(local.root, ignore_errors=True)
             raise
@@ -85,8 +98,10 @@ class DockerExecutor(Executor):
         if info.limits.note:
             notes.append(info.limits.note)
         if info.emulated:
-            notes.append(f"emulated: {info.arch} on an {host_arch()} host through "
-                         "QEMU; timings are not native speed")
+            notes.append(
+                f"emulated: {info.arch} on an {host_arch()} host through "
+                "QEMU; timings are not native speed"
+            )
         env = container.image_env()
         env.setdefault("HOME", "/root")
         return DockerWorkspace(
