@@ -154,6 +154,8 @@ def run_experiment(
     if not cells:
         raise CiwbError("an experiment needs at least one arch, compute and cache")
     options = cache_options or (lambda _name: {})
+    # Every cache's options up front: a missing --cache-location fails before any run.
+    cache_opts_by_name = {name: options(name) for name in {c.cache for c in cells}}
     experiment_id = str(uuid.uuid4())
     now = datetime.now(UTC).replace(tzinfo=None)
     machine, cpu = host_arch(), host_cpu()
@@ -187,7 +189,7 @@ def run_experiment(
     for cell in cells:
         # Each cell has its own cache namespace, so "cold" really starts empty.
         cache_project = f"{project}-exp-{experiment_id[:8]}-{cell.arch}-{cell.compute}"
-        cache_opts = options(cell.cache)
+        cache_opts = cache_opts_by_name[cell.cache]
         if cell.cache != "none":
             get_cache(cell.cache, project=cache_project, **cache_opts).clear()
         for repetition in range(1, repeat + 1):

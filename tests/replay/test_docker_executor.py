@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -13,8 +16,6 @@ from replay_helpers import log_text, phase_statuses
 from ciwb.errors import CiwbError
 from ciwb.images import host_arch
 from ciwb.replay.experiments import run_experiment
-
-pytestmark = [pytest.mark.docker, needs_docker]
 
 UNAME = """\
 version: 0.2
@@ -45,6 +46,8 @@ cache:
 """
 
 
+@pytest.mark.docker
+@needs_docker
 @needs_qemu
 @pytest.mark.qemu
 @pytest.mark.parametrize(
@@ -62,6 +65,8 @@ def test_same_buildspec_on_both_architectures(replay, arch, machine, env_type) -
     assert result.image_id and result.image_id.startswith("sha256:")
 
 
+@pytest.mark.docker
+@needs_docker
 def test_cache_is_restored_before_install_and_saved_after(replay, tmp_path: Path) -> None:
     options = dict(
         executor="docker",
@@ -94,6 +99,8 @@ def test_local_executor_refuses_a_foreign_arch(replay) -> None:
         replay(UNAME, executor="local", arch=foreign)
 
 
+@pytest.mark.docker
+@needs_docker
 @needs_qemu
 @pytest.mark.qemu
 def test_experiment_stores_cold_then_warm_runs_per_cell(make_source, tmp_path: Path) -> None:
@@ -135,3 +142,29 @@ def test_experiment_stores_cold_then_warm_runs_per_cell(make_source, tmp_path: P
     assert not any(d["cache"]["restore"]["hit"] for d in cold_local)
     cells = {(s.cell, s.temperature) for s in result.summary() if s.phase == "TOTAL"}
     assert len(cells) == 8
+
+
+def test_experiment_without_s3_location_fails_before_running(make_source, tmp_path: Path) -> None:
+    src = make_source(UNAME, name="noloc")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ciwb",
+            "replay",
+            "experiment",
+            str(src),
+            "--cache",
+            "none,s3",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert proc.returncode == 2
+    assert "--cache s3 needs --cache-location" in proc.stderr
+    assert not (tmp_path / "out").exists()  # nothing ran
