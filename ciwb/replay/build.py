@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -615,16 +615,7 @@ def _cache_restore(
         log.agent(f"Cache restore failed: {exc}")
         return {"hit": False, "error": str(exc)}
     log.agent(result.log_line())
-    return {
-        "hit": result.hit,
-        "key": result.key,
-        "matched_key": result.matched_key,
-        "fallback": result.fallback,
-        "seconds": result.seconds,
-        "bytes": result.bytes,
-        "files": result.files,
-        "skipped": result.skipped,
-    }
+    return asdict(result)
 
 
 def _cache_save(
@@ -651,10 +642,4 @@ def _cache_save(
         log.agent(f"Cache save failed: {exc}")
         return {"saved": False, "error": str(exc)}
     log.agent(result.log_line())
-    return {
-        "saved": result.saved,
-        "key": result.key,
-        "seconds": result.seconds,
-        "bytes": result.bytes,
-        "skipped": result.skipped,
-    }
+    return asdict(result)
