@@ -305,6 +305,57 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
+# --------------------------------------------------------------------------- images
+
+images_app = typer.Typer(
+    help="Local base images built from Debian packages (no image registry needed).",
+    no_args_is_help=True,
+)
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build")
+def images_build(
+    arch: Annotated[str, typer.Option("--arch", help="amd64 or arm64.")] = "amd64",
+    suite: Annotated[str, typer.Option("--suite", help="Debian suite.")] = "bookworm",
+    packages: Annotated[
+        str | None,
+        typer.Option("--packages", help="Comma-separated Debian packages (default: a small set)."),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Image tag (default ciwb/base:SUITE-ARCH).")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir", help="Kept .debs and root tarballs (default /var/cache/ciwb-images)."
+        ),
+    ] = None,
+    mirror: Annotated[
+        str | None, typer.Option("--mirror", help="Debian mirror (default: the one apt uses).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
+) -> None:
+    """Build a base image for one architecture with debootstrap and `docker import`."""
+    from ciwb.images import DEFAULT_CACHE_DIR, build_image, parse_packages
+
+    result = build_image(
+        arch,
+        suite=suite,
+        packages=parse_packages(packages),
+        tag=tag,
+        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+        mirror=mirror,
+        force=force,
+        log=lambda line: err_console.print(line, highlight=False, markup=False),
+    )
+    what = {"image": "up to date", "tarball": "imported from kept tarball", "": "built"}
+    console.print(
+        f"{result.tag} ({result.arch}, {result.image_id[:19]}): {what[result.reused]} in "
+        f"{result.total_s:.1f}s (debootstrap+pack {result.debootstrap_s:.1f}s, "
+        f"import {result.import_s:.1f}s; tarball {result.tarball_bytes / 1e6:.1f} MB)",
+        highlight=False,
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -409,7 +460,33 @@ def replay_run(
     out: Annotated[
         Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
     ] = None,
-    executor: Annotated[str, typer.Option("--executor", help="Where to run: local.")] = "local",
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where to run: local or docker.")
+    ] = "local",
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="docker: amd64 or arm64 (default: the host's).")
+    ] = None,
+    compute: Annotated[
+        str | None,
+        typer.Option("--compute", help="docker: small|medium|large|xlarge|2xlarge limits."),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="docker: image (default ciwb/base:…-ARCH).")
+    ] = None,
+    privileged: Annotated[
+        bool, typer.Option("--privileged", help="docker: privileged container (dind).")
+    ] = False,
+    cache: Annotated[str, typer.Option("--cache", help="none, local or s3.")] = "none",
+    cache_location: Annotated[
+        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+    ] = None,
+    cache_idle_expiry: Annotated[
+        str | None,
+        typer.Option("--cache-idle-expiry", help="local: wipe after this idle time (AWS ~15m)."),
+    ] = None,
     batch: Annotated[
         bool, typer.Option("--batch", help="Run the buildspec's batch section.")
     ] = False,
@@ -441,6 +518,14 @@ def replay_run(
         batch=batch,
         honour_gitignore=honour_gitignore,
         echo=follow,
+        arch=arch,
+        compute=compute,
+        image=image,
+        privileged=privileged,
+        cache=cache,
+        cache_location=cache_location,
+        cache_dir=cache_dir,
+        cache_idle_expiry=cache_idle_expiry,
     )
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
@@ -493,6 +578,93 @@ def replay_run(
             )
     if result.status != "SUCCEEDED":
         raise typer.Exit(130 if result.status == "STOPPED" else 1)
+
+
+@replay_app.command("experiment")
+def replay_experiment(
+    source: Annotated[Path, typer.Argument(help="Source directory (a copy is built per run).")],
+    arch: Annotated[str, typer.Option("--arch", help="Comma-separated: amd64,arm64.")] = "amd64",
+    compute: Annotated[
+        str, typer.Option("--compute", help="Comma-separated: small,medium,...")
+    ] = "small",
+    cache: Annotated[str, typer.Option("--cache", help="Comma-separated: none,local,s3.")] = "none",
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per cell.")] = 3,
+    executor: Annotated[str, typer.Option("--executor", help="docker or local.")] = "docker",
+    buildspec: Annotated[
+        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image (default ciwb/base:…-ARCH).")
+    ] = None,
+    cache_location: Annotated[
+        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
+    from ciwb.replay.api import cache_options
+    from ciwb.replay.experiments import ExperimentRunRow, run_experiment
+
+    def progress(run: ExperimentRunRow) -> None:
+        err_console.print(
+            f"{run.cell} #{run.repetition} {run.temperature}: {run.status} "
+            f"{run.total_s:.1f}s{' (emulated)' if run.emulated else ''}",
+            highlight=False,
+        )
+
+    result = run_experiment(
+        source,
+        archs=arch,
+        computes=compute,
+        caches=cache,
+        repeat=repeat,
+        executor=executor,
+        buildspec=buildspec,
+        db=db,
+        out=out,
+        image=image,
+        cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
+        on_run=progress,
+    )
+    from rich.markup import escape
+
+    table = Table(title=f"experiment {result.experiment_id}: median seconds (min–max)")
+    for column in ("cell", "runs", "phase", "cold", "warm"):
+        table.add_column(
+            column,
+            justify="left" if column in ("cell", "phase") else "right",
+            no_wrap=column == "cell",
+        )
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for s in result.summary():
+        entry = rows.setdefault((s.cell, s.phase), {"emulated": s.emulated, "runs": 0})
+        entry[s.temperature] = f"{s.median_s:.2f} ({s.min_s:.2f}–{s.max_s:.2f})"
+        entry["runs"] = int(entry["runs"]) + s.runs  # type: ignore[call-overload]
+    for (cell, phase), entry in rows.items():
+        label = escape(f"{cell} [emulated]") if entry["emulated"] else cell
+        table.add_row(
+            label,
+            str(entry["runs"]),
+            phase,
+            str(entry.get("cold", "—")),
+            str(entry.get("warm", "—")),
+        )
+    console.print(table)
+    if any(r.emulated for r in result.runs):
+        console.print(
+            escape(
+                "[emulated] cells ran under QEMU: their timings are not native "
+                "speed (kept, never used as a native speed factor)."
+            )
+        )
+    for note in result.notes:
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- cost

@@ -11,7 +11,7 @@ from ciwb.replay.build import DEFAULT_REGION, ReplayRequest, ReplayResult, run_r
 from ciwb.replay.buildspec import load_buildspec
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
 
-__all__ = ["parse_duration", "replay_source"]
+__all__ = ["cache_options", "parse_duration", "replay_source"]
 
 
 def parse_duration(text: str) -> float:
@@ -45,6 +45,14 @@ def replay_source(
     project: str | None = None,
     echo: bool = False,
     store: bool = True,
+    arch: str | None = None,
+    compute: str | None = None,
+    image: str | None = None,
+    privileged: bool = False,
+    cache: str = "none",
+    cache_location: str | None = None,
+    cache_dir: Path | None = None,
+    cache_idle_expiry: str | None = None,
 ) -> ReplayResult | BatchResult:
     if secrets_file is not None and resolve_secrets:
         raise CiwbError("use either --secrets-file or --resolve-secrets, not both")
@@ -71,6 +79,14 @@ def replay_source(
         db=db,
         store=store,
         echo=echo,
+        arch=arch,
+        compute=compute,
+        image=image,
+        privileged=privileged,
+        cache=cache,
+        cache_options=cache_options(
+            cache, cache_location, cache_dir, cache_idle_expiry, profile=profile, region=region
+        ),
     )
     if batch:
         path = Path(buildspec or "buildspec.yml")
@@ -79,3 +95,29 @@ def replay_source(
             raise CiwbError(f"{spec.path} has no batch section")
         return run_batch(request, plan_batch(spec.batch))
     return run_replay(request)
+
+
+def cache_options(
+    cache: str,
+    location: str | None,
+    cache_dir: Path | None,
+    idle_expiry: str | None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+) -> dict[str, object]:
+    """CLI cache options → the chosen strategy's constructor arguments."""
+    from ciwb.replay.cache import cache_names
+
+    if cache not in cache_names():
+        raise CiwbError(f"unknown cache {cache!r}", hint=f"use one of {', '.join(cache_names())}")
+    if cache == "s3":
+        if not location:
+            raise CiwbError("--cache s3 needs --cache-location s3://bucket/prefix")
+        return {"location": location, "profile": profile, "region": region}
+    if cache == "local":
+        return {
+            "root": cache_dir,
+            "idle_expiry_s": parse_duration(idle_expiry) if idle_expiry else None,
+        }
+    return {}

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,14 @@ class ReplayRequest:
     compute_type: str | None = None
     image: str | None = None
     cancel: threading.Event | None = None  # fast-fail in batches
+    # docker executor: platform, compute shape (limits), --privileged
+    arch: str | None = None
+    compute: str | None = None
+    privileged: bool = False
+    # cache strategy by name (ciwb.replay.cache registry) and its options (s3: location=...)
+    cache: str = "none"
+    cache_options: dict[str, Any] = field(default_factory=dict)
+    cache_project: str | None = None  # whose cache (default: the project)
 
 
 @dataclass
@@ -100,6 +108,9 @@ class ReplayResult:
     record: dict[str, Any]
     notes: list[str]
     stored: dict[str, int] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # restore/save: hit, key, s, bytes
+    emulated: bool = False
+    image_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,8 +205,10 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
     log_path = out_dir / "build.log"
     masker = Masker()
     log = AgentLogWriter(log_path, masker, echo=request.echo)
-    executor = get_executor(request.executor)
+    executor = get_executor(request.executor, **_executor_options(request))
     notes = [executor.isolation]
+    cache = _cache_for(request, project)
+    cache_results: dict[str, Any] = {}
     phases: list[PhaseResult] = [
         PhaseResult("SUBMITTED", "SUCCEEDED", submitted, submitted),
         PhaseResult("QUEUED", "SUCCEEDED", submitted, utcnow()),
@@ -228,6 +241,10 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
             provisioning.end = download.start = utcnow()
             log.agent("Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
             log.agent("Phase context status code:  Message: ")
+            for note in workspace.notes:
+                if note not in notes:
+                    notes.append(note)
+                    log.agent(note)
             log.agent(f"CODEBUILD_SRC_DIR={workspace.build_src}")
             phases.append(download)
             bs_path = _buildspec_path(request, workspace.host_src)
@@ -237,7 +254,7 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                     spec = load_buildspec(bs_path)
                     for warning in spec.warnings:
                         log.agent(f"Warning: {warning}")
-                if spec.cache is not None and spec.cache.paths:
+                if spec.cache is not None and spec.cache.paths and cache is None:
                     log.agent(
                         "cache: not restored or saved by this replay (paths: "
                         f"{', '.join(spec.cache.paths)})"
@@ -304,12 +321,20 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
                 finished = threading.Event()
                 if request.cancel is not None:
                     _watch_cancel(request.cancel, runner, finished)
+                if cache is not None and spec.cache is not None and spec.cache.paths:
+                    cache_results["restore"] = _cache_restore(
+                        cache, spec, workspace, executor, env, log
+                    )
                 try:
                     outcome = runner.run()
                 finally:
                     finished.set()
                 phases.extend(outcome.phases)
                 status = outcome.status
+                if cache is not None and spec.cache is not None and spec.cache.paths:
+                    cache_results["save"] = _cache_save(
+                        cache, spec, workspace, executor, env, log, status
+                    )
                 exported = {k: masker(v) for k, v in outcome.exported.items()}
         except KeyboardInterrupt:
             status = "STOPPED"
@@ -381,6 +406,17 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
         out_dir,
         record,
         notes,
+        cache=cache_results,
+        emulated=bool(
+            workspace is not None
+            and getattr(workspace, "container", None)
+            and workspace.info.emulated
+        ),
+        image_id=(
+            workspace.info.image_id
+            if workspace is not None and getattr(workspace, "container", None)
+            else None
+        ),
     )
     if request.store:
         result.stored = store_replay(
@@ -472,10 +508,11 @@ def _build_record(
             for k, v in {**request.project_env, **request.env_overrides}.items()
         ],
     }
-    if request.compute_type:
+    compute_type = request.compute_type or (workspace.compute_type if workspace else None)
+    if compute_type:
         # a local run has no CodeBuild compute type: none is recorded (so no price is
-        # implied) unless a batch task or the caller names one
-        environment["computeType"] = request.compute_type
+        # implied) unless a batch task, the caller or a container executor names one
+        environment["computeType"] = compute_type
     record: dict[str, Any] = {
         "id": ident.build_id,
         "arn": ident.build_arn,
@@ -518,5 +555,91 @@ def _build_record(
             for a in secondary
         ]
     if spec is not None and spec.cache is not None:
-        record["cache"] = {"type": "NO_CACHE"}
+        kind = {"s3": "S3", "local": "LOCAL"}.get(request.cache, "NO_CACHE")
+        record["cache"] = {"type": kind}
+        if kind == "S3" and request.cache_options.get("location"):
+            record["cache"]["location"] = str(request.cache_options["location"]).removeprefix(
+                "s3://"
+            )
+        if kind == "LOCAL":
+            record["cache"]["modes"] = ["LOCAL_CUSTOM_CACHE"]
     return record
+
+
+# ---- executor options and the build cache (restore before INSTALL, save after the build)
+
+
+def _executor_options(request: ReplayRequest) -> dict[str, Any]:
+    if request.executor == "docker":
+        return {
+            "arch": request.arch,
+            "compute": request.compute or "small",
+            "image": request.image,
+            "privileged": request.privileged,
+        }
+    if request.arch:
+        from ciwb.images.host import host_arch, normalise_arch
+
+        if normalise_arch(request.arch) != host_arch():
+            raise CiwbError(
+                f"the {request.executor} executor runs on this {host_arch()} host; "
+                f"{request.arch} was asked for",
+                hint="use --executor docker --arch ...",
+            )
+    return {}
+
+
+def _cache_for(request: ReplayRequest, project: str) -> Any:
+    if request.cache == "none":
+        return None
+    from ciwb.replay.cache import get_cache
+
+    return get_cache(
+        request.cache, project=request.cache_project or project, **request.cache_options
+    )
+
+
+def _cache_restore(
+    cache: Any,
+    spec: Buildspec,
+    workspace: Any,
+    executor: Any,
+    env: dict[str, str],
+    log: AgentLogWriter,
+) -> dict[str, Any]:
+    stage = executor.cache_abs_root(workspace)
+    try:
+        result = cache.restore(spec.cache, src_dir=workspace.host_src, env=env, abs_root=stage)
+        executor.push_cache_abs(workspace, stage)
+    except CiwbError as exc:  # a broken cache never fails the build; it is a miss
+        log.agent(f"Cache restore failed: {exc}")
+        return {"hit": False, "error": str(exc)}
+    log.agent(result.log_line())
+    return asdict(result)
+
+
+def _cache_save(
+    cache: Any,
+    spec: Buildspec,
+    workspace: Any,
+    executor: Any,
+    env: dict[str, str],
+    log: AgentLogWriter,
+    status: str,
+) -> dict[str, Any]:
+    # Saved only after a successful build: a failed build's half-installed dependencies
+    # would otherwise become the next build's starting point (and keyed entries never change).
+    if status != "SUCCEEDED":
+        log.agent("Cache save skipped: the build did not succeed")
+        return {"saved": False, "skipped": "build did not succeed"}
+    from ciwb.replay.cache.paths import absolute_bases
+
+    stage = executor.cache_abs_root(workspace)
+    try:
+        executor.pull_cache_abs(workspace, stage, absolute_bases(list(spec.cache.paths)))
+        result = cache.save(spec.cache, src_dir=workspace.host_src, env=env, abs_root=stage)
+    except CiwbError as exc:
+        log.agent(f"Cache save failed: {exc}")
+        return {"saved": False, "error": str(exc)}
+    log.agent(result.log_line())
+    return asdict(result)

@@ -35,6 +35,8 @@ TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "collect_runs": (("run_id",), None),
     "code_coverages": (("report_arn", "file_path"), None),
     "build_log_reads": (("build_arn",), None),
+    "experiments": (("experiment_id",), None),
+    "experiment_runs": (("run_id",), None),
 }
 
 

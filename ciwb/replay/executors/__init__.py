@@ -1,13 +1,15 @@
-"""Executors by name (a small registry, papermill-engine style): `local` now, `docker` later."""
+"""Executors by name (a small registry, papermill-engine style): `local`, `docker`."""
 
 from __future__ import annotations
 
 from ciwb.errors import CiwbError
 from ciwb.replay.executors.base import Executor, Workspace
+from ciwb.replay.executors.docker import DockerExecutor
 from ciwb.replay.executors.local import LocalExecutor
 
 __all__ = [
     "EXECUTORS",
+    "DockerExecutor",
     "Executor",
     "LocalExecutor",
     "Workspace",
@@ -33,3 +35,4 @@ def get_executor(name: str, **options: object) -> Executor:
 
 
 register_executor(LocalExecutor)
+register_executor(DockerExecutor)

@@ -46,3 +46,19 @@ class Executor(ABC):
     @abstractmethod
     def teardown(self, workspace: Workspace, *, keep: bool = False) -> None:
         """Stop everything the build started and remove the workspace (unless `keep`)."""
+
+    # ---- absolute cache paths (reference "Cache": paths may be absolute, `/root/.m2/**/*`)
+    # Where an executor's builds see "/" on this host; executors whose builds run elsewhere
+    # (a container) stage those files and copy them across.
+
+    def cache_abs_root(self, workspace: Workspace) -> Path:
+        """The host directory that stands for the build's "/" when caching absolute paths."""
+        return Path("/")
+
+    def push_cache_abs(self, workspace: Workspace, stage: Path) -> None:
+        """After a restore into `cache_abs_root`: make those files visible to the build."""
+        return None
+
+    def pull_cache_abs(self, workspace: Workspace, stage: Path, bases: list[str]) -> None:
+        """Before a save: bring the build's absolute cache directories into `stage`."""
+        return None

@@ -1,0 +1,307 @@
+"""Cache semantics on real files: hit/miss, fallback prefixes, immutability, refusal."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from ciwb.replay.cache import (
+    ArchiveRefusedError,
+    CacheKeyError,
+    CacheSpec,
+    LocalCache,
+    archive,
+    cache_version,
+    expand_key,
+    get_cache,
+    hash_files,
+)
+from ciwb.replay.cache import base as cache_base
+from ciwb.replay.cache.paths import select
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _read_tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> LocalCache:
+    return LocalCache("proj", root=tmp_path / "cache")
+
+
+DEPS = {"deps/a.txt": "A", "deps/sub/b.txt": "B", "deps/sub/deeper/c.txt": "C"}
+
+
+def test_miss_then_exact_hit_restores_the_same_files(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", {"lock.txt": "v1", **DEPS})
+    spec = CacheSpec(paths=["deps/**/*"], key="deps-$(codebuild-hash-files lock.txt)")
+    fresh = _tree(tmp_path / "fresh", {"lock.txt": "v1"})
+
+    miss = cache.restore(spec, src_dir=fresh, env={})
+    assert not miss.hit and miss.key.startswith("deps-")
+    saved = cache.save(spec, src_dir=src, env={})
+    assert saved.saved and saved.bytes > 0
+
+    hit = cache.restore(spec, src_dir=fresh, env={})
+    assert hit.hit and hit.matched_key == saved.key and not hit.fallback
+    assert hit.bytes == saved.bytes and hit.files >= 3
+    assert _read_tree(fresh / "deps") == _read_tree(src / "deps")
+    assert "exact match" in hit.log_line()
+
+
+def test_fallback_keys_match_by_prefix_in_order_newest_first(
+    tmp_path: Path, cache: LocalCache
+) -> None:
+    src = _tree(tmp_path / "src", {"deps/x.txt": "old"})
+    env = {"BRANCH": "main"}
+    cache.save(CacheSpec(["deps/**/*"], key="deps-main-1"), src_dir=src, env=env)
+    (src / "deps/x.txt").write_text("newer")
+    time.sleep(0.01)  # distinct mtimes: "newest" must be decidable
+    cache.save(CacheSpec(["deps/**/*"], key="deps-main-2"), src_dir=src, env=env)
+    (src / "deps/x.txt").write_text("other branch")
+    cache.save(CacheSpec(["deps/**/*"], key="deps-feature-1"), src_dir=src, env=env)
+
+    spec = CacheSpec(
+        ["deps/**/*"], key="deps-$BRANCH-3", fallback_keys=["nothing-", "deps-${BRANCH}-", "deps-"]
+    )
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    result = cache.restore(spec, src_dir=dest, env=env)
+    assert result.hit and result.fallback
+    assert result.key == "deps-main-3"
+    assert result.matched_key == "deps-main-2"
+    assert (dest / "deps/x.txt").read_text() == "newer"
+
+
+def test_fallback_keys_are_ignored_without_a_key(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", DEPS)
+    cache.save(CacheSpec(["deps/**/*"], key="deps-1"), src_dir=src, env={})
+    result = cache.restore(
+        CacheSpec(["deps/**/*"], fallback_keys=["deps-"]), src_dir=tmp_path, env={}
+    )
+    assert not result.hit
+
+
+def test_keyed_entries_are_immutable(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", {"deps/x.txt": "first"})
+    spec = CacheSpec(["deps/**/*"], key="fixed")
+    assert cache.save(spec, src_dir=src, env={}).saved
+    (src / "deps/x.txt").write_text("second")
+    again = cache.save(spec, src_dir=src, env={})
+    assert not again.saved and "immutable" in again.skipped
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    cache.restore(spec, src_dir=dest, env={})
+    assert (dest / "deps/x.txt").read_text() == "first"
+
+
+def test_unkeyed_cache_is_replaced_by_every_save(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", {"deps/x.txt": "first"})
+    spec = CacheSpec(["deps/**/*"])
+    cache.save(spec, src_dir=src, env={})
+    (src / "deps/x.txt").write_text("second")
+    assert cache.save(spec, src_dir=src, env={}).saved
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    assert cache.restore(spec, src_dir=dest, env={}).hit
+    assert (dest / "deps/x.txt").read_text() == "second"
+
+
+def test_different_paths_are_a_different_cache(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", DEPS)
+    cache.save(CacheSpec(["deps/**/*"], key="k"), src_dir=src, env={})
+    assert cache_version(["deps/**/*"]) != cache_version(["deps/**/*", "other/*"])
+    assert not cache.restore(
+        CacheSpec(["deps/**/*", "other/*"], key="k"), src_dir=tmp_path, env={}
+    ).hit
+
+
+def test_action_restricts_direction(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", DEPS)
+    restore_only = CacheSpec(["deps/**/*"], key="k", action="restore")
+    assert cache.save(restore_only, src_dir=src, env={}).skipped == "action: restore"
+    save_only = CacheSpec(["deps/**/*"], key="k", action="save")
+    assert cache.save(save_only, src_dir=src, env={}).saved
+    assert cache.restore(save_only, src_dir=src, env={}).skipped == "action: save"
+    assert cache.restore(restore_only, src_dir=tmp_path, env={}).hit
+
+
+def test_absolute_paths_round_trip_under_their_root(tmp_path: Path, cache: LocalCache) -> None:
+    root = _tree(tmp_path / "host", {"root/.m2/repo/a.jar": "jar", "etc/passwd": "no"})
+    src = _tree(tmp_path / "src", {"README": "r"})
+    spec = CacheSpec(["/root/.m2/**/*"], key="m2")
+    cache.save(spec, src_dir=src, env={}, abs_root=root)
+    other = tmp_path / "other-host"
+    other.mkdir()
+    assert cache.restore(spec, src_dir=src, env={}, abs_root=other).hit
+    assert _read_tree(other) == {"root/.m2/repo/a.jar": "jar"}
+
+
+def test_idle_expiry_wipes_the_local_cache(tmp_path: Path) -> None:
+    src = _tree(tmp_path / "src", DEPS)
+    cache = LocalCache("proj", root=tmp_path / "cache", idle_expiry_s=900)
+    spec = CacheSpec(["deps/**/*"], key="k")
+    cache.save(spec, src_dir=src, env={})
+    assert cache.restore(spec, src_dir=tmp_path, env={}).hit
+    stamp = tmp_path / "cache/proj/.last-used"
+    old = time.time() - 16 * 60
+    os.utime(stamp, (old, old))
+    assert not cache.restore(spec, src_dir=tmp_path, env={}).hit
+
+
+def test_none_cache_does_nothing(tmp_path: Path) -> None:
+    src = _tree(tmp_path / "src", DEPS)
+    none = get_cache("none")
+    spec = CacheSpec(["deps/**/*"], key="k")
+    assert not none.save(spec, src_dir=src, env={}).saved
+    assert not none.restore(spec, src_dir=src, env={}).hit
+
+
+# ---- keys
+
+
+def test_hash_files_follows_content_and_names(tmp_path: Path) -> None:
+    src = _tree(tmp_path, {"a/package-lock.json": "1", "b/package-lock.json": "2", "x": "3"})
+    first = hash_files(["**/package-lock.json"], src)
+    assert len(first) == 64
+    assert hash_files(["**/package-lock.json"], src) == first
+    (src / "x").write_text("changed")  # not matched: same hash
+    assert hash_files(["**/package-lock.json"], src) == first
+    (src / "b/package-lock.json").write_text("3")
+    assert hash_files(["**/package-lock.json"], src) != first
+
+
+def test_expand_key_env_and_refusals(tmp_path: Path) -> None:
+    _tree(tmp_path, {"req.txt": "x"})
+    key = expand_key("pip-${OS}-$(codebuild-hash-files req.txt)-$UNSET", {"OS": "linux"}, tmp_path)
+    assert key == f"pip-linux-{hash_files(['req.txt'], tmp_path)}-"
+    with pytest.raises(CacheKeyError, match="only"):
+        expand_key("k-$(date)", {}, tmp_path)
+    with pytest.raises(CacheKeyError, match="empty"):
+        expand_key("$UNSET", {}, tmp_path)
+
+
+# ---- globs (reference: "Globs")
+
+
+def test_cache_path_globs(tmp_path: Path) -> None:
+    _tree(tmp_path, {"dir/f1": "", "dir/sub/f2": "", "top.txt": "", "dir/sub/x.txt": ""})
+    assert select(["dir/*"], tmp_path).files == ["src/dir/f1"]  # files in dir only
+    assert select(["dir/**/*"], tmp_path).trees == ["src/dir"]
+    assert select(["**/*.txt"], tmp_path).files == ["src/dir/sub/x.txt", "src/top.txt"]
+    assert select(["top.txt", "missing/**/*"], tmp_path).names() == ["src/top.txt"]
+    whole = select(["**/*"], tmp_path)
+    assert whole.trees == ["src/dir"] and whole.files == ["src/top.txt"]
+
+
+# ---- archives that would land outside their target
+
+
+def _plant(
+    cache: LocalCache, spec: CacheSpec, members: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
+    """Put a hand-made archive where the local cache keeps `spec`'s entry (documented layout)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for info, data in members:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    entry = cache.dir / cache_version(spec.paths) / f"{spec.key}.tar.zst"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+
+
+def _file(name: str) -> tuple[tarfile.TarInfo, bytes]:
+    return tarfile.TarInfo(name), b"evil"
+
+
+def _symlink(name: str, target: str) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info, b""
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [_file("src/../escaped")],
+        [_file("/tmp/escaped")],
+        [_symlink("src/deps", "../.."), _file("src/deps/escaped")],
+        [_file("abs/etc/escaped")],  # outside the cache's absolute paths
+        [_file("other/escaped")],
+        [_file("src/" + "d" * 150 + "/../../escaped")],  # a long name: a pax header
+    ],
+    ids=[
+        "dotdot",
+        "absolute",
+        "through-symlink",
+        "abs-outside-paths",
+        "unknown-namespace",
+        "pax-long-name",
+    ],
+)
+@pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
+def test_member_outside_its_target_is_refused(
+    tmp_path: Path,
+    cache: LocalCache,
+    members: list[tuple[tarfile.TarInfo, bytes]],
+    unpacker: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if unpacker == "tarfile":
+        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
+    spec = CacheSpec(["deps/**/*", "/root/.m2/**/*"], key="planted")
+    _plant(cache, spec, members)
+    src = tmp_path / "work/src"
+    src.mkdir(parents=True)
+    host = tmp_path / "work/host"
+    host.mkdir()
+    with pytest.raises(ArchiveRefusedError, match="refused"):
+        cache.restore(spec, src_dir=src, env={}, abs_root=host)
+    written = [p.name for p in tmp_path.rglob("escaped")]
+    assert written == []
+
+
+def test_long_and_unicode_names_round_trip(tmp_path: Path, cache: LocalCache) -> None:
+    deep = "/".join(["segment-" + "x" * 40] * 4) + "/naïve façade.txt"
+    src = _tree(tmp_path / "src", {f"deps/{deep}": "long", "deps/short": "s"})
+    spec = CacheSpec(["deps/**/*"], key="long")
+    cache.save(spec, src_dir=src, env={})
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    cache.restore(spec, src_dir=dest, env={})
+    assert _read_tree(dest) == _read_tree(src)
+
+
+def test_relative_symlinks_inside_the_tree_survive(tmp_path: Path, cache: LocalCache) -> None:
+    src = _tree(tmp_path / "src", {"node_modules/pkg/bin/cli.js": "js"})
+    (src / "node_modules/pkg/bin/cli.js").chmod(0o755)
+    (src / "node_modules/.bin").mkdir()
+    (src / "node_modules/.bin/cli").symlink_to("../pkg/bin/cli.js")
+    spec = CacheSpec(["node_modules/**/*"], key="nm")
+    cache.save(spec, src_dir=src, env={})
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    cache.restore(spec, src_dir=dest, env={})
+    link = dest / "node_modules/.bin/cli"
+    assert link.is_symlink() and link.read_text() == "js"
+    assert os.access(link, os.X_OK)  # executables stay executable
