@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ciwb.collect.records import CommandRow
 
@@ -33,6 +33,7 @@ __all__ = [
     "parse_agent_log",
 ]
 
+_EPOCH = datetime(1970, 1, 1)  # naive UTC, like every time this module returns
 _PREFIX = re.compile(
     r"^\[Container\] (\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) ?(.*)$", re.S
 )
@@ -78,7 +79,9 @@ def format_agent_line(when: datetime, message: str) -> str:
     """`[Container] 2024/01/02 03:04:05.123456 message` (current agent era, UTC)."""
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
-    return f"[Container] {when:%Y/%m/%d %H:%M:%S.%f} {message}"
+    # isoformat is twice as fast as strftime here (the demo writes hundreds of thousands).
+    stamp = when.isoformat(" ", "microseconds").replace("-", "/")
+    return f"[Container] {stamp} {message}"
 
 
 def _bracket_time(text: str) -> datetime:
@@ -126,7 +129,7 @@ def parse_agent_log(
                     failed_pending = False
             continue
         when = (
-            datetime.fromtimestamp(ts_ms / 1000, UTC).replace(tzinfo=None)
+            _EPOCH + timedelta(milliseconds=ts_ms)  # exact, and faster than fromtimestamp
             if ts_ms is not None
             else _bracket_time(match.group(1))
         )

@@ -30,10 +30,13 @@ from ciwb.demo.catalogue import (
     FAILURE_CONTEXTS,
     FLAKY_TESTS,
     IMAGES,
-    LANGUAGE_COMMANDS,
+    PROJECT_COMMANDS,
     PROJECTS,
+    RUNTIMES,
     ProjectSpec,
+    failing_command,
 )
+from ciwb.demo.logs import COMMAND_PHASES, DemoLogStream, agent_log_events
 from ciwb.demo.planted import (
     PlantedBatchGraph,
     PlantedCache,
@@ -49,6 +52,9 @@ DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 IDLE_EXPIRY_MIN = 15.0  # AWS's local cache is reported wiped after ~15 idle minutes
 MISS_P_WARM, MISS_P_IDLE = 0.08, 0.85
 REPORT_RETENTION_DAYS = 30  # test reports are kept 30 days (codebuild-facts.md)
+# Log retention is a per-log-group setting; the demo's groups keep 14 days, which also keeps
+# the number of log events (and `make demo`'s time) modest.
+LOG_RETENTION_DAYS = 14
 
 # vCPU and memory (GB) per compute type and arch, from the reference's shape table.
 SHAPES = {
@@ -92,6 +98,7 @@ class DemoConfig:
     seed: int = 7
     days: int = 90
     end: datetime = DEFAULT_END
+    log_days: int = LOG_RETENTION_DAYS  # builds of the last log_days have agent logs (0: none)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class DemoHistory:
     reports: list[dict[str, Any]] = field(default_factory=list)
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[DemoMetric] = field(default_factory=list)
+    log_streams: list[DemoLogStream] = field(default_factory=list)
     planted: PlantedFacts | None = None
 
 
@@ -126,6 +134,9 @@ class _Gen:
     def __init__(self, config: DemoConfig) -> None:
         self.cfg = config
         self.rng = random.Random(config.seed)
+        # Logs draw from their own stream, so adding them changed no other record.
+        self.log_rng = random.Random(f"logs-{config.seed}")
+        self.logs_since = config.end - timedelta(days=config.log_days)
         self.end = config.end
         self.start = config.end - timedelta(days=config.days)
         self.history = DemoHistory(config)
@@ -271,7 +282,6 @@ class _Gen:
         arm_factor = (
             spec.arm_speed_factor if (arch == "arm64" and spec.switch_day is not None) else 1.0
         )
-        install_cmd, test_cmd = LANGUAGE_COMMANDS[spec.language]
         for phase in ("PROVISIONING", *_BUILD_PHASE_ORDER):
             if phase == "PROVISIONING":
                 seconds = provisioning
@@ -293,7 +303,12 @@ class _Gen:
                     seconds *= spec.regression_factor or 1.0
             if phase == fail_phase:
                 status, code, message = rng.choice(FAILURE_CONTEXTS[phase])
-                message = message.format(project=spec.name, install=install_cmd, test=test_cmd)
+                culprit = failing_command(spec.name, phase)
+                message = message.format(
+                    project=spec.name,
+                    command=culprit.text if culprit else "",
+                    status=culprit.exit_status if culprit else 1,
+                )
                 plan.append((phase, seconds * rng.uniform(0.15, 1.0), status, (code, message)))
                 # Transitions after a failure (buildspec-semantics.md, "Phase transitions"):
                 # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS;
@@ -503,6 +518,20 @@ class _Gen:
                 )
             )
 
+    # ------------------------------------------------------------------ logs
+    def log_stream_for(self, spec: ProjectSpec, record: dict[str, Any]) -> None:
+        """The build's CloudWatch log, for builds started within the log groups' retention."""
+        if self.cfg.log_days <= 0 or record["startTime"] < self.logs_since:
+            return
+        events = agent_log_events(
+            record, runtime=RUNTIMES.get(spec.language), rng=self.log_rng, window_end=self.end
+        )
+        if events:
+            logs = record["logs"]
+            self.history.log_streams.append(
+                DemoLogStream(record["arn"], logs["groupName"], logs["streamName"], events)
+            )
+
     # ------------------------------------------------------------------ reports
     def test_names(self, spec: ProjectSpec) -> list[tuple[str, str]]:
         suites = _TESTS_PER_SUITE.get(spec.language, ("unit",))
@@ -676,6 +705,7 @@ class _Gen:
                 record["reportArns"] = arns
             self.history.builds.append(record)
             self.metrics_for(spec, record, arch, compute)
+            self.log_stream_for(spec, record)
             prev_end = record.get("endTime") or prev_end
             # A build that failed only on a flaky test is usually retried on the same commit.
             retry_sha = sha if (flaky_failed and self.rng.random() < 0.8) else None
@@ -733,6 +763,7 @@ class _Gen:
                 )
                 self.history.builds.append(record)
                 self.metrics_for(spec, record, "x86_64", compute)
+                self.log_stream_for(spec, record)
                 group["currentBuildSummary"] = {
                     "arn": record["arn"],
                     "requestedOn": record["startTime"],
@@ -919,7 +950,34 @@ class _Gen:
             in_progress_builds=self.in_progress,
             reports_since=(self.end - timedelta(days=REPORT_RETENTION_DAYS)).isoformat(),
             extra={"spec_failure_rates": {n: by_name[n].failure_rate for n in by_name}},
+            logs_since=self.logs_since.isoformat(),
+            slowest_commands={s.name: _slowest_command(s) for s in PROJECTS},
+            failing_commands={
+                s.name: {
+                    phase: culprit.text
+                    for phase in COMMAND_PHASES
+                    if (culprit := failing_command(s.name, phase)) is not None
+                }
+                for s in PROJECTS
+            },
         )
+
+
+def _slowest_command(spec: ProjectSpec) -> str:
+    """The command with the longest typical duration: its phase's median × its share, taking
+    a cached INSTALL at its slower (miss) mode so the answer holds whatever the hit rate."""
+    typical: dict[str, float] = {}
+    for phase, commands in PROJECT_COMMANDS[spec.name].items():
+        if phase == "INSTALL" and spec.cache != "NO_CACHE":
+            median = spec.install_miss_s
+        else:
+            median = spec.phases.get(phase, (1.0, 0.3))[0]
+        total = sum(c.share for c in commands)
+        for command in commands:
+            typical[command.text] = max(
+                typical.get(command.text, 0.0), median * command.share / total
+            )
+    return max(typical, key=typical.get)
 
 
 def generate(config: DemoConfig | None = None, **overrides: Any) -> DemoHistory:

@@ -1,0 +1,59 @@
+"""What the demo's agent logs cost `make demo`: load_demo with logs vs without, same run.
+
+The baseline is the same load with `log_days=0` (no log events, no build_commands); the
+measured side generates the agent log events of the last 14 days' builds and parses them
+with ciwb.collect.agent_log into build_commands. Rounds alternate to share the machine's
+noise.
+
+    python benchmarks/demo_logs.py [--builds 50000] [--rounds 2]
+
+Prints both times, the log volume and the ratio with / without (target: ≤ 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ciwb.demo import load_demo
+from ciwb.demo.generator import LOG_RETENTION_DAYS
+
+
+def timed_load(db: Path, builds: int, log_days: int) -> tuple[float, dict[str, int]]:
+    start = time.perf_counter()
+    summary = load_demo(db, builds=builds, seed=7, log_days=log_days)
+    return time.perf_counter() - start, summary.rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--builds", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per side")
+    args = parser.parse_args()
+    times: dict[int, list[float]] = {0: [], LOG_RETENTION_DAYS: []}
+    rows: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for log_days in times:
+                db = Path(tmp) / f"demo-{log_days}-{round_}.duckdb"
+                seconds, got = timed_load(db, args.builds, log_days)
+                times[log_days].append(seconds)
+                if log_days:
+                    rows = got
+                db.unlink()
+    without = statistics.median(times[0])
+    with_logs = statistics.median(times[LOG_RETENTION_DAYS])
+    print(f"load_demo {args.builds:,} builds, median of {args.rounds} alternating rounds")
+    print(f"  without logs (baseline): {without:6.2f}s")
+    print(
+        f"  with {LOG_RETENTION_DAYS} days of logs:     {with_logs:6.2f}s"
+        f"  ({rows.get('build_commands', 0):,} build_commands rows)"
+    )
+    print(f"ratio with/without: {with_logs / without:.3f} (target ≤ 1.10)")
+
+
+if __name__ == "__main__":
+    main()
