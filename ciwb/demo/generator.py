@@ -1,7 +1,8 @@
 """A seeded, deterministic generator of realistic CodeBuild history in boto3's exact shapes.
 
 Everything it emits is what `BatchGetProjects`, `BatchGetBuilds`, `BatchGetBuildBatches`,
-`BatchGetReports`, `DescribeTestCases` and `GetMetricData` return, so demo data travels the
+`BatchGetReports`, `DescribeTestCases`, `GetMetricData` and `GetLogEvents` return (the last
+for the builds of the last `log_days`, see `ciwb.demo.logs`), so demo data travels the
 same normalisation path as collected data (DESIGN.md, "Collect"). Timestamps are aware UTC
 datetimes, as boto3 gives them.
 
@@ -9,8 +10,9 @@ What is planted (see `PlantedFacts`): x86 and arm64 projects across all compute 
 x86 → arm64 moves, lognormal phase durations, weekday/hour load with queue spikes, failures
 concentrated in particular phases with CodeBuild's context codes, cache projects whose INSTALL
 is bimodal and misses more after idle gaps over 15 minutes, a BUILD regression from a known
-date, a monorepo with batch builds (a build graph), flaky tests, and per-build utilisation with
-over- and under-provisioned projects.
+date, a monorepo with batch builds (a build graph), flaky tests, per-build utilisation with
+over- and under-provisioned projects, and per-project commands whose slowest is the test or
+compile step and whose failing one is the command the phase's context message names.
 """
 
 from __future__ import annotations
