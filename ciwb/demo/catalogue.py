@@ -19,9 +19,6 @@ IMAGES = {
     "ARM_LAMBDA_CONTAINER": "aws/codebuild/amazonlinux-aarch64-lambda-standard:nodejs20",
 }
 
-# Phases whose length scales with the CPU (the ones an arm switch or a regression moves).
-COMPUTE_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
-
 
 @dataclass(frozen=True)
 class ProjectSpec:

@@ -28,7 +28,6 @@ from typing import Any
 
 from ciwb.demo.catalogue import (
     BATCH_GRAPH,
-    COMPUTE_PHASES,
     FAILURE_CONTEXTS,
     FLAKY_TESTS,
     IMAGES,
@@ -38,7 +37,7 @@ from ciwb.demo.catalogue import (
     ProjectSpec,
     failing_command,
 )
-from ciwb.demo.logs import COMMAND_PHASES, DemoLogStream, agent_log_events
+from ciwb.demo.logs import DemoLogStream, agent_log_events
 from ciwb.demo.planted import (
     PlantedBatchGraph,
     PlantedCache,
@@ -47,6 +46,7 @@ from ciwb.demo.planted import (
     PlantedRegression,
     PlantedSwitch,
 )
+from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 
 __all__ = ["DEFAULT_END", "DemoConfig", "DemoHistory", "DemoMetric", "generate"]
 
@@ -79,14 +79,10 @@ METRICS = (
     "StorageReadBytes",
     "StorageWriteBytes",
 )
-_BUILD_PHASE_ORDER = (
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-)
+# The phases the generator draws durations for after PROVISIONING, in order.
+_BUILD_PHASE_ORDER = PHASE_ORDER[
+    PHASE_ORDER.index("DOWNLOAD_SOURCE") : PHASE_ORDER.index("FINALIZING")
+]
 _TESTS_PER_SUITE = {
     "node": ("app.spec.ts", "api.spec.ts", "cart.spec.ts", "checkout.spec.ts", "search.spec.ts"),
     "java": ("com.example.api.OrderControllerIT", "com.example.api.UserServiceTest"),
@@ -297,7 +293,8 @@ class _Gen:
             else:
                 median, sigma = spec.phases.get(phase, (1.0, 0.3))
                 seconds = self.lognormal(median, sigma)
-            if phase in COMPUTE_PHASES:
+            # The buildspec phases scale with the CPU (an arm switch or a regression moves them).
+            if phase in COMMAND_PHASES:
                 seconds *= arm_factor or 1.0
             if phase == "BUILD":
                 seconds *= build_scale
@@ -312,18 +309,14 @@ class _Gen:
                     status=culprit.exit_status if culprit else 1,
                 )
                 plan.append((phase, seconds * rng.uniform(0.15, 1.0), status, (code, message)))
-                # Transitions after a failure (buildspec-semantics.md, "Phase transitions"):
-                # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS;
-                # every earlier phase → FINALIZING.
-                if phase == "BUILD":
-                    for after in ("POST_BUILD", "UPLOAD_ARTIFACTS"):
-                        median, sigma = spec.phases.get(after, (1.0, 0.3))
-                        plan.append((after, self.lognormal(median, sigma), "SUCCEEDED", None))
-                elif phase == "POST_BUILD":
-                    median, sigma = spec.phases.get("UPLOAD_ARTIFACTS", (1.0, 0.3))
-                    plan.append(
-                        ("UPLOAD_ARTIFACTS", self.lognormal(median, sigma), "SUCCEEDED", None)
-                    )
+                # What runs after a failure (buildspec-semantics.md, "Phase transitions"):
+                # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS; every
+                # earlier phase (and PROVISIONING, which the table leaves out) → FINALIZING.
+                after = FAILURE_TRANSITIONS.get(phase, "FINALIZING")
+                while after != "FINALIZING":
+                    median, sigma = spec.phases.get(after, (1.0, 0.3))
+                    plan.append((after, self.lognormal(median, sigma), "SUCCEEDED", None))
+                    after = next_in_order(after)
                 break
             plan.append((phase, seconds, "SUCCEEDED", None))
         plan.append(("FINALIZING", self.lognormal(2.0, 0.4), "SUCCEEDED", None))

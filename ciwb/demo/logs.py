@@ -25,13 +25,13 @@ from typing import Any
 
 from ciwb.collect.agent_log import format_agent_line
 from ciwb.demo.catalogue import PROJECT_COMMANDS, DemoCommand, failing_command
+from ciwb.phases import COMMAND_PHASES
 
 __all__ = ["DemoLogStream", "agent_log_events"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
-COMMAND_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
 _JITTER_SIGMA = 0.15  # per-build spread of a command's share of its phase
 
 
