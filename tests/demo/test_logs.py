@@ -9,25 +9,13 @@ import pytest
 from botocore.stub import Stubber
 
 from ciwb.collect.agent_log import command_rows
-from ciwb.demo import PlantedFacts, generate, history_batches, planted_path_for
-from ciwb.store import connect
+from ciwb.demo import generate, history_batches
+from tests.demo.queries import q
 
 
 @pytest.fixture(scope="module")
 def history():
     return generate(builds=1_500, seed=3)
-
-
-@pytest.fixture(scope="module")
-def store(demo_store):
-    db, _ = demo_store
-    planted = PlantedFacts.read(planted_path_for(db))
-    with connect(db, read_only=True) as con:
-        yield con, planted
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
 
 
 def test_log_events_validate_against_logs_model_and_parse_as_the_loader_stores(history):
