@@ -135,7 +135,12 @@ def parse_agent_log(
         )
         body = match.group(2)
 
-        context = _CONTEXT.match(body)
+        # startswith before each regex: most lines are cheaply ruled out (same result).
+        context = (
+            _CONTEXT.match(body)
+            if completed is not None and body.startswith("Phase context status code:")
+            else None
+        )
         if context and completed is not None:
             yield AgentPhase(
                 "completed",
@@ -151,7 +156,9 @@ def parse_agent_log(
             yield completed
             completed = None
 
-        failure = _FAILED.match(body)
+        failure = (
+            _FAILED.match(body) if body.startswith("Command did not exit successfully ") else None
+        )
         if failure:
             if failure.group(2) is not None:
                 done = close(when, int(failure.group(2)))
@@ -169,16 +176,16 @@ def parse_agent_log(
         if done is not None:
             yield done
 
-        running = _RUNNING.match(body)
+        running = _RUNNING.match(body) if body.startswith("Running command ") else None
         if running:
             open_cmd = (running.group(1), when)
             continue
-        entering = _ENTERING.match(body)
+        entering = _ENTERING.match(body) if body.startswith("Entering phase ") else None
         if entering:
             phase = entering.group(1)
             yield AgentPhase("entered", phase, when)
             continue
-        complete = _COMPLETE.match(body)
+        complete = _COMPLETE.match(body) if body.startswith("Phase complete: ") else None
         if complete:
             name = complete.group(1)
             state = complete.group(2)

@@ -61,7 +61,9 @@ class _Writer:
     def line(self, at_us: int, text: str, *, agent: bool = True) -> None:
         # Lines follow each other by tens to hundreds of microseconds at least; the event
         # keeps the millisecond, the bracketed agent time the microsecond.
-        at_us = max(at_us, self.last_us + 40 + int(self.rng.random() * 400))
+        earliest = self.last_us + 40 + int(self.rng.random() * 400)
+        if at_us < earliest:
+            at_us = earliest
         if at_us > self.cut_us:  # the window ends while the build is still running
             return
         self.last_us = at_us
@@ -149,9 +151,8 @@ def agent_log_events(
         context = (entry.get("contexts") or [{}])[0]
         if phase == "DOWNLOAD_SOURCE":
             src = f"/codebuild/output/src{start % 1_000_000_000}/src/github.com/example/{project}"
-            out.line(start, "Waiting for agent ping")
-            out.line(start + 1000, "Waiting for DOWNLOAD_SOURCE")
-            out.line(end - 3000, "Phase is DOWNLOAD_SOURCE")
+            # A few of the agent's opening lines (the real agent writes a dozen or so).
+            out.line(start, "Waiting for DOWNLOAD_SOURCE")
             out.line(end - 2000, f"CODEBUILD_SRC_DIR={src}")
             out.line(end - 1000, f"YAML location is {src}/buildspec.yml")
         elif phase in COMMAND_PHASES:
@@ -169,8 +170,7 @@ def agent_log_events(
             if commands:
                 _run_commands(out, commands, last_fails, first, end - 1000)
         elif phase == "UPLOAD_ARTIFACTS":
-            out.line(start, "Expanding base directory path: .")
-            out.line(start + 1000, "Assembling file list")
+            out.line(start, "Assembling file list")
         if "endTime" in entry:
             out.phase_end(end, phase, status, context)
     return out.events
