@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import boto3
@@ -9,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ciwb.collect.agent_log import command_rows
-from ciwb.demo import generate, history_batches
+from ciwb.demo import PlantedFacts, generate, history_batches
 from tests.demo.queries import q
 
 
@@ -136,3 +137,14 @@ def test_command_durations_add_up_to_their_phase(store):
     for build_arn, phase, commands_s, count, phase_s in rows:
         # Agent lines between commands take milliseconds: well under 10 ms per command.
         assert 0 <= phase_s - commands_s < 0.01 * (count + 1), (build_arn, phase)
+
+
+def test_planted_facts_written_before_the_log_fields_still_read(history, tmp_path):
+    path = history.planted.write(tmp_path / "planted.json")
+    data = json.loads(path.read_text())
+    for key in ("logs_since", "slowest_commands", "failing_commands"):
+        del data[key]
+    path.write_text(json.dumps(data))
+    older = PlantedFacts.read(path)
+    assert older.slowest_commands == {} and older.logs_since == ""
+    assert older.failure_hotspots == history.planted.failure_hotspots
