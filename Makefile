@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(CIWB) demo --db $(DEMO_DB)
 	$(CIWB) db info --db $(DEMO_DB)
+	$(CIWB) report all --db $(DEMO_DB) --out $(REPORTS)
+	@echo "open $(abspath $(REPORTS))/index.html"
 
 test: $(STAMP)
 	$(PY) -m ruff check ciwb tests benchmarks

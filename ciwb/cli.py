@@ -170,6 +170,51 @@ def db_export(
     console.print(f"exported to {result.target}")
 
 
+# --------------------------------------------------------------------------- report
+
+
+@app.command()
+def report(
+    names: Annotated[
+        list[str], typer.Argument(help="Report notebook name(s), or 'all'.", show_default=False)
+    ],
+    db: DbOption = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE for the notebooks' parameters cell."),
+    ] = None,
+    out: Annotated[
+        str, typer.Option("--out", help="Output directory or s3://bucket/prefix.")
+    ] = "reports",
+) -> None:
+    """Execute report notebooks with papermill; write HTML, executed notebooks and index.html."""
+    from ciwb.report import parse_parameters, raise_for_failures, run_reports
+
+    run = run_reports(names, db=db, parameters=parse_parameters(param or []), out=out)
+    table = Table(title=f"reports in {run.out}")
+    table.add_column("report")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("output")
+    for r in run.results:
+        status = "[green]ok[/green]" if r.ok else "[red]failed[/red]"
+        table.add_row(r.name, status, f"{r.seconds:.1f}", r.html_location or r.notebook_location)
+    console.print(table)
+    console.print(run.index_location, highlight=False, soft_wrap=True)
+    raise_for_failures(run)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def lab(ctx: typer.Context, db: DbOption = None) -> None:
+    """Start JupyterLab on notebooks/ with CIWB_DB pointing at the store.
+
+    Extra arguments go to JupyterLab (e.g. --no-browser --port 8899).
+    """
+    from ciwb.report import run_lab
+
+    raise typer.Exit(run_lab(db, ctx.args))
 # --------------------------------------------------------------------------- replay
 
 replay_app = typer.Typer(

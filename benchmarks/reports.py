@@ -1,0 +1,170 @@
+"""Reports at scale: every report on a 1,000,000-build store, and the bottleneck query
+(`ciwb.analytics.phase_breakdown`) against the same computation in pandas.
+
+The store is a seeded demo history (`--base` builds) replicated in SQL into
+`--copies` fleets of projects (`api-service-7`, …) until it holds ~1M builds, with every
+child table (phases, metrics, batches, reports, test cases) replicated alongside.
+
+    python benchmarks/reports.py [--base 20000] [--copies 50] [--db PATH (reuse)]
+
+Prints the store's size, seconds per report and in total, then DuckDB vs pandas seconds
+for the phase breakdown and two ratios pandas / DuckDB: from the store to the result
+(what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows
+already in memory (the most generous baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ciwb.analytics import phase_breakdown
+from ciwb.demo import load_demo
+from ciwb.report import run_reports
+from ciwb.store import connect
+
+# table → columns rewritten per copy k (the others are copied as they are)
+_REPLICATE = {
+    "builds": {
+        "build_arn": "build_arn || '#' || k",
+        "build_id": "build_id || '#' || k",
+        "project_name": "project_name || '-' || k",
+        "build_batch_arn": "build_batch_arn || '#' || k",
+        "report_arns": "list_transform(report_arns, lambda a: a || '#' || k)",
+        "raw": "NULL",
+    },
+    "build_phases": {"build_arn": "build_arn || '#' || k"},
+    "build_commands": {"build_arn": "build_arn || '#' || k"},
+    "build_metrics": {"build_arn": "build_arn || '#' || k"},
+    "build_batches": {
+        "batch_arn": "batch_arn || '#' || k",
+        "project_name": "project_name || '-' || k",
+        "raw": "NULL",
+    },
+    "build_batch_groups": {
+        "batch_arn": "batch_arn || '#' || k",
+        "build_arn": "build_arn || '#' || k",
+    },
+    "reports": {
+        "report_arn": "report_arn || '#' || k",
+        "build_arn": "build_arn || '#' || k",
+        "raw": "NULL",
+    },
+    "test_cases": {
+        "report_arn": "report_arn || '#' || k",
+        "build_arn": "build_arn || '#' || k",
+        "raw": "NULL",
+    },
+}
+
+
+def build_store(db: Path, base: int, copies: int) -> int:
+    load_demo(db, builds=base, seed=7)
+    with connect(db) as con:
+        for table, rewrites in _REPLICATE.items():
+            replace = ", ".join(f"{expr} AS {col}" for col, expr in rewrites.items())
+            con.execute(
+                f"INSERT INTO {table} SELECT * EXCLUDE (k) REPLACE ({replace}) "
+                f"FROM {table}, (SELECT range AS k FROM range(1, {copies})) AS copies"
+            )
+        return con.execute("SELECT count(*) FROM builds").fetchone()[0]
+
+
+def load_for_pandas(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    start = time.perf_counter()
+    with connect(db, read_only=True) as con:
+        builds = con.execute(
+            "SELECT build_arn, project_name, status, build_complete, total_s FROM builds"
+        ).df()
+        phases = con.execute("SELECT build_arn, seq, phase_type, duration_s FROM build_phases").df()
+    return builds, phases, time.perf_counter() - start
+
+
+def pandas_phase_breakdown(builds: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+    """The same result as `phase_breakdown(successful_only=True)`, written in pandas."""
+    chosen = builds[
+        (builds["status"] == "SUCCEEDED") & builds["build_complete"] & builds["total_s"].notna()
+    ]
+    wall = chosen.groupby("project_name")["total_s"].sum().rename("wall_s")
+    joined = phases[phases["duration_s"].notna()].merge(
+        chosen[["build_arn", "project_name"]], on="build_arn"
+    )
+    grouped = joined.groupby(["project_name", "phase_type"])
+    out = grouped.agg(
+        phase_seq=("seq", "min"),
+        builds=("duration_s", "size"),
+        total_s=("duration_s", "sum"),
+        mean_s=("duration_s", "mean"),
+    )
+    quantiles = grouped["duration_s"].quantile([0.5, 0.9, 0.95, 0.99]).unstack()
+    quantiles.columns = ["p50_s", "p90_s", "p95_s", "p99_s"]
+    out = out.join(quantiles).reset_index().join(wall, on="project_name")
+    out["waiting"] = out["phase_type"].isin(["SUBMITTED", "QUEUED", "PROVISIONING"])
+    out["share_of_wall"] = out["total_s"] / out["wall_s"]
+    return out.sort_values(["project_name", "phase_seq"]).reset_index(drop=True)
+
+
+def best_of(n: int, fn) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(n):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=int, default=20_000)
+    parser.add_argument("--copies", type=int, default=50)
+    parser.add_argument("--db", type=Path, help="reuse (or keep) the big store at this path")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ciwb-bench-reports-") as scratch:
+        db = args.db or Path(scratch) / "million.duckdb"
+        t0 = time.perf_counter()
+        if db.exists():
+            with connect(db, read_only=True) as con:
+                n = con.execute("SELECT count(*) FROM builds").fetchone()[0]
+            print(f"store: {db} (reused), {n:,} builds")
+        else:
+            n = build_store(db, args.base, args.copies)
+            print(
+                f"store: {n:,} builds built in {time.perf_counter() - t0:.1f}s "
+                f"({db.stat().st_size / 1e9:.2f} GB)"
+            )
+
+        t0 = time.perf_counter()
+        run = run_reports(["all"], db=db, out=str(Path(scratch) / "reports"))
+        total = time.perf_counter() - t0
+        for r in run.results:
+            print(f"  report {r.name:<20} {r.seconds:7.1f}s  {'ok' if r.ok else r.error}")
+        print(f"all reports: {total:.1f}s total for {n:,} builds")
+
+        duck_s, duck = best_of(args.repeat, lambda: phase_breakdown(db))
+        builds, phases, load_s = load_for_pandas(db)
+        pandas_s, pand = best_of(args.repeat, lambda: pandas_phase_breakdown(builds, phases))
+        duck_pd = duck.to_pandas()
+        assert len(duck_pd) == len(pand), (len(duck_pd), len(pand))
+        for column in ("builds", "total_s", "p50_s", "p95_s", "p99_s", "share_of_wall"):
+            np.testing.assert_allclose(
+                duck_pd[column].to_numpy(float), pand[column].to_numpy(float), rtol=1e-9
+            )
+        print(f"phase breakdown, DuckDB from the store file:     {duck_s:.3f}s")
+        print(f"phase breakdown, pandas on rows already in memory: {pandas_s:.3f}s")
+        print(f"pandas loading those {len(phases):,} phase rows + builds: {load_s:.1f}s")
+        print(
+            f"ratio pandas / DuckDB, store to result (load + compute): "
+            f"{(load_s + pandas_s) / duck_s:.1f}x (target >= 10x)"
+        )
+        print(f"ratio pandas / DuckDB, compute only (pandas pre-loaded): {pandas_s / duck_s:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

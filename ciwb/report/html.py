@@ -1,0 +1,60 @@
+"""Executed notebook → one self-contained HTML file, code hidden, readable offline.
+
+Charts reach the notebook as plotly's JSON mimetype (see `ciwb.report.charts.setup`).
+Here each becomes a `<div>` plus a call to `Plotly.newPlot`, and the plotly.js bundle
+is inlined once in the page head (the `ciwb` template), rather than once per chart or
+from a CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import plotly.io as pio
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+from plotly.offline import get_plotlyjs
+
+__all__ = ["PLOTLY_MIMETYPE", "notebook_to_html"]
+
+PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class PlotlyToHtml(Preprocessor):
+    """Replace plotly JSON outputs with HTML that draws them with the page's plotly.js."""
+
+    def preprocess_cell(self, cell: Any, resources: dict, index: int) -> tuple[Any, dict]:
+        for output in cell.get("outputs", ()):
+            data = output.get("data") or {}
+            if PLOTLY_MIMETYPE in data:
+                figure = data.pop(PLOTLY_MIMETYPE)
+                data["text/html"] = pio.to_html(
+                    figure,
+                    include_plotlyjs=False,
+                    full_html=False,
+                    config={"displaylogo": False, "responsive": True},
+                )
+                data.pop("text/plain", None)
+        return cell, resources
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode | Path, *, title: str | None = None) -> str:
+    """HTML for an executed notebook: inputs and prompts excluded, plotly.js inlined once."""
+    if isinstance(notebook, Path):
+        notebook = nbformat.read(notebook, as_version=4)
+    exporter = HTMLExporter(
+        template_name="ciwb",
+        extra_template_basedirs=[str(_TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(PlotlyToHtml(), enabled=True)
+    resources: dict[str, Any] = {"plotly_js": get_plotlyjs()}
+    if title:
+        resources["metadata"] = {"name": title}
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    return body

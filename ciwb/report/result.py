@@ -1,0 +1,35 @@
+"""What one report run produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ReportResult", "ReportRun"]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    name: str
+    parameters: dict[str, Any]
+    notebook_name: str  # the executed .ipynb, relative to the output
+    html_name: str | None  # None when the notebook failed
+    notebook_location: str
+    html_location: str | None
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    out: str
+    index_location: str
+    results: list[ReportResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ReportResult]:
+        return [r for r in self.results if not r.ok]

@@ -1,0 +1,197 @@
+"""`ciwb report`: execute report notebooks with papermill and publish HTML + an index.
+
+Each notebook runs in its own kernel with `CIWB_DB` set and its `parameters` cell
+overridden; the executed notebook and its HTML are written to the output (a directory or
+`s3://bucket/prefix`) under names that carry the report, a digest of the parameters and
+a timestamp. A notebook that raises keeps its executed copy (error cell included), gets
+no HTML, and makes the run fail after the others have run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ciwb.errors import CiwbError
+from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
+from ciwb.report.html import notebook_to_html
+from ciwb.report.index import render_index
+from ciwb.report.kernel import QuietKernelManager
+from ciwb.report.naming import output_stem
+from ciwb.report.outputs import output_for
+from ciwb.report.result import ReportResult, ReportRun
+from ciwb.store import resolve_db_path
+
+__all__ = ["ReportFailedError", "parse_parameters", "raise_for_failures", "run_reports"]
+
+
+class ReportFailedError(CiwbError):
+    """One or more notebooks raised; their executed copies hold the error cell."""
+
+    exit_code = 1
+
+
+def parse_parameters(pairs: Sequence[str]) -> dict[str, Any]:
+    """`k=v` strings → values: JSON when it parses (numbers, lists, null), else the text."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CiwbError(f"--param {pair!r}: expected NAME=VALUE")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def _default_value(source: str) -> Any:
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return source
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the kernels started inside, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _error_line(exc: BaseException) -> str:
+    import papermill
+
+    if isinstance(exc, papermill.PapermillExecutionError):
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}".strip()
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}"
+
+
+def _choose_parameters(
+    names: Sequence[str], given: Mapping[str, Any], db: Path
+) -> dict[str, dict[str, Any]]:
+    """Per report: its declared defaults overridden by the given values it declares."""
+    chosen: dict[str, dict[str, Any]] = {}
+    used: set[str] = set()
+    for name in names:
+        declared = {k: _default_value(v) for k, v in report_parameters(name).items()}
+        values = dict(declared)
+        if "db" in declared:
+            values["db"] = str(db)
+        for key, value in given.items():
+            if key in declared:
+                if isinstance(declared[key], list) and isinstance(value, str):
+                    value = [part.strip() for part in value.split(",") if part.strip()]
+                values[key] = value
+                used.add(key)
+        chosen[name] = values
+    unknown = sorted(set(given) - used)
+    if unknown:
+        raise CiwbError(
+            f"parameter(s) {', '.join(unknown)} not declared by "
+            f"{'any of ' if len(names) > 1 else ''}{', '.join(names)}",
+            hint="see each notebook's `parameters` cell",
+        )
+    return chosen
+
+
+def run_reports(
+    names: Sequence[str],
+    *,
+    db: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    out: str = "reports",
+    kernel_name: str = "python3",
+    now: datetime | None = None,
+) -> ReportRun:
+    """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`."""
+    import papermill
+
+    wanted = report_names() if "all" in names else list(dict.fromkeys(names))
+    if not wanted:
+        raise CiwbError("no reports to run", hint="name one, or 'all'")
+    for name in wanted:
+        report_notebook(name)  # unknown names fail before anything runs
+    db_path = resolve_db_path(db).resolve()
+    if not db_path.is_file():
+        raise CiwbError(f"{db_path}: no such DuckDB file", hint="run `ciwb demo` or `ciwb collect`")
+    chosen = _choose_parameters(wanted, parameters or {}, db_path)
+    output = output_for(out)  # an unusable output fails here, before any notebook runs
+    started = now or datetime.now(UTC)
+    results: list[ReportResult] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="ciwb-report-") as scratch,
+        _environment(CIWB_DB=str(db_path)),
+    ):
+        for name in wanted:
+            values = chosen[name]
+            stem = output_stem(name, values, started)
+            executed = Path(scratch) / f"{stem}.ipynb"
+            t0 = time.monotonic()
+            error = None
+            try:
+                papermill.execute_notebook(
+                    str(report_notebook(name)),
+                    str(executed),
+                    parameters=values,
+                    kernel_name=kernel_name,
+                    cwd=str(notebooks_dir()),
+                    progress_bar=False,
+                    log_output=False,
+                    report_mode=False,
+                    kernel_manager_class=QuietKernelManager,
+                )
+            except Exception as exc:  # the executed copy records the failing cell
+                error = _error_line(exc)
+            html_name = html_location = None
+            if error is None:
+                html_name = f"{stem}.html"
+                page = notebook_to_html(executed, title=f"{name} · ciwb")
+                html_location = output.write(html_name, page.encode(), "text/html; charset=utf-8")
+            notebook_location = (
+                output.write(f"{stem}.ipynb", executed.read_bytes(), "application/x-ipynb+json")
+                if executed.exists()
+                else output.location(f"{stem}.ipynb")
+            )
+            results.append(
+                ReportResult(
+                    name=name,
+                    parameters=values,
+                    notebook_name=f"{stem}.ipynb",
+                    html_name=html_name,
+                    notebook_location=notebook_location,
+                    html_location=html_location,
+                    seconds=time.monotonic() - t0,
+                    error=error,
+                )
+            )
+    index = render_index(results, started=started, db=str(db_path))
+    index_location = output.write("index.html", index.encode(), "text/html; charset=utf-8")
+    return ReportRun(out=out, index_location=index_location, results=results)
+
+
+def raise_for_failures(run: ReportRun) -> None:
+    """Raise `ReportFailedError` naming each failed report, its error and executed copy."""
+    if not run.failed:
+        return
+    parts = [f"{r.name} ({r.error}; executed copy {r.notebook_location})" for r in run.failed]
+    raise ReportFailedError(
+        f"{len(run.failed)} of {len(run.results)} report(s) failed: " + "; ".join(parts)
+    )

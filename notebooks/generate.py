@@ -1,0 +1,344 @@
+"""Write the report notebooks (run: `python notebooks/generate.py`).
+
+The notebooks are generated so they stay clean: no outputs, no execution counts, one cell
+tagged `parameters`, and nothing but calls into `ciwb` in their code cells. Edit here,
+regenerate, commit both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+PARAMETERS = '''\
+db = None  # DuckDB store; None: $CIWB_DB, else data/demo.duckdb
+since = None  # first day included, e.g. "2026-01-01"; None: all history
+until = None  # first day excluded; None: up to the newest build
+projects = None  # list of project names; None: every project
+region = None  # e.g. "us-east-1"; None: every region'''
+
+SETUP = '''\
+from ciwb import analytics, cost
+from ciwb.report import charts, notebook
+
+sel = notebook.setup(db, since=since, until=until, projects=projects, region=region)
+print(sel)'''
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str) -> nbformat.NotebookNode:
+    return new_code_cell(text.strip())
+
+
+def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") -> nbformat.NotebookNode:
+    parameters = new_code_cell(PARAMETERS + ("\n" + extra_parameters if extra_parameters else ""))
+    parameters.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *cells],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
+    return nb
+
+
+EXPLORE = notebook(
+    "Explore the build history",
+    """
+A first look at a CodeBuild history: which projects build most, how long they take,
+where the time goes and why builds fail. Start here, then open the focused reports.
+Set the parameters below (or pass `--param` to `ciwb report explore`).
+""",
+    [
+        md("""
+## Projects
+One row per project: builds, success rate, median (p50) and p95 duration of successful
+builds, total build hours, and the compute type, architecture and cache it mostly runs on.
+**What to do:** the projects with the most build hours are where any saving counts most.
+"""),
+        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        md("""
+## Where the time goes
+Each bar is one project's wall time, split by phase. QUEUED and PROVISIONING are time spent
+waiting for CodeBuild; DOWNLOAD_SOURCE and INSTALL are what caching can shorten; BUILD is
+your own work. **What to do:** a wide INSTALL or DOWNLOAD_SOURCE slice is a caching
+candidate (see *cache_tuning*); a wide QUEUED slice means too little capacity.
+"""),
+        code("charts.phase_share_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        md("""
+## Weekly trend
+Median build time per week for each project (p95 is in the legend, hidden by default).
+**What to do:** a rising line is a regression worth bisecting; the *bottleneck_report*
+dates each change for you.
+"""),
+        code(
+            "charts.trend_lines(analytics.duration_trends(sel.db, period='week', **sel.filters))"
+        ),
+        md("""
+## Why builds fail
+Failed builds split into *code* (a command or buildspec failed), *platform* (CodeBuild,
+source provider or infrastructure: provisioning faults, disk full, throttling), *timeout*
+and *stopped*. **What to do:** platform failures are retried-away money; raise them with
+the platform team, not the developers.
+"""),
+        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
+    ],
+)
+
+BOTTLENECK = notebook(
+    "Bottlenecks: where build time goes and what slowed down",
+    """
+Percentiles per phase (CloudWatch only offers averages), queueing, regressions with the
+date they started, failures by cause, the slowest commands and the critical path of batch
+builds.
+""",
+    [
+        md("""
+## Phase percentiles
+p50/p90/p95/p99 seconds of every phase per project, for successful builds, and each phase's
+share of wall time. **What to do:** a phase whose p95 is far above its p50 has a long tail;
+look at what the slow builds have in common before optimising the median.
+"""),
+        code("""
+breakdown = analytics.phase_breakdown(sel.db, **sel.filters)
+charts.phase_share_bar(breakdown)
+"""),
+        code("charts.phase_percentiles_bar(breakdown)"),
+        code("breakdown"),
+        md("""
+## Waiting for CodeBuild
+Seconds in QUEUED and PROVISIONING, which no buildspec change can shorten.
+**What to do:** long queues point at the account's concurrent-build limit or a too-small
+reserved fleet; long provisioning at large custom images (use a curated image or a fleet).
+"""),
+        code("charts.waiting_bar(breakdown)"),
+        md("""
+## Regressions
+Daily median duration per project; each × marks a change point that is unlikely to be
+noise (permutation test on daily medians) and at least 10% in size. The table gives the
+first day of the new level, the size and the confidence.
+**What to do:** look at what merged on the change date in that project.
+"""),
+        code("""
+regressions = analytics.duration_regressions(sel.db, **sel.filters)
+charts.trend_lines(analytics.duration_trends(sel.db, period='day', **sel.filters), regressions)
+"""),
+        code("regressions"),
+        md("""
+## Failures
+Failure rate by failing phase and context code, then the commands that fail most.
+**What to do:** a command that fails often in many projects is a shared script or tool to fix
+once.
+"""),
+        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
+        code("analytics.failure_rates(sel.db, **sel.filters)"),
+        code("analytics.failing_commands(sel.db, **sel.filters)"),
+        md("""
+## Flaky tests
+Tests that both passed and failed on the same source version (pass-on-retry) on at least
+two versions, with at least 10 runs in the last 30 days of test reports, ranked by the
+builds they failed. `flip_rate` is how often the outcome changed between consecutive runs.
+**What to do:** quarantine or fix the top ones: each failed build they caused was a retry
+someone waited for.
+"""),
+        code("""
+flaky = analytics.flaky_tests(sel.db, **sel.filters)
+charts.flaky_tests_bar(flaky)
+"""),
+        code("flaky"),
+        md("""
+## Command hotspots
+The commands that take the most time in total across all builds (from build logs or
+replays). **What to do:** the top few usually dominate; cache their inputs or split them.
+"""),
+        code("""
+hotspots = analytics.command_hotspots(sel.db, **sel.filters)
+charts.hotspots_bar(hotspots)
+"""),
+        md("""
+## Critical path of batch builds
+The chart shows the latest batch that ran its whole graph: each bar is a child build, red ones form the critical
+path (the chain the batch actually waited for). The table ranks children by how often they
+were on the critical path and their *exclusive* time (seconds when nothing else ran).
+**What to do:** speed up the children with high critical share and exclusive time first;
+speeding up the others does not shorten the batch.
+"""),
+        code("""
+paths = analytics.batch_critical_paths(sel.db, **sel.filters)
+charts.batch_timeline(paths)
+"""),
+        code("analytics.summarise_critical_paths(paths)"),
+    ],
+)
+
+CACHE = notebook(
+    "Cache tuning",
+    """
+CodeBuild does not record cache hits. This report infers them: in a cache-enabled project,
+DOWNLOAD_SOURCE + INSTALL time is bimodal — short when the cache was restored, long when
+not — and each build is put on one side of the gap.
+""",
+    [
+        md("""
+## Hit rate by idle time
+Hit rate against the minutes since the project's previous build ended. CodeBuild's LOCAL
+cache lives on the build host and is dropped after a short idle period, so the rate falls
+off a cliff past it. **What to do:** if most builds arrive after the cliff, the LOCAL cache
+rarely helps: switch to an S3 cache, or keep the host warm with a scheduled build.
+"""),
+        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(sel.db, **sel.filters))"),
+        md("""
+## Estimated idle expiry per project
+The idle gap that best separates hits from misses, with the hit rate either side.
+`cliff` near 1 means an expiry, near 0 means idle time does not matter for this cache.
+"""),
+        code("analytics.cache_idle_expiry(sel.db, **sel.filters)"),
+        md("""
+## Measured warm vs cold
+From replay experiments (`ciwb replay experiment --cache none,local`): median seconds of
+cold and warm runs per matrix cell. Emulated runs are flagged and are not native timings.
+Empty until an experiment has been run.
+"""),
+        code("analytics.cache_warm_vs_cold(sel.db)"),
+        md("""
+## What the cache is worth
+Warm and cold INSTALL seconds, the hit rate and the monthly value of the cache per project,
+with a bootstrap interval. **What to do:** a cache worth little at a low hit rate is worth
+more if the hit rate rises (S3 cache, fewer idle gaps); a cache worth nothing can go.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('cache', sel.db, **sel.period))"),
+        md("""
+## Restore phases in cache-enabled projects
+Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
+p95 is the signature of a cache that often misses.
+"""),
+        code("analytics.phase_breakdown(sel.db, **sel.filters)"),
+    ],
+)
+
+GRAVITON = notebook(
+    "Graviton (arm64) vs x86_64",
+    """
+Would arm64 be faster or cheaper for *these* builds? This report compares observed build
+times per project, architecture and compute size. Observed history is weaker evidence than
+paired replays (`ciwb replay experiment --arch amd64,arm64`): the two architectures may have
+built different commits.
+""",
+    [
+        md("""
+## Observed build time by architecture
+Median successful build seconds per project and compute size, arm64 beside x86_64.
+`p50_vs_x86` below 1 means arm64 builds faster on the same size.
+**What to do:** projects already fast on arm64 are safe candidates to switch; arm prices
+per minute are lower for the same size.
+"""),
+        code("""
+comparison = analytics.arch_comparison(sel.db, **sel.filters)
+charts.arch_bar(comparison)
+"""),
+        code("comparison"),
+        md("""
+## What switching would save
+Per project: the arm64 speed factor with its 95% interval (from paired replays when they
+exist, else from the project's own history around a switch), the factor at which arm64
+breaks even on price, and the monthly saving range. *Unknown* means there is no paired
+evidence for that project: run `ciwb replay experiment --arch amd64,arm64` on it.
+**What to do:** switch projects whose whole interval is below the break-even factor.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('arm64', sel.db, **sel.period))"),
+    ],
+)
+
+COST = notebook(
+    "Cost report",
+    """
+What the builds cost, per project, month and phase, and what would change it. Prices come
+from ciwb's dated, sourced price table (`ciwb pricing refresh` updates it); where AWS does
+not say how something is billed (is queue time billed?) every figure is a lower and an
+upper bound, and a build without a known price is *unpriced*, never free. Costs span all
+regions (the `region` parameter does not apply here).
+""",
+    [
+        md("""
+## Cost by project
+Bars reach the lower bound; the whisker reaches the upper bound. The text lists what could
+not be priced and the billing assumptions behind the numbers.
+**What to do:** the top projects are where right-sizing, arm64 and caching pay most.
+"""),
+        code("""
+costs = cost.cost_summary(sel.db, **sel.period)
+notebook.show_cost_summary(costs)
+charts.cost_bar(costs.table)
+"""),
+        code("costs.table"),
+        md("""
+## Cost per month
+**What to do:** a month that jumps without more builds points at a compute-type change or a
+regression (see *bottleneck_report*).
+"""),
+        code("charts.cost_over_time(cost.cost_summary(sel.db, by='month', **sel.period).table)"),
+        md("""
+## Cost by phase
+Each build's cost shared out over its phases in proportion to their time. The lower bound
+counts nothing before PROVISIONING. **What to do:** money in INSTALL and DOWNLOAD_SOURCE is
+what a cache can save; money in QUEUED only exists if queue time is billed.
+"""),
+        code("cost.phase_cost_shares(sel.db, **sel.period)"),
+        md("""
+## Right-sizing
+Per project: p95 CPU and memory use, the smallest compute type that holds it with headroom,
+the finding and the monthly saving. **What to do:** move OVER_PROVISIONED projects to the
+recommended type; UNDER_PROVISIONED ones are slow for want of memory or CPU.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('rightsize', sel.db, **sel.period))"),
+        md("""
+## Lambda compute
+Builds short enough, unprivileged and small enough in memory to run on Lambda compute
+(billed per second, no provisioning wait). **What to do:** try the eligible projects with
+the suggested Lambda size; durations may change because Lambda CPUs differ.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('lambda', sel.db, **sel.period))"),
+        md("""
+## Reserved capacity
+For each compute type, what a reserved fleet of N instances would carry and the hourly
+rate at which it breaks even against on-demand. **What to do:** compare `break_even_rate`
+with the fleet price for your region; below it, a fleet is cheaper.
+"""),
+        code("notebook.show_whatif(cost.run_whatif('reserved', sel.db, **sel.period))"),
+        md("""
+## Time that is not building
+Queue and provisioning seconds per project. Whether queued time is billed is not documented
+(hence the lower and upper bounds above); provisioning is billed.
+"""),
+        code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+    ],
+)
+
+NOTEBOOKS = {
+    "explore": EXPLORE,
+    "bottleneck_report": BOTTLENECK,
+    "cache_tuning": CACHE,
+    "graviton_vs_x86": GRAVITON,
+    "cost_report": COST,
+}
+
+
+def main() -> None:
+    for name, nb in NOTEBOOKS.items():
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"{name[:40]}-{i}"  # stable ids: regenerating gives no diff
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / f"{name}.ipynb")
+        print(f"wrote notebooks/{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

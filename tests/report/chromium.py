@@ -1,0 +1,153 @@
+"""Open an HTML file in headless Chromium and report what a reader would see.
+
+Driven over the Chrome DevTools protocol (websocket-client): JavaScript exceptions,
+console errors and every network request are recorded while the page loads, then the
+page is asked how many plotly charts it has and how many of them drew an SVG.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websocket
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--remote-debugging-port=0",
+]
+
+_COUNT_CHARTS = """(() => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  return JSON.stringify({
+    charts: plots.length,
+    with_svg: plots.filter(p => p.querySelector('svg.main-svg')).length,
+    links: [...document.querySelectorAll('a')].map(a => a.getAttribute('href')),
+    text: document.body ? document.body.innerText.slice(0, 20000) : ''
+  });
+})()"""
+
+
+@dataclass
+class PageReport:
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    charts: int = 0
+    charts_with_svg: int = 0
+    links: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+def _devtools_port(profile: Path, proc: subprocess.Popen, timeout: float = 30) -> int:
+    marker = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists() and marker.read_text().strip():
+            return int(marker.read_text().splitlines()[0])
+        if proc.poll() is not None:
+            raise RuntimeError(f"chromium exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise TimeoutError("chromium did not open its DevTools port")
+
+
+def open_page(path: Path, *, settle_s: float = 1.0, timeout: float = 60) -> PageReport:
+    """Load `path` (file://) and return errors, requests and chart counts."""
+    assert CHROMIUM, "chromium not installed"
+    report = PageReport()
+    with tempfile.TemporaryDirectory(prefix="ciwb-chromium-") as profile:
+        proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            port = _devtools_port(Path(profile), proc)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as resp:
+                targets = json.load(resp)
+            page = next(t for t in targets if t["type"] == "page")
+            ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout)
+            ids = itertools.count(1)
+
+            def send(method: str, **params) -> int:
+                msg_id = next(ids)
+                ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+                return msg_id
+
+            def handle(msg: dict) -> None:
+                method = msg.get("method")
+                p = msg.get("params", {})
+                if method == "Runtime.exceptionThrown":
+                    d = p["exceptionDetails"]
+                    report.errors.append(
+                        (d.get("exception") or {}).get("description") or d.get("text", "")
+                    )
+                elif method == "Runtime.consoleAPICalled" and p.get("type") == "error":
+                    report.errors.append(" ".join(str(a.get("value")) for a in p["args"]))
+                elif method == "Log.entryAdded" and p["entry"]["level"] == "error":
+                    report.errors.append(p["entry"]["text"])
+                elif method == "Network.requestWillBeSent":
+                    report.requests.append(p["request"]["url"])
+
+            def wait_for(predicate, deadline: float) -> dict:
+                while True:
+                    ws.settimeout(max(deadline - time.monotonic(), 0.01))
+                    msg = json.loads(ws.recv())
+                    handle(msg)
+                    if predicate(msg):
+                        return msg
+
+            for method in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
+                send(method)
+            url = path.resolve().as_uri()
+            send("Page.navigate", url=url)
+            deadline = time.monotonic() + timeout
+            # Poll rather than wait for Page.loadEventFired, which can fire before the
+            # navigation is acknowledged for a small page.
+            while True:
+                probe = send(
+                    "Runtime.evaluate",
+                    expression="location.href + ' ' + document.readyState",
+                    returnByValue=True,
+                )
+                reply = wait_for(lambda m, probe=probe: m.get("id") == probe, deadline)
+                state = reply.get("result", {}).get("result", {}).get("value", "")
+                if state == f"{url} complete":
+                    break
+                time.sleep(0.1)
+            # Let charts finish drawing and late errors arrive.
+            end = time.monotonic() + settle_s
+            try:
+                while time.monotonic() < end:
+                    wait_for(lambda m: False, end)
+            except websocket.WebSocketTimeoutException:
+                pass
+            eval_id = send("Runtime.evaluate", expression=_COUNT_CHARTS, returnByValue=True)
+            result = wait_for(lambda m: m.get("id") == eval_id, time.monotonic() + timeout)
+            counts = json.loads(result["result"]["result"]["value"])
+            report.charts = counts["charts"]
+            report.charts_with_svg = counts["with_svg"]
+            report.links = counts["links"]
+            report.text = counts["text"]
+            ws.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return report
