@@ -60,7 +60,7 @@ PHASE_STATUSES: tuple[str, ...] = (
 )
 # The statuses that mean a phase (and so its build) did not succeed. Migration 2's
 # build_facts view spells the same set in SQL (migrations are never edited).
-FAILURE_STATUSES: frozenset[str] = frozenset({"FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
+FAILURE_STATUSES: tuple[str, ...] = ("FAILED", "FAULT", "TIMED_OUT", "STOPPED")
 
 # failing phase → what runs next. Phases not listed go on in order.
 FAILURE_TRANSITIONS: dict[str, str] = {
