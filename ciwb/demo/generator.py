@@ -54,9 +54,10 @@ DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 IDLE_EXPIRY_MIN = 15.0  # AWS's local cache is reported wiped after ~15 idle minutes
 MISS_P_WARM, MISS_P_IDLE = 0.08, 0.85
 REPORT_RETENTION_DAYS = 30  # test reports are kept 30 days (codebuild-facts.md)
-# Log retention is a per-log-group setting; the demo's groups keep 14 days, which also keeps
-# the number of log events (and `make demo`'s time) modest.
-LOG_RETENTION_DAYS = 14
+# Log retention is a per-log-group setting (CloudWatch Logs offers 1, 3, 5, 7, 14, 30 … days);
+# the demo's groups keep 7 days, which keeps the log events' share of `make demo` near 5 %
+# (benchmarks/demo_logs.py). `DemoConfig(log_days=…)` asks for more.
+LOG_RETENTION_DAYS = 7
 
 # vCPU and memory (GB) per compute type and arch, from the reference's shape table.
 SHAPES = {
