@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ciwb.cost.costs import PHASES
 from ciwb.store import connect
 
 DbLike = str | os.PathLike[str] | duckdb.DuckDBPyConnection | None
@@ -26,8 +25,6 @@ TimeLike = str | date | datetime | None
 
 # Phases a build spends waiting for CodeBuild rather than running its own commands.
 WAIT_PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING")
-# CodeBuild's phase order (shared/reference/codebuild-facts.md, "Phases"), as ciwb.cost has it.
-PHASE_ORDER = PHASES
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.phases import COMMAND_PHASES, FAILURE_STATUSES
 
 __all__ = [
     "PLATFORM_MARKERS",
@@ -26,8 +27,7 @@ __all__ = [
 # Phases that run no buildspec commands: a failure there is CodeBuild's (or its
 # integrations': source provider, S3, image registry), not the change under test.
 _PLATFORM_PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "UPLOAD_ARTIFACTS", "FINALIZING")
-# Phases that run the buildspec's own commands.
-_COMMAND_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
+_FAILURE_STATUSES_SQL = ", ".join(f"'{status}'" for status in FAILURE_STATUSES)
 
 # Log/context-message fragments of infrastructure failures (lower case, substring match).
 PLATFORM_MARKERS: tuple[str, ...] = (
@@ -108,7 +108,7 @@ def classify_failures(
         messages AS (
             SELECT p.build_arn, arg_min(p.context_message, p.seq) AS context_message
             FROM build_phases p JOIN failed USING (build_arn)
-            WHERE p.status IN ('FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED')
+            WHERE p.status IN ({_FAILURE_STATUSES_SQL})
             GROUP BY 1
         ),
         bad_commands AS (
@@ -160,7 +160,7 @@ def classify_failures(
     """
     plat = list(_PLATFORM_PHASES)
     with reading(db) as con:
-        return query(con, sql, [*params, markers, plat, list(_COMMAND_PHASES), plat])
+        return query(con, sql, [*params, markers, plat, list(COMMAND_PHASES), plat])
 
 
 def failure_causes(

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import polars as pl
 
 from ciwb.analytics._store import (
-    PHASE_ORDER,
     WAIT_PHASES,
     BuildFilter,
     DbLike,
@@ -22,6 +21,7 @@ from ciwb.analytics._store import (
     query,
     reading,
 )
+from ciwb.phases import TIMED_PHASES
 
 __all__ = ["phase_breakdown"]
 
@@ -72,4 +72,4 @@ def phase_breakdown(
                  coalesce(list_position(?::VARCHAR[], pp.phase_type), 99), pp.phase_type
     """
     with reading(db) as con:
-        return query(con, sql, [*params, list(WAIT_PHASES), list(PHASE_ORDER)])
+        return query(con, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])

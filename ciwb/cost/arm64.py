@@ -34,10 +34,11 @@ from ciwb.cost.whatif import (
     months_covered,
     register_whatif,
 )
+from ciwb.phases import COMMAND_PHASES
 
 __all__ = ["COMPARABLE_PHASES", "arm64_switch", "speed_factor"]
 
-COMPARABLE_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
+COMPARABLE_PHASES = COMMAND_PHASES  # the buildspec phases: the compute-bound part
 _COMPARABLE_SQL = " + ".join(f"coalesce({p.lower()}_s, 0)" for p in COMPARABLE_PHASES)
 
 

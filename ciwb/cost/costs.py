@@ -22,6 +22,7 @@ from ciwb.cost.frames import frame
 from ciwb.cost.period import parse_when
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
+from ciwb.phases import TIMED_PHASES
 
 __all__ = [
     "GROUPINGS",
@@ -41,19 +42,6 @@ GROUPINGS = {
     "compute": ("environment_type", "compute_type"),
     "arch": ("arch",),
 }
-
-PHASES = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-)
 
 
 def _billed(seconds: str) -> str:
@@ -349,7 +337,7 @@ def phase_cost_shares(
                    cost_upper / nullif(sum(cost_upper) OVER (PARTITION BY project_name), 0)
                        AS share_upper
             FROM per_phase
-            ORDER BY project_name, list_position({list(PHASES)!r}, phase_type)
+            ORDER BY project_name, list_position({list(TIMED_PHASES)!r}, phase_type)
             """,
             params,
         )

@@ -7,6 +7,7 @@ Shapes follow shared/reference/codebuild-facts.md ("Compute types").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ACCOUNTS = {"platform": "111122223333", "data": "444455556666"}
 
@@ -17,9 +18,6 @@ IMAGES = {
     "LINUX_LAMBDA_CONTAINER": "aws/codebuild/amazonlinux-x86_64-lambda-standard:nodejs20",
     "ARM_LAMBDA_CONTAINER": "aws/codebuild/amazonlinux-aarch64-lambda-standard:nodejs20",
 }
-
-# Phases whose length scales with the CPU (the ones an arm switch or a regression moves).
-COMPUTE_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
 
 
 @dataclass(frozen=True)
@@ -405,7 +403,8 @@ FLAKY_TESTS: tuple[tuple[str, str, str, float], ...] = (
 
 # Context codes and messages as CodeBuild writes them, per failing phase.
 FAILURE_CONTEXTS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    # (phase status, context code, message template); {cmd} is a per-language command.
+    # (phase status, context code, message template); in the command phases {command} is the
+    # project's failing command for that phase (PROJECT_COMMANDS) and {status} its exit status.
     "DOWNLOAD_SOURCE": (
         (
             "FAILED",
@@ -432,29 +431,28 @@ FAILURE_CONTEXTS: dict[str, tuple[tuple[str, str, str], ...]] = {
         (
             "FAILED",
             "COMMAND_EXECUTION_ERROR",
-            "Error while executing command: {install}. Reason: exit status 1",
+            "Error while executing command: {command}. Reason: exit status {status}",
         ),
     ),
     "PRE_BUILD": (
         (
             "FAILED",
             "COMMAND_EXECUTION_ERROR",
-            "Error while executing command: aws ecr get-login-password --region $AWS_REGION | "
-            "docker login --username AWS --password-stdin $REPO. Reason: exit status 1",
+            "Error while executing command: {command}. Reason: exit status {status}",
         ),
     ),
     "BUILD": (
         (
             "FAILED",
             "COMMAND_EXECUTION_ERROR",
-            "Error while executing command: {test}. Reason: exit status 1",
+            "Error while executing command: {command}. Reason: exit status {status}",
         ),
     ),
     "POST_BUILD": (
         (
             "FAILED",
             "COMMAND_EXECUTION_ERROR",
-            "Error while executing command: docker push $REPO:$TAG. Reason: exit status 1",
+            "Error while executing command: {command}. Reason: exit status {status}",
         ),
     ),
     "UPLOAD_ARTIFACTS": (
@@ -466,13 +464,388 @@ FAILURE_CONTEXTS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 
-LANGUAGE_COMMANDS = {
-    "node": ("npm ci", "npm test"),
-    "java": ("mvn -B dependency:go-offline", "mvn -B verify"),
-    "go": ("go mod download", "go test ./..."),
-    "python": ("pip install -r requirements.txt", "pytest -q"),
-    "scala": ("sbt update", "sbt test"),
-    "rust": ("cargo fetch", "cargo test --release"),
-    "hcl": ("terraform init -input=false", "terraform plan -input=false"),
-    "cpp": ("conan install .", "ctest --output-on-failure"),
+
+class DemoCommand(NamedTuple):
+    """One buildspec command: its text as the agent logs it, its typical share of the phase's
+    time, a few lines it prints, and (for the one command per phase that fails when the phase
+    fails) its exit status and error line."""
+
+    text: str
+    share: float
+    output: tuple[str, ...] = ()
+    fails: bool = False
+    exit_status: int = 1
+    error: str = ""
+
+
+def _cmd(text: str, share: float, *output: str) -> DemoCommand:
+    return DemoCommand(text, share, output)
+
+
+def _failing(text: str, share: float, *output: str, error: str, status: int = 1) -> DemoCommand:
+    return DemoCommand(text, share, output, fails=True, exit_status=status, error=error)
+
+
+# Shared steps of projects that ship a container image.
+_ECR_LOGIN = _failing(
+    "aws ecr get-login-password --region $AWS_REGION | "
+    "docker login --username AWS --password-stdin $REPO",
+    0.35,
+    "Login Succeeded",
+    error="An error occurred (AccessDeniedException) when calling the GetAuthorizationToken "
+    "operation: User is not authorized to perform: ecr:GetAuthorizationToken",
+)
+_TAG = _cmd("export TAG=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c 1-8)", 0.02)
+_DOCKER_BUILD = _cmd(
+    "docker build -t $REPO:$TAG .",
+    0.12,
+    "#12 exporting to image",
+    "#12 naming to $REPO:$TAG done",
+)
+_DOCKER_PUSH = _failing(
+    "docker push $REPO:$TAG",
+    0.9,
+    "The push refers to repository [$REPO]",
+    "latest: digest: sha256:4f2b9c1e8a7d size: 2419",
+    error="denied: Your authorization token has expired. Reauthenticate and try again.",
+)
+_IMAGE_DEFS = _cmd(
+    'printf \'[{"name":"app","imageUri":"%s"}]\' $REPO:$TAG > imagedefinitions.json', 0.1
+)
+_NPM_CI = _failing(
+    "npm ci",
+    1.0,
+    "added 1287 packages, and audited 1288 packages in 41s",
+    "found 0 vulnerabilities",
+    error="npm ERR! code ECONNRESET",
+)
+_NPM_TEST = _failing(
+    "npm test",
+    0.75,
+    "> jest --ci --reporters=default --reporters=jest-junit",
+    "Tests:       412 passed, 412 total",
+    error="Tests:       1 failed, 411 passed, 412 total",
+)
+_MVN_OFFLINE = _failing(
+    "mvn -B dependency:go-offline",
+    1.0,
+    "[INFO] BUILD SUCCESS",
+    error="[ERROR] Failed to execute goal on project app: Could not resolve dependencies",
+)
+_MVN_VERIFY = _failing(
+    "mvn -B verify",
+    0.85,
+    "[INFO] Tests run: 1843, Failures: 0, Errors: 0, Skipped: 12",
+    "[INFO] BUILD SUCCESS",
+    error="[ERROR] Tests run: 1843, Failures: 1, Errors: 0, Skipped: 12",
+)
+_PIP_INSTALL = _failing(
+    "pip install -r requirements.txt",
+    0.8,
+    "Successfully installed 87 packages",
+    error="ERROR: Could not find a version that satisfies the requirement",
+)
+_PYTEST = _failing(
+    "pytest -q",
+    0.8,
+    "1520 passed, 14 skipped in 121.04s",
+    error="1 failed, 1519 passed, 14 skipped in 118.77s",
+)
+
+
+def _s3_copy(text: str) -> DemoCommand:
+    return _failing(
+        text,
+        0.9,
+        "upload: completed",
+        error="upload failed: An error occurred (AccessDenied) when calling the PutObject "
+        "operation: Access Denied",
+    )
+
+
+# What each project's buildspec runs, per phase (phases without commands are absent). The
+# command that fails when its phase fails is the one named in that phase's context message;
+# shares are of the phase's duration, so a project's slowest command is known in advance.
+PROJECT_COMMANDS: dict[str, dict[str, tuple[DemoCommand, ...]]] = {
+    "web-frontend": {
+        "INSTALL": (_NPM_CI,),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("npm run lint", 0.6, "✔ No ESLint warnings")),
+        "BUILD": (
+            _cmd("npm run build", 0.13, "Compiled successfully in 24.1s"),
+            _NPM_TEST,
+            _DOCKER_BUILD,
+        ),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "api-service": {
+        "INSTALL": (_MVN_OFFLINE,),
+        "PRE_BUILD": (
+            _ECR_LOGIN,
+            _TAG,
+            _cmd("mvn -B checkstyle:check", 0.6, "[INFO] You have 0 Checkstyle violations."),
+        ),
+        "BUILD": (_MVN_VERIFY, _DOCKER_BUILD),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "payments-core": {
+        "INSTALL": (
+            _failing(
+                "go mod download",
+                1.0,
+                error="go: github.com/example/ledger@v1.8.2: reading https://proxy.golang.org: "
+                "502 Bad Gateway",
+            ),
+        ),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("go vet ./...", 0.6)),
+        "BUILD": (
+            _cmd("go build -o bin/ ./cmd/...", 0.18),
+            _failing(
+                "go test ./...",
+                0.7,
+                "ok  \tgithub.com/example/payments-core/ledger\t41.3s",
+                error="--- FAIL: TestConcurrentTransfers (3.02s)",
+            ),
+            _DOCKER_BUILD,
+        ),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "auth-service": {
+        "INSTALL": (_PIP_INSTALL, _cmd("pip install -r requirements-dev.txt", 0.2)),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("ruff check .", 0.6, "All checks passed!")),
+        "BUILD": (_PYTEST, _DOCKER_BUILD),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "data-pipeline": {
+        "INSTALL": (
+            _failing(
+                "sbt update",
+                1.0,
+                "[success] Total time: 52 s",
+                error="[error] sbt.librarymanagement.ResolveException: Error downloading",
+            ),
+        ),
+        "PRE_BUILD": (
+            _failing(
+                "sbt scalafmtCheckAll",
+                1.0,
+                "[success] Total time: 17 s",
+                error="[error] scalafmt: 2 files must be formatted",
+            ),
+        ),
+        "BUILD": (
+            _failing(
+                "sbt test",
+                0.65,
+                "[info] Passed: Total 964, Failed 0, Errors 0, Passed 964",
+                error="[error] Failed: Total 964, Failed 1, Errors 0, Passed 963",
+            ),
+            _cmd("sbt assembly", 0.35, "[info] Built: target/scala-2.13/data-pipeline.jar"),
+        ),
+        "POST_BUILD": (
+            _s3_copy(
+                "aws s3 cp target/scala-2.13/data-pipeline.jar s3://$ARTIFACT_BUCKET/data-pipeline/"
+            ),
+        ),
+    },
+    "ml-training": {
+        "INSTALL": (_PIP_INSTALL._replace(share=1.0),),
+        "PRE_BUILD": (
+            _ECR_LOGIN,
+            _cmd("python scripts/check_data.py --manifest data/manifest.json", 0.65, "ok"),
+        ),
+        "BUILD": (
+            _PYTEST,
+            _cmd("python train.py --smoke-test --epochs 1", 0.2, "epoch 1/1 loss=0.412"),
+        ),
+        "POST_BUILD": (
+            _s3_copy("aws s3 sync models/ s3://$MODEL_BUCKET/$CODEBUILD_BUILD_NUMBER/"),
+        ),
+    },
+    "mobile-backend": {
+        "INSTALL": (_NPM_CI,),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("npm run lint", 0.6)),
+        "BUILD": (_cmd("npm run build", 0.13), _NPM_TEST, _DOCKER_BUILD),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "infra-terraform": {
+        "INSTALL": (
+            _cmd(
+                "curl -sSLo /tmp/tflint.zip https://github.com/terraform-linters/tflint/releases/"
+                "latest/download/tflint_linux_arm64.zip && unzip -o /tmp/tflint.zip -d "
+                "/usr/local/bin",
+                0.3,
+            ),
+            _failing(
+                "terraform init -input=false",
+                0.7,
+                "Terraform has been successfully initialized!",
+                error="Error: Failed to query available provider packages",
+            ),
+        ),
+        "PRE_BUILD": (
+            _cmd("terraform fmt -check -recursive", 0.2),
+            _cmd("terraform validate", 0.3, "Success! The configuration is valid."),
+            _failing(
+                "tflint --recursive",
+                0.5,
+                error='Error: "t3.micro" is previous generation instance type '
+                "(aws_instance_previous_type)",
+                status=2,
+            ),
+        ),
+        "BUILD": (
+            _failing(
+                "terraform plan -input=false -out=tfplan",
+                0.9,
+                "Plan: 3 to add, 1 to change, 0 to destroy.",
+                error="Error: error configuring Terraform AWS Provider: no valid credential "
+                "sources found",
+            ),
+            _cmd("terraform show -no-color tfplan > plan.txt", 0.1),
+        ),
+        "POST_BUILD": (
+            _s3_copy("aws s3 cp plan.txt s3://$PLAN_BUCKET/$CODEBUILD_BUILD_NUMBER/plan.txt"),
+        ),
+    },
+    "search-indexer": {
+        "INSTALL": (
+            _failing(
+                "cargo fetch --locked",
+                1.0,
+                "    Updating crates.io index",
+                error="error: failed to download from `https://static.crates.io/crates/`",
+                status=101,
+            ),
+        ),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("cargo fmt --check", 0.6)),
+        "BUILD": (
+            _cmd("cargo clippy --all-targets -- -D warnings", 0.12),
+            _failing(
+                "cargo test --release",
+                0.8,
+                "test result: ok. 611 passed; 0 failed; 3 ignored",
+                error="test result: FAILED. 610 passed; 1 failed; 3 ignored",
+                status=101,
+            ),
+            _DOCKER_BUILD._replace(share=0.08),
+        ),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "analytics-etl": {
+        "INSTALL": (_PIP_INSTALL._replace(share=1.0),),
+        "PRE_BUILD": (
+            _cmd("ruff check .", 0.4, "All checks passed!"),
+            _failing(
+                "mypy etl/",
+                0.6,
+                "Success: no issues found in 214 source files",
+                error="etl/jobs/sessions.py:88: error: Incompatible return value type",
+            ),
+        ),
+        "BUILD": (
+            _PYTEST,
+            _cmd("python -m build --wheel", 0.2, "Successfully built analytics_etl.whl"),
+        ),
+        "POST_BUILD": (
+            _s3_copy("aws s3 cp dist/ s3://$ARTIFACT_BUCKET/analytics-etl/ --recursive"),
+        ),
+    },
+    "video-transcode": {
+        "INSTALL": (
+            _failing(
+                "conan install . --output-folder=build --build=missing",
+                1.0,
+                "Install finished successfully",
+                error="ERROR: Package 'ffmpeg/6.1' not resolved",
+            ),
+        ),
+        "PRE_BUILD": (
+            _ECR_LOGIN,
+            _TAG,
+            _cmd("clang-format --dry-run --Werror src/*.cpp", 0.6),
+        ),
+        "BUILD": (
+            _cmd("cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release", 0.03),
+            _cmd("cmake --build build -j $(nproc)", 0.72, "[1184/1184] Linking CXX executable"),
+            _failing(
+                "ctest --test-dir build --output-on-failure",
+                0.25,
+                "100% tests passed, 0 tests failed out of 286",
+                error="99% tests passed, 1 tests failed out of 286",
+                status=8,
+            ),
+        ),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "legacy-monolith": {
+        "INSTALL": (_MVN_OFFLINE,),
+        "PRE_BUILD": (_ECR_LOGIN, _TAG, _cmd("mvn -B checkstyle:check", 0.6)),
+        "BUILD": (_MVN_VERIFY._replace(share=0.8), _DOCKER_BUILD._replace(share=0.2)),
+        "POST_BUILD": (_DOCKER_PUSH, _IMAGE_DEFS),
+    },
+    "docs-site": {
+        "INSTALL": (_NPM_CI,),
+        "PRE_BUILD": (
+            _failing(
+                "npx markdownlint-cli2 'docs/**/*.md'",
+                1.0,
+                "Summary: 0 error(s)",
+                error="docs/setup.md:14 MD040/fenced-code-language",
+            ),
+        ),
+        "BUILD": (
+            _failing(
+                "npm run build",
+                1.0,
+                '[SUCCESS] Generated static files in "build".',
+                error="[ERROR] Docusaurus found broken links!",
+            ),
+        ),
+        "POST_BUILD": (_s3_copy("aws s3 sync build/ s3://$SITE_BUCKET --delete"),),
+    },
+    "edge-functions": {
+        "INSTALL": (_NPM_CI,),
+        "PRE_BUILD": (_failing("npm run lint", 1.0, error="✖ 1 problem (1 error, 0 warnings)"),),
+        "BUILD": (_NPM_TEST._replace(share=0.6), _cmd("npm run bundle", 0.4)),
+        "POST_BUILD": (
+            _cmd("zip -qr functions.zip dist/", 0.2),
+            _s3_copy("aws s3 cp functions.zip s3://$ARTIFACT_BUCKET/edge-functions/"),
+        ),
+    },
+    "monorepo": {
+        "INSTALL": (_NPM_CI,),
+        "PRE_BUILD": (
+            _failing(
+                "npx nx affected --target=lint --base=origin/main",
+                1.0,
+                "Successfully ran target lint for 7 projects",
+                error="Ran target lint for 7 projects (1 failed)",
+            ),
+        ),
+        "BUILD": (
+            _cmd("npm run build --workspaces", 0.3),
+            _NPM_TEST._replace(text="npm test --workspaces", share=0.7),
+        ),
+        "POST_BUILD": (
+            _s3_copy(
+                "aws s3 sync dist/ s3://$ARTIFACT_BUCKET/monorepo/$CODEBUILD_BATCH_BUILD_IDENTIFIER/"
+            ),
+        ),
+    },
+}
+
+
+def failing_command(project: str, phase: str) -> DemoCommand | None:
+    """The command that fails when `phase` of `project` fails (the last one if none is marked)."""
+    commands = PROJECT_COMMANDS.get(project, {}).get(phase, ())
+    return next((c for c in commands if c.fails), commands[-1] if commands else None)
+
+
+# Runtimes the agent reports selecting in INSTALL (`runtime-versions` in the buildspec).
+RUNTIMES = {
+    "node": ("nodejs", "20"),
+    "java": ("java", "corretto17"),
+    "go": ("golang", "1.22"),
+    "python": ("python", "3.12"),
+    "scala": ("java", "corretto17"),
 }

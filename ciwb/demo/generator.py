@@ -1,7 +1,8 @@
 """A seeded, deterministic generator of realistic CodeBuild history in boto3's exact shapes.
 
 Everything it emits is what `BatchGetProjects`, `BatchGetBuilds`, `BatchGetBuildBatches`,
-`BatchGetReports`, `DescribeTestCases` and `GetMetricData` return, so demo data travels the
+`BatchGetReports`, `DescribeTestCases`, `GetMetricData` and `GetLogEvents` return (the last
+for the builds of the last `log_days`, see `ciwb.demo.logs`), so demo data travels the
 same normalisation path as collected data (DESIGN.md, "Collect"). Timestamps are aware UTC
 datetimes, as boto3 gives them.
 
@@ -9,8 +10,9 @@ What is planted (see `PlantedFacts`): x86 and arm64 projects across all compute 
 x86 → arm64 moves, lognormal phase durations, weekday/hour load with queue spikes, failures
 concentrated in particular phases with CodeBuild's context codes, cache projects whose INSTALL
 is bimodal and misses more after idle gaps over 15 minutes, a BUILD regression from a known
-date, a monorepo with batch builds (a build graph), flaky tests, and per-build utilisation with
-over- and under-provisioned projects.
+date, a monorepo with batch builds (a build graph), flaky tests, per-build utilisation with
+over- and under-provisioned projects, and per-project commands whose slowest is the test or
+compile step and whose failing one is the command the phase's context message names.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from typing import Any
 
 from ciwb.demo.catalogue import (
     BATCH_GRAPH,
-    COMPUTE_PHASES,
     FAILURE_CONTEXTS,
     FLAKY_TESTS,
     IMAGES,
-    LANGUAGE_COMMANDS,
+    PROJECT_COMMANDS,
     PROJECTS,
+    RUNTIMES,
     ProjectSpec,
+    failing_command,
 )
+from ciwb.demo.logs import DemoLogStream, agent_log_events
 from ciwb.demo.planted import (
     PlantedBatchGraph,
     PlantedCache,
@@ -42,6 +46,7 @@ from ciwb.demo.planted import (
     PlantedRegression,
     PlantedSwitch,
 )
+from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 
 __all__ = ["DEFAULT_END", "DemoConfig", "DemoHistory", "DemoMetric", "generate"]
 
@@ -49,6 +54,10 @@ DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 IDLE_EXPIRY_MIN = 15.0  # AWS's local cache is reported wiped after ~15 idle minutes
 MISS_P_WARM, MISS_P_IDLE = 0.08, 0.85
 REPORT_RETENTION_DAYS = 30  # test reports are kept 30 days (codebuild-facts.md)
+# Log retention is a per-log-group setting (CloudWatch Logs offers 1, 3, 5, 7, 14, 30 … days);
+# the demo's groups keep 7 days, which keeps the log events' share of `make demo` near 5 %
+# (benchmarks/demo_logs.py). `DemoConfig(log_days=…)` asks for more.
+LOG_RETENTION_DAYS = 7
 
 # vCPU and memory (GB) per compute type and arch, from the reference's shape table.
 SHAPES = {
@@ -71,14 +80,10 @@ METRICS = (
     "StorageReadBytes",
     "StorageWriteBytes",
 )
-_BUILD_PHASE_ORDER = (
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-)
+# The phases the generator draws durations for after PROVISIONING, in order.
+_BUILD_PHASE_ORDER = PHASE_ORDER[
+    PHASE_ORDER.index("DOWNLOAD_SOURCE") : PHASE_ORDER.index("FINALIZING")
+]
 _TESTS_PER_SUITE = {
     "node": ("app.spec.ts", "api.spec.ts", "cart.spec.ts", "checkout.spec.ts", "search.spec.ts"),
     "java": ("com.example.api.OrderControllerIT", "com.example.api.UserServiceTest"),
@@ -92,6 +97,7 @@ class DemoConfig:
     seed: int = 7
     days: int = 90
     end: datetime = DEFAULT_END
+    log_days: int = LOG_RETENTION_DAYS  # builds of the last log_days have agent logs (0: none)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class DemoHistory:
     reports: list[dict[str, Any]] = field(default_factory=list)
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[DemoMetric] = field(default_factory=list)
+    log_streams: list[DemoLogStream] = field(default_factory=list)
     planted: PlantedFacts | None = None
 
 
@@ -126,6 +133,9 @@ class _Gen:
     def __init__(self, config: DemoConfig) -> None:
         self.cfg = config
         self.rng = random.Random(config.seed)
+        # Logs draw from their own stream, so adding them changed no other record.
+        self.log_rng = random.Random(f"logs-{config.seed}")
+        self.logs_since = config.end - timedelta(days=config.log_days)
         self.end = config.end
         self.start = config.end - timedelta(days=config.days)
         self.history = DemoHistory(config)
@@ -271,7 +281,6 @@ class _Gen:
         arm_factor = (
             spec.arm_speed_factor if (arch == "arm64" and spec.switch_day is not None) else 1.0
         )
-        install_cmd, test_cmd = LANGUAGE_COMMANDS[spec.language]
         for phase in ("PROVISIONING", *_BUILD_PHASE_ORDER):
             if phase == "PROVISIONING":
                 seconds = provisioning
@@ -285,7 +294,8 @@ class _Gen:
             else:
                 median, sigma = spec.phases.get(phase, (1.0, 0.3))
                 seconds = self.lognormal(median, sigma)
-            if phase in COMPUTE_PHASES:
+            # The buildspec phases scale with the CPU (an arm switch or a regression moves them).
+            if phase in COMMAND_PHASES:
                 seconds *= arm_factor or 1.0
             if phase == "BUILD":
                 seconds *= build_scale
@@ -293,20 +303,21 @@ class _Gen:
                     seconds *= spec.regression_factor or 1.0
             if phase == fail_phase:
                 status, code, message = rng.choice(FAILURE_CONTEXTS[phase])
-                message = message.format(project=spec.name, install=install_cmd, test=test_cmd)
+                culprit = failing_command(spec.name, phase)
+                message = message.format(
+                    project=spec.name,
+                    command=culprit.text if culprit else "",
+                    status=culprit.exit_status if culprit else 1,
+                )
                 plan.append((phase, seconds * rng.uniform(0.15, 1.0), status, (code, message)))
-                # Transitions after a failure (buildspec-semantics.md, "Phase transitions"):
-                # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS;
-                # every earlier phase → FINALIZING.
-                if phase == "BUILD":
-                    for after in ("POST_BUILD", "UPLOAD_ARTIFACTS"):
-                        median, sigma = spec.phases.get(after, (1.0, 0.3))
-                        plan.append((after, self.lognormal(median, sigma), "SUCCEEDED", None))
-                elif phase == "POST_BUILD":
-                    median, sigma = spec.phases.get("UPLOAD_ARTIFACTS", (1.0, 0.3))
-                    plan.append(
-                        ("UPLOAD_ARTIFACTS", self.lognormal(median, sigma), "SUCCEEDED", None)
-                    )
+                # What runs after a failure (buildspec-semantics.md, "Phase transitions"):
+                # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS; every
+                # earlier phase (and PROVISIONING, which the table leaves out) → FINALIZING.
+                after = FAILURE_TRANSITIONS.get(phase, "FINALIZING")
+                while after != "FINALIZING":
+                    median, sigma = spec.phases.get(after, (1.0, 0.3))
+                    plan.append((after, self.lognormal(median, sigma), "SUCCEEDED", None))
+                    after = next_in_order(after)
                 break
             plan.append((phase, seconds, "SUCCEEDED", None))
         plan.append(("FINALIZING", self.lognormal(2.0, 0.4), "SUCCEEDED", None))
@@ -503,6 +514,20 @@ class _Gen:
                 )
             )
 
+    # ------------------------------------------------------------------ logs
+    def log_stream_for(self, spec: ProjectSpec, record: dict[str, Any]) -> None:
+        """The build's CloudWatch log, for builds started within the log groups' retention."""
+        if self.cfg.log_days <= 0 or record["startTime"] < self.logs_since:
+            return
+        events = agent_log_events(
+            record, runtime=RUNTIMES.get(spec.language), rng=self.log_rng, window_end=self.end
+        )
+        if events:
+            logs = record["logs"]
+            self.history.log_streams.append(
+                DemoLogStream(record["arn"], logs["groupName"], logs["streamName"], events)
+            )
+
     # ------------------------------------------------------------------ reports
     def test_names(self, spec: ProjectSpec) -> list[tuple[str, str]]:
         suites = _TESTS_PER_SUITE.get(spec.language, ("unit",))
@@ -676,6 +701,7 @@ class _Gen:
                 record["reportArns"] = arns
             self.history.builds.append(record)
             self.metrics_for(spec, record, arch, compute)
+            self.log_stream_for(spec, record)
             prev_end = record.get("endTime") or prev_end
             # A build that failed only on a flaky test is usually retried on the same commit.
             retry_sha = sha if (flaky_failed and self.rng.random() < 0.8) else None
@@ -733,6 +759,7 @@ class _Gen:
                 )
                 self.history.builds.append(record)
                 self.metrics_for(spec, record, "x86_64", compute)
+                self.log_stream_for(spec, record)
                 group["currentBuildSummary"] = {
                     "arn": record["arn"],
                     "requestedOn": record["startTime"],
@@ -919,7 +946,34 @@ class _Gen:
             in_progress_builds=self.in_progress,
             reports_since=(self.end - timedelta(days=REPORT_RETENTION_DAYS)).isoformat(),
             extra={"spec_failure_rates": {n: by_name[n].failure_rate for n in by_name}},
+            logs_since=self.logs_since.isoformat(),
+            slowest_commands={s.name: _slowest_command(s) for s in PROJECTS},
+            failing_commands={
+                s.name: {
+                    phase: culprit.text
+                    for phase in COMMAND_PHASES
+                    if (culprit := failing_command(s.name, phase)) is not None
+                }
+                for s in PROJECTS
+            },
         )
+
+
+def _slowest_command(spec: ProjectSpec) -> str:
+    """The command with the longest typical duration: its phase's median × its share, taking
+    a cached INSTALL at its slower (miss) mode so the answer holds whatever the hit rate."""
+    typical: dict[str, float] = {}
+    for phase, commands in PROJECT_COMMANDS[spec.name].items():
+        if phase == "INSTALL" and spec.cache != "NO_CACHE":
+            median = spec.install_miss_s
+        else:
+            median = spec.phases.get(phase, (1.0, 0.3))[0]
+        total = sum(c.share for c in commands)
+        for command in commands:
+            typical[command.text] = max(
+                typical.get(command.text, 0.0), median * command.share / total
+            )
+    return max(typical, key=typical.get)
 
 
 def generate(config: DemoConfig | None = None, **overrides: Any) -> DemoHistory:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ciwb.collect.agent_log import command_rows
 from ciwb.collect.normalise import (
     NormalisedBatch,
     normalise_build_batch,
@@ -18,13 +19,21 @@ from ciwb.collect.normalise import (
     normalise_report,
     normalise_test_case,
 )
-from ciwb.demo.generator import DemoConfig, DemoHistory, generate, iter_chunks
+from ciwb.demo.generator import (
+    LOG_RETENTION_DAYS,
+    DemoConfig,
+    DemoHistory,
+    generate,
+    iter_chunks,
+)
 from ciwb.errors import CiwbError
 from ciwb.store import connect, write_batch
 
 __all__ = ["DemoSummary", "history_batches", "load_demo", "planted_path_for"]
 
 ORIGIN = "demo"
+# build_commands.source for commands read from CloudWatch Logs: the value the collector writes.
+LOG_SOURCE = "cloudwatch"
 # Large batches let DuckDB write full row groups straight to the file instead of via the WAL.
 CHUNK = 25_000
 
@@ -70,6 +79,7 @@ def history_batches(history: DemoHistory, chunk: int = CHUNK) -> Iterator[Normal
     metrics_by_build: dict[str, list] = {}
     for metric in history.metrics:
         metrics_by_build.setdefault(metric.build_arn, []).append(metric)
+    log_of_build = {stream.build_arn: stream for stream in history.log_streams}
     yield first
     for records in iter_chunks(history.builds, chunk):
         batch = NormalisedBatch()
@@ -83,6 +93,15 @@ def history_batches(history: DemoHistory, chunk: int = CHUNK) -> Iterator[Normal
                         timestamps=metric.result["Timestamps"],
                         values=metric.result["Values"],
                         period_s=metric.period_s,
+                    )
+                )
+            stream = log_of_build.get(record["arn"])
+            if stream is not None:  # through the same parser as collected CloudWatch logs
+                batch.build_commands.extend(
+                    command_rows(
+                        ((event["timestamp"], event["message"]) for event in stream.events),
+                        build_arn=record["arn"],
+                        source_name=LOG_SOURCE,
                     )
                 )
         yield batch
@@ -125,6 +144,7 @@ def load_demo(
     builds: int = 50_000,
     seed: int = 7,
     days: int = 90,
+    log_days: int = LOG_RETENTION_DAYS,
     progress: Progress | None = None,
 ) -> DemoSummary:
     """Generate a demo history into `db` (recreated) and write its planted facts beside it."""
@@ -132,7 +152,7 @@ def load_demo(
     report = progress or (lambda stage, done, total: None)
     _prepare_target(db)
     report("generating", 0, builds)
-    history = generate(DemoConfig(builds=builds, seed=seed, days=days))
+    history = generate(DemoConfig(builds=builds, seed=seed, days=days, log_days=log_days))
     report("generating", builds, builds)
     total = len(history.builds)
     stored = 0

@@ -73,6 +73,12 @@ class PlantedFacts:
     in_progress_builds: int
     reports_since: str  # test reports exist only for the last 30 days (AWS retention)
     extra: dict[str, object] = field(default_factory=dict)
+    # Agent logs (→ build_commands) exist only for builds started since `logs_since`.
+    logs_since: str = ""
+    # project → the command with the highest median duration (its test or compile step)
+    slowest_commands: dict[str, str] = field(default_factory=dict)
+    # project → phase → the command that fails when that phase fails (COMMAND_EXECUTION_ERROR)
+    failing_commands: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -1,6 +1,7 @@
 """The phase runner: an explicit state machine over CodeBuild's phases.
 
-Transitions (reference/buildspec-semantics.md, "Phase transitions", no on-failure given):
+Transitions (`ciwb.phases.FAILURE_TRANSITIONS`; reference/buildspec-semantics.md, "Phase
+transitions", no on-failure given):
 
     failing phase      what runs next
     INSTALL            FINALIZING
@@ -27,53 +28,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, next_in_order
 from ciwb.replay.buildspec import Buildspec, Command, OnFailure
 from ciwb.replay.log import AgentLogWriter, utcnow
 from ciwb.replay.shell import SessionDeadline, ShellSession, ShellTransport, check_syntax
 
 __all__ = [
     "BUILD_PHASES",
-    "FAILURE_TRANSITIONS",
-    "PHASE_ORDER",
     "PhaseResult",
     "PhaseRunner",
     "RunOutcome",
     "next_phase",
 ]
 
-PHASE_ORDER = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-)
-BUILD_PHASES = {
-    "INSTALL": "install",
-    "PRE_BUILD": "pre_build",
-    "BUILD": "build",
-    "POST_BUILD": "post_build",
-}
-FAILURE_TRANSITIONS = {
-    "DOWNLOAD_SOURCE": "FINALIZING",
-    "INSTALL": "FINALIZING",
-    "PRE_BUILD": "FINALIZING",
-    "BUILD": "POST_BUILD",
-    "POST_BUILD": "UPLOAD_ARTIFACTS",
-    "UPLOAD_ARTIFACTS": "FINALIZING",
-}
+# buildspec phase → its key under `phases:` in the YAML.
+BUILD_PHASES = {phase: phase.lower() for phase in COMMAND_PHASES}
 _MAX_RETRY_TEXT = 256_000
 
 
 def next_phase(phase: str, failed: bool, on_failure: OnFailure | None = None) -> str:
     """The phase that runs after `phase` (after any retries are spent)."""
-    in_order = PHASE_ORDER[PHASE_ORDER.index(phase) + 1]
+    in_order = next_in_order(phase)
     if not failed or (on_failure is not None and on_failure.action == "CONTINUE"):
         return in_order
     return FAILURE_TRANSITIONS.get(phase, in_order)

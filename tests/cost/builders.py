@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ciwb.collect.normalise import NormalisedBatch, normalise_metric
-from ciwb.cost.costs import PHASES
+from ciwb.phases import TIMED_PHASES
 from ciwb.store import connect, write_batch
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-ORDER = PHASES  # SUBMITTED … FINALIZING; COMPLETED is appended per record
+ORDER = TIMED_PHASES  # SUBMITTED … FINALIZING; COMPLETED is appended per record
 
 
 def build_record(

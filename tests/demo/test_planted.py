@@ -6,20 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from ciwb.demo import PlantedFacts, planted_path_for
-from ciwb.store import connect
-
-
-@pytest.fixture(scope="module")
-def store(demo_store):
-    db, _ = demo_store
-    planted = PlantedFacts.read(planted_path_for(db))
-    with connect(db, read_only=True) as con:
-        yield con, planted
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
+from tests.demo.queries import q
 
 
 def test_size_projects_and_every_arch_and_compute_size(store):
