@@ -305,6 +305,8 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
+
+
 # --------------------------------------------------------------------------- images
 
 images_app = typer.Typer(
@@ -461,8 +463,15 @@ def replay_run(
         Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
     ] = None,
     executor: Annotated[
-        str, typer.Option("--executor", help="Where to run: local or docker.")
+        str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
     ] = "local",
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
+    ] = None,
+    source_version: Annotated[
+        str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+    ] = None,
     arch: Annotated[
         str | None, typer.Option("--arch", help="docker: amd64 or arm64 (default: the host's).")
     ] = None,
@@ -526,6 +535,8 @@ def replay_run(
         cache_location=cache_location,
         cache_dir=cache_dir,
         cache_idle_expiry=cache_idle_expiry,
+        project=project,
+        source_version=source_version,
     )
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
@@ -589,7 +600,20 @@ def replay_experiment(
     ] = "small",
     cache: Annotated[str, typer.Option("--cache", help="Comma-separated: none,local,s3.")] = "none",
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per cell.")] = 3,
-    executor: Annotated[str, typer.Option("--executor", help="docker or local.")] = "docker",
+    executor: Annotated[
+        str, typer.Option("--executor", help="docker, local or codebuild.")
+    ] = "docker",
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
+    ] = None,
+    source_version: Annotated[
+        str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="codebuild: AWS profile.")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="codebuild: AWS region.")] = None,
     buildspec: Annotated[
         str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
     ] = None,
@@ -631,6 +655,12 @@ def replay_experiment(
         image=image,
         cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
         on_run=progress,
+        project=project,
+        executor_options=(
+            {"profile": profile, "region": region, "source_version": source_version}
+            if executor == "codebuild"
+            else None
+        ),
     )
     from rich.markup import escape
 

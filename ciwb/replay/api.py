@@ -53,6 +53,7 @@ def replay_source(
     cache_location: str | None = None,
     cache_dir: Path | None = None,
     cache_idle_expiry: str | None = None,
+    source_version: str | None = None,
 ) -> ReplayResult | BatchResult:
     if secrets_file is not None and resolve_secrets:
         raise CiwbError("use either --secrets-file or --resolve-secrets, not both")
@@ -64,6 +65,27 @@ def replay_source(
 
         session = boto3.Session(profile_name=profile, region_name=region)
         secrets = SecretSource(session=session, region=region or session.region_name)
+    if executor == "codebuild":
+        # A real CodeBuild build of `project` with SRC's buildspec (ciwb.replay.remote).
+        if batch:
+            raise CiwbError("--batch is not supported with --executor codebuild")
+        from ciwb.replay.remote import run_codebuild_replay
+
+        return run_codebuild_replay(
+            source,
+            project=project,
+            buildspec=buildspec,
+            db=db,
+            arch=arch,
+            compute=compute,
+            image=image,
+            cache=cache,
+            cache_location=cache_location,
+            source_version=source_version,
+            profile=profile,
+            region=region,
+            timeout_s=parse_duration(timeout) if timeout else None,
+        )
     request = ReplayRequest(
         source=source,
         buildspec=buildspec,

@@ -136,6 +136,7 @@ def run_experiment(
     project: str | None = None,
     image: str | None = None,
     on_run: Callable[[ExperimentRunRow], None] | None = None,
+    executor_options: dict[str, Any] | None = None,
 ) -> ExperimentResult:
     """Run the matrix; store `experiments` and `experiment_runs`; return the runs."""
     from ciwb.replay.cache import get_cache
@@ -144,6 +145,7 @@ def run_experiment(
     if repeat < 1:
         raise CiwbError("--repeat must be at least 1")
     source = source.resolve()
+    aws_project = project  # the codebuild executor needs the real one, no default
     project = project or source.name
     cells = [
         Cell(normalise_arch(a), c, k)
@@ -153,6 +155,12 @@ def run_experiment(
     ]
     if not cells:
         raise CiwbError("an experiment needs at least one arch, compute and cache")
+    remote = None
+    if executor == "codebuild":
+        # Real CodeBuild builds: --project names the AWS project (required), checked now.
+        from ciwb.replay.executors import get_executor
+
+        remote = get_executor(executor, project=aws_project, **(executor_options or {}))
     options = cache_options or (lambda _name: {})
     # Every cache's options up front: a missing --cache-location fails before any run.
     cache_opts_by_name = {name: options(name) for name in {c.cache for c in cells}}
@@ -167,6 +175,11 @@ def run_experiment(
         "image": image,
     }
     result = ExperimentResult(experiment_id)
+    if remote is not None:
+        from ciwb.replay.remote import buildspec_text
+
+        buildspec_text(source, buildspec)  # a bad buildspec fails before anything is stored
+        remote.project_record()  # a missing project or denied access: one line, nothing stored
     with connect(db) as con:
         upsert_rows(
             con,
@@ -186,6 +199,23 @@ def run_experiment(
                 )
             ],
         )
+    if remote is not None:
+        from ciwb.replay.remote import run_codebuild_cells
+
+        run_codebuild_cells(
+            source,
+            cells,
+            experiment_id=experiment_id,
+            repeat=repeat,
+            buildspec=buildspec,
+            db=db,
+            image=image,
+            cache_options=cache_opts_by_name,
+            result=result,
+            runner=remote,  # type: ignore[arg-type]
+            on_run=on_run,
+        )
+        return result
     for cell in cells:
         # Each cell has its own cache namespace, so "cold" really starts empty.
         cache_project = f"{project}-exp-{experiment_id[:8]}-{cell.arch}-{cell.compute}"

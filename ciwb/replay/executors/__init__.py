@@ -1,14 +1,16 @@
-"""Executors by name (a small registry, papermill-engine style): `local`, `docker`."""
+"""Executors by name (a small registry, papermill-engine style): `local`, `docker`, `codebuild`."""
 
 from __future__ import annotations
 
 from ciwb.errors import CiwbError
 from ciwb.replay.executors.base import Executor, Workspace
+from ciwb.replay.executors.codebuild import CodeBuildExecutor
 from ciwb.replay.executors.docker import DockerExecutor
 from ciwb.replay.executors.local import LocalExecutor
 
 __all__ = [
     "EXECUTORS",
+    "CodeBuildExecutor",
     "DockerExecutor",
     "Executor",
     "LocalExecutor",
@@ -36,3 +38,4 @@ def get_executor(name: str, **options: object) -> Executor:
 
 register_executor(LocalExecutor)
 register_executor(DockerExecutor)
+register_executor(CodeBuildExecutor)
