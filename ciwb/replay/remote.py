@@ -24,6 +24,7 @@ from ciwb.replay.executors.codebuild import (
     CodeBuildExecutor,
     CodeBuildRun,
     CodeBuildTimeout,
+    cache_override,
     phase_seconds,
 )
 
@@ -69,8 +70,6 @@ def run_codebuild_replay(
     from ciwb.replay.build import ReplayResult
     from ciwb.replay.runner import PhaseResult
 
-    runner = executor or _executor(project, profile, region, timeout_s)
-    text = buildspec_text(source, buildspec)
     cell = CodeBuildCell(
         arch=arch or "amd64",
         compute=compute or "small",
@@ -78,6 +77,9 @@ def run_codebuild_replay(
         image=image,
         cache_location=cache_location,
     )
+    cache_override(cell)  # a bad --cache / missing --cache-location: before any AWS call
+    text = buildspec_text(source, buildspec)
+    runner = executor or _executor(project, profile, region, timeout_s)
     runs = runner.start([cell], text, source_version=source_version)
     try:
         runner.wait(runs)
