@@ -23,7 +23,6 @@ from ciwb.replay.executors.codebuild import (
     CodeBuildCell,
     CodeBuildExecutor,
     CodeBuildRun,
-    CodeBuildTimeout,
     cache_override,
     phase_seconds,
 )
@@ -80,11 +79,14 @@ def run_codebuild_replay(
     cache_override(cell)  # a bad --cache / missing --cache-location: before any AWS call
     text = buildspec_text(source, buildspec)
     runner = executor or _executor(project, profile, region, timeout_s)
-    runs = runner.start([cell], text, source_version=source_version)
-    try:
-        runner.wait(runs)
-    finally:
-        stored = runner.ingest(runs, db)
+    from ciwb.replay.build import _sigterm_as_interrupt
+
+    with _sigterm_as_interrupt():  # `kill` stops the build like Ctrl-C does
+        runs = runner.start([cell], text, source_version=source_version)
+        try:
+            runner.wait(runs)
+        finally:
+            stored = runner.ingest(runs, db)
     run = runs[0]
     record = run.record
     phases = [
@@ -164,15 +166,16 @@ def run_codebuild_cells(
             "and a cold run may find a host's earlier cache"
         )
     result.notes.append(runner.isolation)
+    from ciwb.replay.build import _sigterm_as_interrupt
+
     for repetition in range(1, repeat + 1):
         started = _utcnow()
-        runs = runner.start(build_cells, text)
-        try:
-            runner.wait(runs)
-        except (KeyboardInterrupt, CodeBuildTimeout):
-            _record(runner, runs, cells, repetition, started, experiment_id, db, result, on_run)
-            raise
-        _record(runner, runs, cells, repetition, started, experiment_id, db, result, on_run)
+        with _sigterm_as_interrupt():  # `kill` stops the builds like Ctrl-C does
+            runs = runner.start(build_cells, text)
+            try:
+                runner.wait(runs)
+            finally:  # stopped or timed out builds are stored too, then the error goes on
+                _record(runner, runs, cells, repetition, started, experiment_id, db, result, on_run)
 
 
 def _record(
