@@ -1,9 +1,27 @@
-"""`python -m sample [FILE]`: print the changes in FILE (default: CHANGES.txt) as a table."""
+"""Print changes as a table (`python -m sample ...`).
 
-import sys
+Usage:
+  sample [--kind=KIND] [FILE]
+  sample --json=PATH FILE
+
+Options:
+  --kind=KIND   Only changes of this kind (feat, fix, docs, chore).
+  --json=PATH   A JSONPath into the changes as JSON records, e.g. '$[*].text'.
+"""
+
+import json
 from pathlib import Path
 
-from sample import parse_changes, render_table
+from docopt import docopt
 
-path = Path(sys.argv[1] if len(sys.argv) > 1 else "CHANGES.txt")
-print(render_table(parse_changes(path.read_text().splitlines())))
+from sample import parse_changes, render_table
+from sample.query import query
+
+args = docopt(__doc__)
+changes = parse_changes(Path(args["FILE"] or "CHANGES.txt").read_text().splitlines())
+if args["--kind"]:
+    changes = [c for c in changes if c.kind == args["--kind"]]
+if args["--json"]:
+    print(json.dumps(query(changes, args["--json"])))
+else:
+    print(render_table(changes))

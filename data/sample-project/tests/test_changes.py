@@ -21,3 +21,10 @@ def test_table_has_a_header_and_a_row_per_change():
     lines = table.splitlines()
     assert lines[0].split("|")[1].strip() == "date"
     assert len(lines) == 4
+
+
+def test_jsonpath_query_selects_fields():
+    from sample.query import query
+
+    changes = parse_changes(["2025-01-02 fix: b", "2025-01-03 docs: c"])
+    assert query(changes, "$[*].kind") == ["docs", "fix"]
