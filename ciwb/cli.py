@@ -415,6 +415,15 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
+# the codebuild executor's options, shared by `replay run` and `replay experiment`
+CodeBuildProjectOption = Annotated[
+    str | None,
+    typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
+]
+SourceVersionOption = Annotated[
+    str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+]
+
 
 @replay_app.command("validate")
 def replay_validate(
@@ -465,13 +474,8 @@ def replay_run(
     executor: Annotated[
         str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
     ] = "local",
-    project: Annotated[
-        str | None,
-        typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
-    ] = None,
-    source_version: Annotated[
-        str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
-    ] = None,
+    project: CodeBuildProjectOption = None,
+    source_version: SourceVersionOption = None,
     arch: Annotated[
         str | None, typer.Option("--arch", help="docker: amd64 or arm64 (default: the host's).")
     ] = None,
@@ -603,13 +607,8 @@ def replay_experiment(
     executor: Annotated[
         str, typer.Option("--executor", help="docker, local or codebuild.")
     ] = "docker",
-    project: Annotated[
-        str | None,
-        typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
-    ] = None,
-    source_version: Annotated[
-        str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
-    ] = None,
+    project: CodeBuildProjectOption = None,
+    source_version: SourceVersionOption = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="codebuild: AWS profile.")
     ] = None,

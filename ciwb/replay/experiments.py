@@ -22,7 +22,14 @@ from ciwb.errors import CiwbError
 from ciwb.images.host import host_arch, host_cpu, normalise_arch
 from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
 
-__all__ = ["Cell", "ExperimentResult", "ExperimentRunRow", "PhaseSummary", "run_experiment"]
+__all__ = [
+    "Cell",
+    "ExperimentResult",
+    "ExperimentRunRow",
+    "PhaseSummary",
+    "make_run_row",
+    "run_experiment",
+]
 
 SUMMARY_PHASES = ("PROVISIONING", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "TOTAL")
 
@@ -119,6 +126,45 @@ def _split(values: Sequence[str] | str) -> list[str]:
 
 def _phase_seconds(result: ReplayResult) -> dict[str, float | None]:
     return {p.phase_type: p.seconds for p in result.phases}
+
+
+def make_run_row(
+    experiment_id: str,
+    cell: Cell,
+    repetition: int,
+    seconds: dict[str, float | None],
+    *,
+    emulated: bool,
+    host_arch: str,
+    host_cpu: str,
+    image_digest: str | None,
+    build_arn: str,
+    status: str,
+    started_at: datetime,
+    cache: dict[str, Any],
+    notes: list[str],
+) -> ExperimentRunRow:
+    """One run's row: repetition 1 is cold, the rest warm; the total leaves out the queue."""
+    total = sum(s for p, s in seconds.items() if s is not None and p not in ("SUBMITTED", "QUEUED"))
+    return ExperimentRunRow(
+        run_id=str(uuid.uuid4()),
+        experiment_id=experiment_id,
+        cell=cell.name,
+        arch=cell.arch,
+        compute=cell.compute,
+        cache=cell.cache,
+        repetition=repetition,
+        temperature="cold" if repetition == 1 else "warm",
+        emulated=emulated,
+        host_arch=host_arch,
+        host_cpu=host_cpu,
+        image_digest=image_digest,
+        build_arn=build_arn,
+        status=status,
+        total_s=total,
+        started_at=started_at,
+        details=json.dumps({"phases": seconds, "cache": cache, "notes": notes}, default=str),
+    )
 
 
 def run_experiment(
@@ -239,19 +285,11 @@ def run_experiment(
             )
             started = datetime.now(UTC).replace(tzinfo=None)
             replay = run_replay(request)
-            seconds = _phase_seconds(replay)
-            total = sum(
-                s for p, s in seconds.items() if s is not None and p not in ("SUBMITTED", "QUEUED")
-            )
-            row = ExperimentRunRow(
-                run_id=str(uuid.uuid4()),
-                experiment_id=experiment_id,
-                cell=cell.name,
-                arch=cell.arch,
-                compute=cell.compute,
-                cache=cell.cache,
-                repetition=repetition,
-                temperature="cold" if repetition == 1 else "warm",
+            row = make_run_row(
+                experiment_id,
+                cell,
+                repetition,
+                _phase_seconds(replay),
                 emulated=replay.emulated,
                 host_arch=machine,
                 host_cpu=cpu,
@@ -259,11 +297,9 @@ def run_experiment(
                 or (replay.record.get("environment") or {}).get("image"),
                 build_arn=replay.build_arn,
                 status=replay.status,
-                total_s=total,
                 started_at=started,
-                details=json.dumps(
-                    {"phases": seconds, "cache": replay.cache, "notes": replay.notes}, default=str
-                ),
+                cache=replay.cache,
+                notes=replay.notes,
             )
             with connect(db) as con:
                 upsert_rows(con, "experiment_runs", [row])

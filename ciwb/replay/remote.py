@@ -10,8 +10,6 @@ so a bad file fails before anything is billed.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,43 +187,28 @@ def _record(
     result: ExperimentResult,
     on_run: Callable[[ExperimentRunRow], None] | None,
 ) -> None:
-    from ciwb.replay.experiments import ExperimentRunRow
+    from ciwb.replay.experiments import make_run_row
     from ciwb.store import connect, upsert_rows
 
     runner.ingest(runs, db)
     rows = []
     for cell, run in zip(cells, runs, strict=True):
-        seconds = phase_seconds(run.record) if run.arn else {}
-        total = sum(
-            s for p, s in seconds.items() if s is not None and p not in ("SUBMITTED", "QUEUED")
-        )
         env = run.record.get("environment") or {}
         rows.append(
-            ExperimentRunRow(
-                run_id=str(uuid.uuid4()),
-                experiment_id=experiment_id,
-                cell=cell.name,
-                arch=cell.arch,
-                compute=cell.compute,
-                cache=cell.cache,
-                repetition=repetition,
-                temperature="cold" if repetition == 1 else "warm",
+            make_run_row(
+                experiment_id,
+                cell,
+                repetition,
+                phase_seconds(run.record) if run.arn else {},
                 emulated=False,  # CodeBuild ran it on the architecture it names
                 host_arch=arch_of(env.get("type")),
                 host_cpu=f"codebuild {env.get('computeType') or cell.compute}",
                 image_digest=env.get("image"),
                 build_arn=run.arn or run.build_id,
                 status=run.status,
-                total_s=total,
                 started_at=to_utc(run.record.get("startTime")) or started,
-                details=json.dumps(
-                    {
-                        "phases": seconds,
-                        "cache": run.record.get("cache") or {},
-                        "notes": [f"codebuild build {run.build_id}"],
-                    },
-                    default=str,
-                ),
+                cache=run.record.get("cache") or {},
+                notes=[f"codebuild build {run.build_id}"],
             )
         )
     with connect(db) as con:
