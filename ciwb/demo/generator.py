@@ -135,9 +135,10 @@ class _Gen:
         self.rng = random.Random(config.seed)
         # Logs draw from their own stream, so adding them changed no other record.
         self.log_rng = random.Random(f"logs-{config.seed}")
-        self.logs_since = config.end - timedelta(days=config.log_days)
-        self.end = config.end
-        self.start = config.end - timedelta(days=config.days)
+        # A naive end is taken as UTC, as everywhere in ciwb.
+        self.end = config.end if config.end.tzinfo else config.end.replace(tzinfo=UTC)
+        self.logs_since = self.end - timedelta(days=config.log_days)
+        self.start = self.end - timedelta(days=config.days)
         self.history = DemoHistory(config)
         self.queue_spikes = self._queue_spikes()
         self.in_progress = 0
