@@ -56,12 +56,23 @@ def setup(
     projects: Sequence[str] | str | None = None,
     region: str | None = None,
 ) -> Selection:
-    """Chart defaults on; the store is `db`, else $CIWB_DB, else the demo DB."""
+    """Chart and table defaults on; the store is `db`, else $CIWB_DB, else the demo DB."""
     charts.setup()
+    _table_defaults()
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
     return Selection(path, since or None, until or None, projects or None, region or None)
+
+
+def _table_defaults() -> None:
+    """Tables for readers, not for debugging: no shape or dtype rows, whole names, more rows."""
+    import polars as pl
+
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_tbl_hide_column_data_types(True)
+    pl.Config.set_fmt_str_lengths(80)
+    pl.Config.set_tbl_rows(40)
 
 
 def show_whatif(whatif: WhatIf) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -69,11 +71,17 @@ def open_page(path: Path, *, settle_s: float = 1.0, timeout: float = 60) -> Page
     """Load `path` (file://) and return errors, requests and chart counts."""
     assert CHROMIUM, "chromium not installed"
     report = PageReport()
-    with tempfile.TemporaryDirectory(prefix="ciwb-chromium-") as profile:
+    # Chromium's helper processes (renderer, crashpad) can still write into the profile for
+    # a moment after the browser exits: the whole group is stopped, and a late file left in
+    # the throwaway profile must not fail the test.
+    with tempfile.TemporaryDirectory(
+        prefix="ciwb-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port = _devtools_port(Path(profile), proc)
@@ -145,9 +153,25 @@ def open_page(path: Path, *, settle_s: float = 1.0, timeout: float = 60) -> Page
             report.text = counts["text"]
             ws.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_group(proc)
     return report
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Terminate Chromium and every helper process it started, then reap the browser."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            continue
+        # The browser is gone; give its helpers a moment, then make sure they are too.
+        time.sleep(0.2)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
