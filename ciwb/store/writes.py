@@ -165,8 +165,7 @@ def write_batch(
                 columns = [
                     d[0] for d in con.execute("SELECT * FROM _ciwb_rows LIMIT 0").description
                 ]
-                _upsert_relation(con, table, "_ciwb_rows", columns)
-                count = con.execute("SELECT count(*) FROM _ciwb_rows").fetchall()[0][0]
+                count = _upsert_relation(con, table, "_ciwb_rows", columns)
                 written[table] = written.get(table, 0) + count
             con.execute("DROP TABLE _ciwb_rows")
             con.execute("DROP TABLE _ciwb_parsed")
