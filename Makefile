@@ -20,7 +20,7 @@ UV_STAMP   := $(UV_VENV)/.uv-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint bench lab setup lock clean
+.PHONY: demo test lint bench lab setup lock lock-upgrade clean
 
 setup: $(STAMP)
 
@@ -29,13 +29,18 @@ $(UV_STAMP):
 	$(UV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $(UV_STAMP)
 
-# --frozen: install exactly what uv.lock says, never re-resolve; ciwb itself goes in editable.
+# --locked: install exactly uv.lock, and stop if pyproject.toml changed without `make lock`
+# (or `uv lock`) after it; ciwb itself goes in editable.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $(STAMP)
 
-# Refresh the lock to the newest versions inside pyproject.toml's ranges, then run `make test`.
+# `make lock`: re-lock after editing pyproject.toml's dependencies, moving nothing else.
+# `make lock-upgrade`: the newest versions inside pyproject.toml's ranges; then `make test`.
 lock: $(UV_STAMP)
+	$(UV) lock --python $(PYTHON)
+
+lock-upgrade: $(UV_STAMP)
 	$(UV) lock --upgrade --python $(PYTHON)
 
 demo: $(STAMP)
