@@ -1,6 +1,6 @@
 """AWS → store: sources (live API, raw archive, EventBridge events), normalise, sync ledger.
 
-Names are loaded lazily: `ciwb.store` imports `ciwb.collect.normalise`, and the collector
+Names are loaded lazily: `ciwb.store` imports `ciwb.codebuild.normalise`, and the collector
 imports `ciwb.store`, so eager imports here would be circular.
 """
 

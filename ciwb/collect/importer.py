@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ciwb.collect.ledger import finish_run, start_run, utcnow
-from ciwb.collect.normalise import (
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_code_coverage,
@@ -24,7 +23,8 @@ from ciwb.collect.normalise import (
     normalise_report,
     normalise_test_case,
 )
-from ciwb.collect.records import CoverageRow
+from ciwb.codebuild.records import CoverageRow
+from ciwb.collect.ledger import finish_run, start_run, utcnow
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
 from ciwb.collect.sources.events import read_build_events
 

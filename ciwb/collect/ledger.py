@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ciwb.collect.records import CursorRow, RunRow
+from ciwb.codebuild.records import CursorRow, RunRow
 from ciwb.store import connect, upsert_rows
 
 __all__ = ["KnownBuild", "RegionState", "finish_run", "load_region_state", "start_run"]

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.collect import stages
 from ciwb.collect.aws import (
     AwsAccount,
@@ -30,7 +31,6 @@ from ciwb.collect.aws import (
 from ciwb.collect.incremental import BuildSync, Skip
 from ciwb.collect.ledger import finish_run, load_region_state, start_run, utcnow
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
-from ciwb.collect.normalise import NormalisedBatch
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
@@ -57,7 +57,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
                 "w": timedelta(weeks=amount),
             }[unit]
         )
-    from ciwb.collect.normalise import to_utc
+    from ciwb.codebuild.normalise import to_utc
 
     try:
         return to_utc(text)
@@ -205,7 +205,7 @@ class BackgroundWriter:
 
 def _log_parser() -> Callable[[str, Any], list]:
     """The agent-log parser shared with the replay engine, reading CloudWatch events."""
-    from ciwb.collect.agent_log import command_rows
+    from ciwb.codebuild.agent_log import command_rows
 
     def parse(build_arn: str, events: Any) -> list:
         return command_rows(events, build_arn=build_arn, source_name="cloudwatch")

@@ -12,6 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.normalise import (
+    NormalisedBatch,
+    normalise_build_batch,
+    normalise_code_coverage,
+    normalise_metric,
+    normalise_project,
+    normalise_report,
+    normalise_test_case,
+)
+from ciwb.codebuild.records import CommandRow, LogReadRow
 from ciwb.collect.aws import is_access_denied
 from ciwb.collect.incremental import Skip
 from ciwb.collect.logs import LogParser, LogReadStats, stream_log_events
@@ -23,16 +33,6 @@ from ciwb.collect.metrics import (
     period_for_age,
     plan_requests,
 )
-from ciwb.collect.normalise import (
-    NormalisedBatch,
-    normalise_build_batch,
-    normalise_code_coverage,
-    normalise_metric,
-    normalise_project,
-    normalise_report,
-    normalise_test_case,
-)
-from ciwb.collect.records import CommandRow, LogReadRow
 from ciwb.collect.sources import live
 from ciwb.store import connect
 

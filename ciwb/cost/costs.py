@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.frames import frame
 from ciwb.cost.period import parse_when
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
-from ciwb.phases import TIMED_PHASES
 
 __all__ = [
     "GROUPINGS",

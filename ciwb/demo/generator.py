@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 from ciwb.demo.catalogue import (
     BATCH_GRAPH,
     FAILURE_CONTEXTS,
@@ -46,7 +47,6 @@ from ciwb.demo.planted import (
     PlantedRegression,
     PlantedSwitch,
 )
-from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 
 __all__ = ["DEFAULT_END", "DemoConfig", "DemoHistory", "DemoMetric", "generate"]
 

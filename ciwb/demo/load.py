@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ciwb.collect.agent_log import command_rows
-from ciwb.collect.normalise import (
+from ciwb.codebuild.agent_log import command_rows
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_metric,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ciwb.collect.normalise import arch_of, to_utc
+from ciwb.codebuild.normalise import arch_of, to_utc
 from ciwb.replay.buildspec import load_buildspec
 from ciwb.replay.executors.codebuild import (
     CodeBuildCell,

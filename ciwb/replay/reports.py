@@ -4,7 +4,7 @@ Formats (reference "Keys", `reports.*.file-format`, case-insensitive, default JU
 tests CUCUMBERJSON, JUNITXML, NUNITXML, NUNIT3XML, TESTNGXML, VISUALSTUDIOTRX; coverage
 CLOVERXML, COBERTURAXML, JACOCOXML, SIMPLECOV. XML is parsed with defusedxml: report files
 come from the build, so no external entities and no entity expansion bombs.
-The records go through `ciwb.collect.normalise` like reports read from AWS.
+The records go through `ciwb.codebuild.normalise` like reports read from AWS.
 """
 
 from __future__ import annotations

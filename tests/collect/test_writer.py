@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from collect_history import query as _q
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_project
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
 from ciwb.collect.pipeline import BackgroundWriter
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ciwb.collect.normalise import parse_arn, to_utc
+from ciwb.codebuild.normalise import parse_arn, to_utc
 from ciwb.errors import CiwbError
 
 __all__ = ["BUILD_STATE_CHANGE", "build_from_event", "event_date", "read_build_events"]

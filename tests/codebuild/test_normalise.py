@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ciwb.collect.normalise import arch_of, normalise_build, normalise_project, to_utc
+from ciwb.codebuild.normalise import arch_of, normalise_build, normalise_project, to_utc
 
 T0 = datetime(2026, 11, 2, 9, 30, 0, 123000, tzinfo=UTC)
 

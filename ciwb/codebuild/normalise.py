@@ -23,8 +23,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from ciwb.collect.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
-from ciwb.collect.records import (
+from ciwb.codebuild.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
+from ciwb.codebuild.records import (
     BatchGroupRow,
     BatchRow,
     BuildRow,
