@@ -24,10 +24,10 @@ import polars as pl
 import pyarrow as pa
 
 from ciwb.codebuild.phases import COMMAND_PHASES
+from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.costs import materialise_costs
 from ciwb.cost.frames import frame
-from ciwb.cost.shapes import shape_of
 from ciwb.cost.whatif import (
     WhatIf,
     billed_sql,

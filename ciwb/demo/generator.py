@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
+from ciwb.codebuild.shapes import container_environment, shape_of
 from ciwb.demo.catalogue import (
     BATCH_GRAPH,
     FAILURE_CONTEXTS,
@@ -59,19 +60,6 @@ REPORT_RETENTION_DAYS = 30  # test reports are kept 30 days (codebuild-facts.md)
 # (benchmarks/demo_logs.py). `DemoConfig(log_days=…)` asks for more.
 LOG_RETENTION_DAYS = 7
 
-# vCPU and memory (GB) per compute type and arch, from the reference's shape table.
-SHAPES = {
-    ("x86_64", "BUILD_GENERAL1_SMALL"): (2, 3),
-    ("x86_64", "BUILD_GENERAL1_MEDIUM"): (4, 7),
-    ("x86_64", "BUILD_GENERAL1_LARGE"): (8, 15),
-    ("x86_64", "BUILD_GENERAL1_XLARGE"): (36, 70),
-    ("x86_64", "BUILD_GENERAL1_2XLARGE"): (72, 145),
-    ("arm64", "BUILD_GENERAL1_SMALL"): (2, 4),
-    ("arm64", "BUILD_GENERAL1_MEDIUM"): (4, 8),
-    ("arm64", "BUILD_GENERAL1_LARGE"): (8, 16),
-    ("arm64", "BUILD_GENERAL1_XLARGE"): (32, 64),
-    ("arm64", "BUILD_GENERAL1_2XLARGE"): (48, 96),
-}
 METRICS = (
     "CPUUtilized",
     "CPUUtilizedPercent",
@@ -469,7 +457,8 @@ class _Gen:
     def metrics_for(
         self, spec: ProjectSpec, record: dict[str, Any], arch: str, compute: str
     ) -> None:
-        if not record["buildComplete"] or compute not in {c for _, c in SHAPES}:
+        shape = shape_of(container_environment(arch), compute)
+        if not record["buildComplete"] or shape is None or shape.vcpu is None:
             return
         start, end = record["startTime"], record["endTime"]
         seconds = (end - start).total_seconds()
@@ -479,7 +468,7 @@ class _Gen:
         # CloudWatch keeps 1-minute data 15 days, 5-minute 63 days, 1-hour 455 days.
         period = 60 if age_days < 15 else 300 if age_days < 63 else 3600
         points = max(1, math.ceil(seconds / period))
-        vcpu, mem_gb = SHAPES[(arch, compute)]
+        vcpu, mem_gb = shape.vcpu, shape.memory_gb
         rng = self.rng
         cpu_level = min(99.0, spec.cpu_pct * math.exp(rng.gauss(0, 0.12)))
         mem_level = min(99.0, spec.mem_pct * math.exp(rng.gauss(0, 0.10)))
