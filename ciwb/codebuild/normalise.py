@@ -23,6 +23,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from ciwb.codebuild.arns import parse_arn, project_of_id
 from ciwb.codebuild.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.codebuild.records import (
     BatchGroupRow,
@@ -48,7 +49,6 @@ __all__ = [
     "normalise_project",
     "normalise_report",
     "normalise_test_case",
-    "parse_arn",
     "to_utc",
 ]
 
@@ -80,14 +80,6 @@ def to_utc(value: Any) -> datetime | None:
             text = text[:-1] + "+00:00"
         return to_utc(datetime.fromisoformat(text))
     raise ValueError(f"not a timestamp: {value!r}")
-
-
-def parse_arn(arn: str) -> tuple[str, str, str]:
-    """`arn:aws:codebuild:REGION:ACCOUNT:RESOURCE` → (region, account, resource)."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[3], parts[4], parts[5]
 
 
 def _json(record: Mapping[str, Any]) -> str:
@@ -230,7 +222,7 @@ def normalise_build_batch(
         batch_id=record["id"],
         account_id=account,
         region=region,
-        project_name=record.get("projectName") or record["id"].split(":", 1)[0],
+        project_name=record.get("projectName") or project_of_id(record["id"]),
         batch_number=record.get("buildBatchNumber"),
         origin=origin,
         status=record.get("buildBatchStatus") or "IN_PROGRESS",

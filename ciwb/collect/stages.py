@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.arns import resource_name
 from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
@@ -125,7 +126,7 @@ def _group_matches(group_arn: str, projects: Sequence[str], all_projects: bool) 
     # filter only those groups are read.
     if all_projects:
         return True
-    name = group_arn.rsplit("/", 1)[-1]
+    name = resource_name(group_arn)
     return any(name.startswith(project + "-") for project in projects)
 
 

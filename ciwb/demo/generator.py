@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ciwb.codebuild import arns
 from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 from ciwb.codebuild.shapes import container_environment, shape_of
 from ciwb.demo.catalogue import (
@@ -176,7 +177,7 @@ class _Gen:
 
     # ------------------------------------------------------------------ projects
     def project_record(self, spec: ProjectSpec, env_type: str, compute: str) -> dict[str, Any]:
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:project/{spec.name}"
+        arn = arns.project_arn(spec.region, spec.account, spec.name)
         created = self.start - timedelta(days=200 + self.rng.randint(0, 400))
         record: dict[str, Any] = {
             "name": spec.name,
@@ -206,10 +207,10 @@ class _Gen:
                 "privilegedMode": spec.name in ("api-service", "legacy-monolith"),
                 "imagePullCredentialsType": "CODEBUILD",
             },
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "timeoutInMinutes": 180 if spec.name == "ml-training" else 60,
             "queuedTimeoutInMinutes": 480,
-            "encryptionKey": f"arn:aws:kms:{spec.region}:{spec.account}:alias/aws/s3",
+            "encryptionKey": arns.default_kms_key_arn(spec.region, spec.account),
             "tags": [{"key": "team", "value": spec.language}],
             "created": created,
             "lastModified": created + timedelta(days=100),
@@ -330,8 +331,8 @@ class _Gen:
         terminal: str | None = None,
     ) -> dict[str, Any]:
         build_uuid = self.uuid()
-        build_id = f"{spec.name}:{build_uuid}"
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:build/{build_id}"
+        build_id = arns.build_id(spec.name, build_uuid)
+        arn = arns.build_arn(spec.region, spec.account, build_id)
         phases: list[dict[str, Any]] = []
         t = _ms(t0)
         status = "SUCCEEDED"
@@ -398,7 +399,7 @@ class _Gen:
             "artifacts": shared["artifacts"],
             "cache": shared["cache"],
             "environment": env,
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "logs": {
                 "groupName": group,
                 "streamName": build_uuid,
@@ -417,7 +418,7 @@ class _Gen:
             "queuedTimeoutInMinutes": 480,
             "buildComplete": complete,
             "initiator": initiator,
-            "encryptionKey": f"arn:aws:kms:{spec.region}:{spec.account}:alias/aws/s3",
+            "encryptionKey": arns.default_kms_key_arn(spec.region, spec.account),
             "fileSystemLocations": [],
         }
         if complete:
@@ -538,7 +539,7 @@ class _Gen:
     ) -> str:
         group = f"{spec.name}-unit-tests"
         report_uuid = self.uuid()
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:report/{group}:{report_uuid}"
+        arn = arns.report_arn(spec.region, spec.account, group, report_uuid)
         counts: dict[str, int] = {}
         total_ns = 0
         for suite, name, status in results:
@@ -563,7 +564,7 @@ class _Gen:
                 "arn": arn,
                 "type": "TEST",
                 "name": group,
-                "reportGroupArn": f"arn:aws:codebuild:{spec.region}:{spec.account}:report-group/{group}",
+                "reportGroupArn": arns.report_group_arn(spec.region, spec.account, group),
                 "executionId": build_arn,
                 "status": "FAILED" if counts.get("FAILED") else "SUCCEEDED",
                 "created": created,
@@ -581,7 +582,7 @@ class _Gen:
 
     def coverage_report(self, spec: ProjectSpec, build_arn: str, created: datetime) -> str:
         group = f"{spec.name}-coverage"
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:report/{group}:{self.uuid()}"
+        arn = arns.report_arn(spec.region, spec.account, group, self.uuid())
         lines_total = 18_000
         line_pct = min(99.0, max(40.0, self.rng.gauss(81.0, 1.5)))
         branch_pct = min(99.0, max(30.0, line_pct - 9 + self.rng.gauss(0, 1.0)))
@@ -591,7 +592,7 @@ class _Gen:
                 "arn": arn,
                 "type": "CODE_COVERAGE",
                 "name": group,
-                "reportGroupArn": f"arn:aws:codebuild:{spec.region}:{spec.account}:report-group/{group}",
+                "reportGroupArn": arns.report_group_arn(spec.region, spec.account, group),
                 "executionId": build_arn,
                 "status": "SUCCEEDED",
                 "created": created,
@@ -685,10 +686,10 @@ class _Gen:
             )
             if report_arns and record["buildComplete"]:
                 build_phase = next(p for p in record["phases"] if p["phaseType"] == "BUILD")
-                arns = [self.report_for(spec, record["arn"], build_phase["endTime"], results)]
+                made = [self.report_for(spec, record["arn"], build_phase["endTime"], results)]
                 if spec.coverage:
-                    arns.append(self.coverage_report(spec, record["arn"], build_phase["endTime"]))
-                record["reportArns"] = arns
+                    made.append(self.coverage_report(spec, record["arn"], build_phase["endTime"]))
+                record["reportArns"] = made
             self.history.builds.append(record)
             self.metrics_for(spec, record, arch, compute)
             self.log_stream_for(spec, record)
@@ -702,8 +703,8 @@ class _Gen:
         number = 0
         for batch_number, t0 in enumerate(self.arrival_times(n_batches), start=1):
             batch_uuid = self.uuid()
-            batch_id = f"{spec.name}:{batch_uuid}"
-            batch_arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:build-batch/{batch_id}"
+            batch_id = arns.build_id(spec.name, batch_uuid)
+            batch_arn = arns.batch_arn(spec.region, spec.account, batch_id)
             sha = self.sha()
             initiator = self.initiator()
             t_spec = _ms(t0 + timedelta(seconds=self.rng.uniform(0.5, 1.5)))
@@ -825,7 +826,7 @@ class _Gen:
                 "image": IMAGES["LINUX_CONTAINER"],
                 "computeType": spec.compute_type,
             },
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "buildTimeoutInMinutes": 60,
             "queuedTimeoutInMinutes": 480,
             "initiator": initiator,

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ciwb.codebuild import arns
 from ciwb.errors import CiwbError
 from ciwb.replay.artifacts import ArtifactResult, package_artifact
 from ciwb.replay.buildspec import Buildspec, BuildspecError, load_buildspec
@@ -531,7 +532,7 @@ def _build_record(
             "buildspec": request.buildspec or "buildspec.yml",
         },
         "environment": environment,
-        "serviceRole": f"arn:aws:iam::{ident.account}:role/ciwb-replay",
+        "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
         "logs": {"deepLink": log_path.resolve().as_uri(), "cloudWatchLogs": {"status": "DISABLED"}},
         "timeoutInMinutes": max(1, int(-(-request.timeout_s // 60))) if request.timeout_s else 60,
         "queuedTimeoutInMinutes": 480,
