@@ -13,7 +13,6 @@ _EXPORTS = {
     "CollectOptions": "ciwb.collect.pipeline",
     "CollectSummary": "ciwb.collect.pipeline",
     "collect": "ciwb.collect.pipeline",
-    "parse_since": "ciwb.collect.pipeline",
     "ImportSummary": "ciwb.collect.importer",
     "import_events": "ciwb.collect.importer",
     "import_paths": "ciwb.collect.importer",

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
@@ -24,7 +25,7 @@ from ciwb.codebuild.normalise import (
     normalise_test_case,
 )
 from ciwb.codebuild.records import CoverageRow
-from ciwb.collect.ledger import finish_run, start_run, utcnow
+from ciwb.collect.ledger import finish_run, start_run
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
 from ciwb.collect.sources.events import read_build_events
 
@@ -48,7 +49,7 @@ class ImportSummary:
 
 class _Loader:
     def __init__(self, db: Any) -> None:
-        from ciwb.collect.pipeline import StoreWriter
+        from ciwb.store.writer import StoreWriter
 
         self.write = StoreWriter(db)
         self.batch = NormalisedBatch()

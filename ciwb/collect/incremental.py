@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ciwb.codebuild.normalise import NormalisedBatch, to_utc
+from ciwb.codebuild.clock import to_utc
+from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.codebuild.records import CursorRow
 from ciwb.collect.aws import is_access_denied
 from ciwb.collect.ledger import RegionState

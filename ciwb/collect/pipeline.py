@@ -8,16 +8,16 @@ so bad credentials or a mistyped region fail in one line with nothing half done.
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.collect import stages
 from ciwb.collect.aws import (
@@ -29,40 +29,14 @@ from ciwb.collect.aws import (
     resolve_regions,
 )
 from ciwb.collect.incremental import BuildSync, Skip
-from ciwb.collect.ledger import finish_run, load_region_state, start_run, utcnow
+from ciwb.collect.ledger import finish_run, load_region_state, start_run
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
 from ciwb.store import connect, write_batch
 
-__all__ = ["CollectOptions", "CollectSummary", "StoreWriter", "collect", "parse_since"]
-
-_SINCE_RE = re.compile(r"^(\d+)([hdw])$")
-
-
-def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
-    """`90d`, `12h`, `2w`, or a date/ISO timestamp → naive UTC."""
-    if not text:
-        return None
-    now = now or utcnow()
-    match = _SINCE_RE.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (
-            now
-            - {
-                "h": timedelta(hours=amount),
-                "d": timedelta(days=amount),
-                "w": timedelta(weeks=amount),
-            }[unit]
-        )
-    from ciwb.codebuild.normalise import to_utc
-
-    try:
-        return to_utc(text)
-    except ValueError:
-        raise CiwbError(f"--since {text!r}: expected e.g. 90d, 12h, 2w or 2025-01-31") from None
+__all__ = ["CollectOptions", "CollectSummary", "StoreWriter", "collect"]
 
 
 @dataclass

@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.buildspec import BatchSpec, BatchTask
-from ciwb.replay.log import utcnow
 
 __all__ = ["BatchCycleError", "BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
 

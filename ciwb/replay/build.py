@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.artifacts import ArtifactResult, package_artifact
 from ciwb.replay.buildspec import Buildspec, BuildspecError, load_buildspec
@@ -36,7 +37,7 @@ from ciwb.replay.environment import (
     resolve_secrets,
 )
 from ciwb.replay.executors import get_executor
-from ciwb.replay.log import AgentLogWriter, utcnow
+from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.record import mask_record, phase_records, store_replay
 from ciwb.replay.reports import build_reports
 from ciwb.replay.runner import PhaseResult, PhaseRunner

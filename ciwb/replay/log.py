@@ -7,17 +7,14 @@ log reads back into the same per-command timings as a cloud build's.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ciwb.codebuild.agent_log import format_agent_line
+from ciwb.codebuild.clock import utcnow
 from ciwb.replay.environment import Masker
 
-__all__ = ["AgentLogWriter", "utcnow"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["AgentLogWriter"]
 
 
 class AgentLogWriter:

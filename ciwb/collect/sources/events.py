@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ciwb.codebuild.arns import id_of_arn
-from ciwb.codebuild.normalise import to_utc
+from ciwb.codebuild.clock import to_utc
 from ciwb.errors import CiwbError
 
 __all__ = ["BUILD_STATE_CHANGE", "build_from_event", "event_date", "read_build_events"]
