@@ -28,6 +28,7 @@ from ciwb.codebuild.records import CoverageRow
 from ciwb.collect.ledger import finish_run, start_run
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
 from ciwb.collect.sources.events import read_build_events
+from ciwb.store.writer import StoreWriter
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -49,8 +50,6 @@ class ImportSummary:
 
 class _Loader:
     def __init__(self, db: Any) -> None:
-        from ciwb.store.writer import StoreWriter
-
         self.write = StoreWriter(db)
         self.batch = NormalisedBatch()
         self.coverages: list[CoverageRow] = []
