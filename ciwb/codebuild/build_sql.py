@@ -8,7 +8,9 @@ single record.
 
 Rules (docs/design.md, "The store"; docs/reference/codebuild-facts.md, "Phases"):
 - phase seconds from timestamps as floats; AWS's truncated durationInSeconds kept aside;
-- arch derived once from environment.type;
+- arch derived once from environment.type (arm fleets, ARM_EC2, are arm64);
+- auto-retry links, runner identifiers, the attribute-based / custom compute shape, the
+  docker server, cache namespace and host kernel are columns (issue 14, botocore's names);
 - a phase's context is its first non-empty one (successful phases carry an empty context);
 - timestamps may be ISO strings with any offset (boto3 datetimes serialised by orjson, the
   AWS CLI's iso8601 output) or epoch seconds (archives, the CLI's wire format): all become
@@ -44,15 +46,32 @@ _STRUCTURE = {
     "queuedTimeoutInMinutes": "INTEGER",
     "buildBatchArn": "VARCHAR",
     "reportArns": ["VARCHAR"],
-    "exportedEnvironmentVariables": "JSON",
     "environment": {
         "type": "VARCHAR",
         "image": "VARCHAR",
         "computeType": "VARCHAR",
         "privilegedMode": "BOOLEAN",
         "fleet": {"fleetArn": "VARCHAR"},
+        "computeConfiguration": {
+            "vCpu": "BIGINT",
+            "memory": "BIGINT",
+            "disk": "BIGINT",
+            "machineType": "VARCHAR",
+            "instanceType": "VARCHAR",
+        },
+        "dockerServer": {"computeType": "VARCHAR", "status": {"status": "VARCHAR"}},
+        "hostKernel": "VARCHAR",
+        "environmentVariables": [{"name": "VARCHAR", "value": "VARCHAR"}],
     },
-    "cache": {"type": "VARCHAR"},
+    "exportedEnvironmentVariables": "JSON",
+    "source": {"type": "VARCHAR"},
+    "cache": {"type": "VARCHAR", "cacheNamespace": "VARCHAR"},
+    "autoRetryConfig": {
+        "autoRetryLimit": "INTEGER",
+        "autoRetryNumber": "INTEGER",
+        "nextAutoRetry": "VARCHAR",
+        "previousAutoRetry": "VARCHAR",
+    },
     "logs": {"groupName": "VARCHAR", "streamName": "VARCHAR"},
     "phases": [
         {
@@ -75,6 +94,35 @@ def _ts(expr: str) -> str:
         f" THEN make_timestamp(CAST(round(CAST({expr} AS DOUBLE) * 1000000) AS BIGINT))"
         f" ELSE CAST(CAST({expr} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) END)"
     )
+
+
+def _var(name: str) -> str:
+    """SQL for a build's variable `name`: its environment's, else one it exported."""
+    exported = (
+        'from_json(j.exportedEnvironmentVariables, \'[{"name": "VARCHAR", "value": "VARCHAR"}]\')'
+    )
+    return (
+        f"coalesce(list_filter(j.environment.environmentVariables,"
+        f" lambda v: v.name = '{name}')[1].value,"
+        f" list_filter({exported}, lambda v: v.name = '{name}')[1].value)"
+    )
+
+
+# Runner builds (issue 14). A runner build has the variables CodeBuild sets for it
+# (CODEBUILD_WEBHOOK_LABEL, _RUN_ID, _JOB_ID, _WORKFLOW_NAME; AWS user guide, "Environment
+# variables in build environments") but the Build record has no runner field: AWS is silent
+# on where a record shows them. CHOICE: ciwb reads them from the record's environment
+# variables, else from its exported variables (a runner buildspec can export them); the
+# project's webhook (WORKFLOW_JOB_QUEUED, RUNNER_BUILDKITE_BUILD) marks runner projects
+# whose builds carry neither (build_facts falls back to the project's runner_kind).
+_RUNNER_KIND = f"""CASE
+    WHEN {_var("BUILDKITE_JOB_ID")} IS NOT NULL THEN 'BUILDKITE'
+    WHEN coalesce({_var("CODEBUILD_WEBHOOK_LABEL")}, {_var("CODEBUILD_WEBHOOK_JOB_ID")}) IS NULL
+        THEN NULL
+    WHEN j.source.type = 'GITHUB' THEN 'GITHUB_ACTIONS'
+    WHEN j.source.type = 'GITHUB_ENTERPRISE' THEN 'GITHUB_ENTERPRISE'
+    WHEN j.source.type IN ('GITLAB', 'GITLAB_SELF_MANAGED') THEN 'GITLAB'
+    ELSE 'RUNNER' END"""
 
 
 def _seconds(start: str, end: str) -> str:
@@ -126,7 +174,26 @@ SELECT
     CASE WHEN json_array_length(j.exportedEnvironmentVariables) > 0
          THEN j.exportedEnvironmentVariables END AS exported_variables,
     raw,
-    ingested_at
+    ingested_at,
+    j.autoRetryConfig.autoRetryNumber AS auto_retry_number,
+    j.autoRetryConfig.autoRetryLimit AS auto_retry_limit,
+    j.autoRetryConfig.previousAutoRetry AS previous_auto_retry,
+    j.autoRetryConfig.nextAutoRetry AS next_auto_retry,
+    j.source.type AS source_type,
+    {_RUNNER_KIND} AS runner_kind,
+    {_var("CODEBUILD_WEBHOOK_LABEL")} AS runner_label,
+    coalesce({_var("CODEBUILD_WEBHOOK_RUN_ID")}, {_var("BUILDKITE_BUILD_ID")}) AS runner_run_id,
+    coalesce({_var("CODEBUILD_WEBHOOK_JOB_ID")}, {_var("BUILDKITE_JOB_ID")}) AS runner_job_id,
+    {_var("CODEBUILD_WEBHOOK_WORKFLOW_NAME")} AS runner_workflow,
+    j.environment.computeConfiguration.vCpu AS compute_vcpu,
+    j.environment.computeConfiguration.memory AS compute_memory_gb,
+    j.environment.computeConfiguration.disk AS compute_disk_gb,
+    j.environment.computeConfiguration.machineType AS compute_machine_type,
+    j.environment.computeConfiguration.instanceType AS compute_instance_type,
+    j.environment.dockerServer.computeType AS docker_server_compute_type,
+    j.environment.dockerServer.status.status AS docker_server_status,
+    j.cache.cacheNamespace AS cache_namespace,
+    j.environment.hostKernel AS host_kernel
 FROM {{parsed}}
 """
 

@@ -32,6 +32,7 @@ from ciwb.codebuild.records import (
     BuildRow,
     CommandRow,
     CoverageRow,
+    FleetRow,
     MetricRow,
     PhaseRow,
     ProjectRow,
@@ -46,10 +47,12 @@ __all__ = [
     "normalise_build",
     "normalise_build_batch",
     "normalise_code_coverage",
+    "normalise_fleet",
     "normalise_metric",
     "normalise_project",
     "normalise_report",
     "normalise_test_case",
+    "runner_kind_of_project",
 ]
 
 _ARM_ENVIRONMENTS = frozenset(ARM_ENVIRONMENTS)
@@ -86,6 +89,7 @@ class NormalisedBatch:
     build_batch_groups: list[BatchGroupRow] = field(default_factory=list)
     reports: list[ReportRow] = field(default_factory=list)
     test_cases: list[TestCaseRow] = field(default_factory=list)
+    fleets: list[FleetRow] = field(default_factory=list)
 
     def extend(self, other: NormalisedBatch) -> None:
         for name in self.__dataclass_fields__:
@@ -128,6 +132,83 @@ def normalise_project(
         cache_modes=cache.get("modes"),
         fleet_arn=fleet.get("fleetArn"),
         timeout_minutes=record.get("timeoutInMinutes"),
+        created=to_utc(record.get("created")),
+        last_modified=to_utc(record.get("lastModified")),
+        origin=origin,
+        raw=_json(record),
+        ingested_at=now or utcnow(),
+        runner_kind=runner_kind_of_project(record),
+        auto_retry_limit=record.get("autoRetryLimit"),
+        cache_namespace=cache.get("cacheNamespace"),
+    )
+
+
+_RUNNER_SOURCES = {
+    "GITHUB": "GITHUB_ACTIONS",
+    "GITHUB_ENTERPRISE": "GITHUB_ENTERPRISE",
+    "GITLAB": "GITLAB",
+    "GITLAB_SELF_MANAGED": "GITLAB",
+}
+
+
+def runner_kind_of_project(record: Mapping[str, Any]) -> str | None:
+    """A runner project's kind from its webhook, None for an ordinary project.
+
+    A webhook filtering on the WORKFLOW_JOB_QUEUED event runs GitHub Actions / GitLab jobs;
+    buildType RUNNER_BUILDKITE_BUILD runs Buildkite jobs (AWS user guide, "Use runners with
+    AWS CodeBuild"). Migration 5 applies the same rule in SQL to stored projects.
+    """
+    webhook = record.get("webhook") or {}
+    if webhook.get("buildType") == "RUNNER_BUILDKITE_BUILD":
+        return "BUILDKITE"
+    patterns = [
+        f.get("pattern") or ""
+        for group in webhook.get("filterGroups") or ()
+        for f in group or ()
+        if f.get("type") == "EVENT"
+    ]
+    if not any("WORKFLOW_JOB_QUEUED" in p for p in patterns):
+        return None
+    return _RUNNER_SOURCES.get((record.get("source") or {}).get("type") or "", "RUNNER")
+
+
+def normalise_fleet(
+    record: Mapping[str, Any], *, origin: str = "aws", now: datetime | None = None
+) -> FleetRow:
+    """One BatchGetFleets `Fleet` → a `fleets` row.
+
+    Only the current state exists (no capacity history), so base capacity is the fleet's
+    size for analyses; scaling beyond it is recorded but not replayed.
+    """
+    arn = record["arn"]
+    region, account, _ = parse_arn(arn)
+    status = record.get("status") or {}
+    compute = record.get("computeConfiguration") or {}
+    scaling = record.get("scalingConfiguration") or {}
+    targets = scaling.get("targetTrackingScalingConfigs") or [{}]
+    return FleetRow(
+        fleet_arn=arn,
+        fleet_id=record.get("id"),
+        name=record.get("name") or arn.rsplit("/", 1)[-1].split(":", 1)[0],
+        account_id=account,
+        region=region,
+        status=status.get("statusCode"),
+        status_context=status.get("context"),
+        base_capacity=record.get("baseCapacity"),
+        environment_type=record.get("environmentType"),
+        compute_type=record.get("computeType"),
+        arch=arch_of(record.get("environmentType")),
+        compute_vcpu=compute.get("vCpu"),
+        compute_memory_gb=compute.get("memory"),
+        compute_disk_gb=compute.get("disk"),
+        compute_machine_type=compute.get("machineType"),
+        compute_instance_type=compute.get("instanceType"),
+        scaling_type=scaling.get("scalingType"),
+        max_capacity=scaling.get("maxCapacity"),
+        desired_capacity=scaling.get("desiredCapacity"),
+        target_utilisation=targets[0].get("targetValue"),
+        overflow_behavior=record.get("overflowBehavior"),
+        image_id=record.get("imageId"),
         created=to_utc(record.get("created")),
         last_modified=to_utc(record.get("lastModified")),
         origin=origin,

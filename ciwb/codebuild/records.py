@@ -16,6 +16,7 @@ __all__ = [
     "CommandRow",
     "CoverageRow",
     "CursorRow",
+    "FleetRow",
     "LogReadRow",
     "MetricRow",
     "PhaseRow",
@@ -48,6 +49,9 @@ class ProjectRow(NamedTuple):
     origin: str
     raw: str
     ingested_at: datetime
+    runner_kind: str | None = None  # migration 5: from the webhook
+    auto_retry_limit: int | None = None
+    cache_namespace: str | None = None
 
 
 class BuildRow(NamedTuple):
@@ -81,6 +85,58 @@ class BuildRow(NamedTuple):
     build_batch_arn: str | None
     report_arns: list[str] | None
     exported_variables: str | None
+    raw: str
+    ingested_at: datetime
+    # Migration 5 (issue 14): appended, so older positional rows stay valid.
+    auto_retry_number: int | None = None
+    auto_retry_limit: int | None = None
+    previous_auto_retry: str | None = None
+    next_auto_retry: str | None = None
+    source_type: str | None = None
+    runner_kind: str | None = None
+    runner_label: str | None = None
+    runner_run_id: str | None = None
+    runner_job_id: str | None = None
+    runner_workflow: str | None = None
+    compute_vcpu: int | None = None
+    compute_memory_gb: int | None = None
+    compute_disk_gb: int | None = None
+    compute_machine_type: str | None = None
+    compute_instance_type: str | None = None
+    docker_server_compute_type: str | None = None
+    docker_server_status: str | None = None
+    cache_namespace: str | None = None
+    host_kernel: str | None = None
+
+
+class FleetRow(NamedTuple):
+    """A reserved-capacity fleet (BatchGetFleets `Fleet`); compute memory/disk in GB."""
+
+    fleet_arn: str
+    fleet_id: str | None
+    name: str
+    account_id: str
+    region: str
+    status: str | None
+    status_context: str | None
+    base_capacity: int | None
+    environment_type: str | None
+    compute_type: str | None
+    arch: str
+    compute_vcpu: int | None
+    compute_memory_gb: int | None
+    compute_disk_gb: int | None
+    compute_machine_type: str | None
+    compute_instance_type: str | None
+    scaling_type: str | None
+    max_capacity: int | None
+    desired_capacity: int | None
+    target_utilisation: float | None
+    overflow_behavior: str | None
+    image_id: str | None
+    created: datetime | None
+    last_modified: datetime | None
+    origin: str
     raw: str
     ingested_at: datetime
 

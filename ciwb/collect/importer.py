@@ -19,6 +19,7 @@ from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_code_coverage,
+    normalise_fleet,
     normalise_metric,
     normalise_project,
     normalise_report,
@@ -80,6 +81,10 @@ class _Loader:
             for record in body.get("projects") or ():
                 self.batch.projects.append(normalise_project(record, now=now))
                 self.records["projects"] += 1
+        elif op == "BatchGetFleets":
+            for record in body.get("fleets") or ():
+                self.batch.fleets.append(normalise_fleet(record, now=now))
+                self.records["fleets"] += 1
         elif op == "BatchGetBuildBatches":
             for record in body.get("buildBatches") or ():
                 row, groups = normalise_build_batch(record, now=now)

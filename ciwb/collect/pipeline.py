@@ -247,6 +247,8 @@ def _collect_region(
     names = stages.collect_projects(codebuild, options.projects, writer, now)
     progress.region_started(key, len(names))
     lap("projects")
+    _, fleet_skips = stages.collect_fleets(codebuild, account.account_id, region, writer, now)
+    lap("fleets")
     writer.drain()
     state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
@@ -269,6 +271,7 @@ def _collect_region(
     skips = list(sync.skips)
     denied = {s.target for s in skips}
     readable = [n for n in names if n not in denied]
+    skips += fleet_skips
     if options.batches:
         progress.stage(key, "build batches")
         skips += stages.collect_build_batches(

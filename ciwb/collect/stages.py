@@ -17,6 +17,7 @@ from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_code_coverage,
+    normalise_fleet,
     normalise_metric,
     normalise_project,
     normalise_report,
@@ -39,6 +40,7 @@ from ciwb.store import connect
 
 __all__ = [
     "collect_build_batches",
+    "collect_fleets",
     "collect_logs",
     "collect_metrics",
     "collect_projects",
@@ -82,6 +84,43 @@ def collect_projects(
         )
         write(batch, {})
     return names
+
+
+_UNAVAILABLE_CODES = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented"})
+
+
+def _operation_unavailable(exc: Exception) -> bool:
+    """An endpoint that does not implement the operation at all (not a permission problem)."""
+    response = getattr(exc, "response", None) or {}
+    code = response.get("Error", {}).get("Code", "")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in _UNAVAILABLE_CODES or (code.isdigit() and int(code) >= 500) or status >= 500
+
+
+def collect_fleets(
+    client: Any, account: str, region: str, write: Writer, now: datetime
+) -> tuple[int, list[Skip]]:
+    """ListFleets → BatchGetFleets → `fleets`; returns the fleets written and any skip.
+
+    Every listed fleet is re-read each run (a fleet's capacity and status change in place,
+    and a region holds few); a fleet no longer listed keeps its last row, so the costs of a
+    deleted fleet's lifetime stay answerable.
+    """
+    try:
+        arns = live.list_fleet_arns(client)
+    except Exception as exc:
+        if is_access_denied(exc):
+            return 0, [_skip(account, region, "fleets", "ListFleets", exc)]
+        if _operation_unavailable(exc):
+            return 0, []  # an endpoint without fleets (moto, some partitions): none to read
+        raise
+    written = 0
+    for part in live.chunks(arns):
+        batch = NormalisedBatch()
+        batch.fleets.extend(normalise_fleet(r, now=now) for r in live.get_fleets(client, part))
+        written += len(batch.fleets)
+        write(batch, {})
+    return written, []
 
 
 def collect_build_batches(

@@ -365,11 +365,174 @@ CREATE TABLE build_log_reads (
 ALTER TABLE collect_cursors ADD COLUMN covered_since TIMESTAMP;
 """
 
+# Issue 14: CodeBuild as it is in 2026. Field names are botocore's (Fleet, AutoRetryConfig,
+# ComputeConfiguration, DockerServer, ProjectCache.cacheNamespace, ProjectEnvironment.hostKernel).
+# Self-contained: it parses the kept `raw` JSON itself rather than calling ciwb.codebuild, so
+# what it derives stays what it derived when it was written.
+_FLEETS_STRUCT = (
+    '{"environment": {"computeConfiguration": {"vCpu": "BIGINT", "memory": "BIGINT",'
+    ' "disk": "BIGINT", "machineType": "VARCHAR", "instanceType": "VARCHAR"},'
+    ' "dockerServer": {"computeType": "VARCHAR", "status": {"status": "VARCHAR"}},'
+    ' "hostKernel": "VARCHAR",'
+    ' "environmentVariables": [{"name": "VARCHAR", "value": "VARCHAR"}]},'
+    ' "exportedEnvironmentVariables": [{"name": "VARCHAR", "value": "VARCHAR"}],'
+    ' "source": {"type": "VARCHAR"},'
+    ' "cache": {"cacheNamespace": "VARCHAR"},'
+    ' "autoRetryConfig": {"autoRetryLimit": "INTEGER", "autoRetryNumber": "INTEGER",'
+    ' "nextAutoRetry": "VARCHAR", "previousAutoRetry": "VARCHAR"}}'
+)
+
+
+def _var(name: str) -> str:
+    """A build's variable `name`: from its environment, else from what it exported."""
+    return (
+        f"coalesce(list_filter(j.environment.environmentVariables,"
+        f" lambda v: v.name = '{name}')[1].value,"
+        f" list_filter(j.exportedEnvironmentVariables, lambda v: v.name = '{name}')[1].value)"
+    )
+
+
+# Runner kind of a build: CodeBuild sets CODEBUILD_WEBHOOK_LABEL / _RUN_ID / _JOB_ID in a
+# runner build (AWS user guide, "Environment variables in build environments"); the Build
+# record carries them only when the build's environment or exported variables do.
+_RUNNER_KIND = f"""CASE
+    WHEN {_var("BUILDKITE_JOB_ID")} IS NOT NULL THEN 'BUILDKITE'
+    WHEN coalesce({_var("CODEBUILD_WEBHOOK_LABEL")}, {_var("CODEBUILD_WEBHOOK_JOB_ID")}) IS NULL
+        THEN NULL
+    WHEN j.source.type = 'GITHUB' THEN 'GITHUB_ACTIONS'
+    WHEN j.source.type = 'GITHUB_ENTERPRISE' THEN 'GITHUB_ENTERPRISE'
+    WHEN j.source.type IN ('GITLAB', 'GITLAB_SELF_MANAGED') THEN 'GITLAB'
+    ELSE 'RUNNER' END"""
+
+_FLEETS_AND_NEW_BUILD_FIELDS = f"""
+CREATE TABLE fleets (
+    fleet_arn             VARCHAR PRIMARY KEY,
+    fleet_id              VARCHAR,
+    name                  VARCHAR NOT NULL,
+    account_id            VARCHAR NOT NULL,
+    region                VARCHAR NOT NULL,
+    status                VARCHAR,
+    status_context        VARCHAR,
+    base_capacity         INTEGER,
+    environment_type      VARCHAR,
+    compute_type          VARCHAR,
+    arch                  VARCHAR,
+    compute_vcpu          BIGINT,
+    compute_memory_gb     BIGINT,
+    compute_disk_gb       BIGINT,
+    compute_machine_type  VARCHAR,
+    compute_instance_type VARCHAR,
+    scaling_type          VARCHAR,
+    max_capacity          INTEGER,
+    desired_capacity      INTEGER,
+    target_utilisation    DOUBLE,
+    overflow_behavior     VARCHAR,
+    image_id              VARCHAR,
+    created               TIMESTAMP,
+    last_modified         TIMESTAMP,
+    origin                VARCHAR NOT NULL,
+    raw                   JSON,
+    ingested_at           TIMESTAMP NOT NULL
+);
+
+ALTER TABLE builds ADD COLUMN auto_retry_number INTEGER;
+ALTER TABLE builds ADD COLUMN auto_retry_limit INTEGER;
+ALTER TABLE builds ADD COLUMN previous_auto_retry VARCHAR;
+ALTER TABLE builds ADD COLUMN next_auto_retry VARCHAR;
+ALTER TABLE builds ADD COLUMN source_type VARCHAR;
+ALTER TABLE builds ADD COLUMN runner_kind VARCHAR;
+ALTER TABLE builds ADD COLUMN runner_label VARCHAR;
+ALTER TABLE builds ADD COLUMN runner_run_id VARCHAR;
+ALTER TABLE builds ADD COLUMN runner_job_id VARCHAR;
+ALTER TABLE builds ADD COLUMN runner_workflow VARCHAR;
+ALTER TABLE builds ADD COLUMN compute_vcpu BIGINT;
+ALTER TABLE builds ADD COLUMN compute_memory_gb BIGINT;
+ALTER TABLE builds ADD COLUMN compute_disk_gb BIGINT;
+ALTER TABLE builds ADD COLUMN compute_machine_type VARCHAR;
+ALTER TABLE builds ADD COLUMN compute_instance_type VARCHAR;
+ALTER TABLE builds ADD COLUMN docker_server_compute_type VARCHAR;
+ALTER TABLE builds ADD COLUMN docker_server_status VARCHAR;
+ALTER TABLE builds ADD COLUMN cache_namespace VARCHAR;
+ALTER TABLE builds ADD COLUMN host_kernel VARCHAR;
+
+ALTER TABLE projects ADD COLUMN runner_kind VARCHAR;
+ALTER TABLE projects ADD COLUMN auto_retry_limit INTEGER;
+ALTER TABLE projects ADD COLUMN cache_namespace VARCHAR;
+
+-- Re-derive the new columns of every kept build from its raw record.
+UPDATE builds SET
+    auto_retry_number = s.j.autoRetryConfig.autoRetryNumber,
+    auto_retry_limit = s.j.autoRetryConfig.autoRetryLimit,
+    previous_auto_retry = s.j.autoRetryConfig.previousAutoRetry,
+    next_auto_retry = s.j.autoRetryConfig.nextAutoRetry,
+    source_type = s.j.source.type,
+    runner_kind = s.runner_kind,
+    runner_label = s.runner_label,
+    runner_run_id = s.runner_run_id,
+    runner_job_id = s.runner_job_id,
+    runner_workflow = s.runner_workflow,
+    compute_vcpu = s.j.environment.computeConfiguration.vCpu,
+    compute_memory_gb = s.j.environment.computeConfiguration.memory,
+    compute_disk_gb = s.j.environment.computeConfiguration.disk,
+    compute_machine_type = s.j.environment.computeConfiguration.machineType,
+    compute_instance_type = s.j.environment.computeConfiguration.instanceType,
+    docker_server_compute_type = s.j.environment.dockerServer.computeType,
+    docker_server_status = s.j.environment.dockerServer.status.status,
+    cache_namespace = s.j.cache.cacheNamespace,
+    host_kernel = s.j.environment.hostKernel
+FROM (
+    SELECT build_arn, j,
+           {_RUNNER_KIND} AS runner_kind,
+           {_var("CODEBUILD_WEBHOOK_LABEL")} AS runner_label,
+           coalesce({_var("CODEBUILD_WEBHOOK_RUN_ID")}, {_var("BUILDKITE_BUILD_ID")})
+               AS runner_run_id,
+           coalesce({_var("CODEBUILD_WEBHOOK_JOB_ID")}, {_var("BUILDKITE_JOB_ID")})
+               AS runner_job_id,
+           {_var("CODEBUILD_WEBHOOK_WORKFLOW_NAME")} AS runner_workflow
+    FROM (SELECT build_arn, from_json(raw, '{_FLEETS_STRUCT}') AS j FROM builds WHERE raw IS NOT NULL)
+) s
+WHERE builds.build_arn = s.build_arn;
+
+UPDATE projects SET
+    auto_retry_limit = TRY_CAST(json_extract_string(raw, '$.autoRetryLimit') AS INTEGER),
+    cache_namespace = json_extract_string(raw, '$.cache.cacheNamespace'),
+    runner_kind = CASE
+        WHEN json_extract_string(raw, '$.webhook.buildType') = 'RUNNER_BUILDKITE_BUILD'
+            THEN 'BUILDKITE'
+        WHEN NOT coalesce(contains(CAST(json_extract(raw, '$.webhook.filterGroups') AS VARCHAR),
+                                   'WORKFLOW_JOB_QUEUED'), false) THEN NULL
+        WHEN source_type = 'GITHUB' THEN 'GITHUB_ACTIONS'
+        WHEN source_type = 'GITHUB_ENTERPRISE' THEN 'GITHUB_ENTERPRISE'
+        WHEN source_type IN ('GITLAB', 'GITLAB_SELF_MANAGED') THEN 'GITLAB'
+        ELSE 'RUNNER' END
+WHERE raw IS NOT NULL;
+""" + _BUILD_FACTS_VIEW.replace(
+    "    b.start_time, b.end_time, b.total_s,\n",
+    "    b.start_time, b.end_time, b.total_s,\n"
+    "    b.fleet_arn, b.auto_retry_number, b.auto_retry_limit, b.previous_auto_retry,\n"
+    "    b.next_auto_retry, b.source_type,\n"
+    "    coalesce(b.runner_kind, pr.runner_kind) AS runner_kind,\n"
+    "    b.runner_label, b.runner_run_id, b.runner_job_id, b.runner_workflow,\n"
+    "    b.compute_vcpu, b.compute_memory_gb, b.compute_disk_gb, b.compute_machine_type,\n"
+    "    b.compute_instance_type, b.docker_server_compute_type, b.docker_server_status,\n"
+    "    b.cache_namespace, b.host_kernel,\n",
+).replace(
+    "LEFT JOIN phase_seconds p USING (build_arn);",
+    "LEFT JOIN phase_seconds p USING (build_arn)\n"
+    "LEFT JOIN projects pr\n"
+    "  ON pr.account_id = b.account_id AND pr.region = b.region AND pr.name = b.project_name;",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
     Migration(3, "build_costs snapshot", _BUILD_COSTS),
     Migration(4, "collector detail: code_coverages, build_log_reads", _COLLECT_DETAIL_TABLES),
+    Migration(
+        5,
+        "fleets; auto-retry, runner, compute shape, docker server, cache namespace, host kernel",
+        _FLEETS_AND_NEW_BUILD_FIELDS,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -23,6 +23,7 @@ __all__ = ["upsert_rows", "write_batch", "TABLE_KEYS"]
 # table → (primary key columns, parent column whose child set is replaced wholesale)
 TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "projects": (("project_arn",), None),
+    "fleets": (("fleet_arn",), None),
     "builds": (("build_arn",), None),
     "build_phases": (("build_arn", "seq"), None),  # replaced per build in write_batch
     "build_commands": (("build_arn", "seq"), "build_arn"),
@@ -173,6 +174,7 @@ def write_batch(
             con, "build_batch_groups", "batch_arn", [b.batch_arn for b in batch.build_batches]
         )
         for table in (
+            "fleets",
             "projects",
             "builds",
             "build_phases",

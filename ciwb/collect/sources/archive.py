@@ -5,7 +5,7 @@ A line is `{"v": 1, "service", "operation", "region", "at", "request", "response
 is written, so a killed run leaves at most one truncated last line, which the reader skips.
 
 The reader also accepts what the AWS CLI prints for `aws codebuild batch-get-builds`,
-`batch-get-projects`, `batch-get-build-batches`, `batch-get-reports`, `describe-test-cases`
+`batch-get-projects`, `batch-get-fleets`, `batch-get-build-batches`, `batch-get-reports`, `describe-test-cases`
 and `describe-code-coverages` (one JSON document, or one per line), timestamps as the CLI
 prints them (ISO strings or epoch floats; `clock.to_utc` takes both).
 """
@@ -33,6 +33,7 @@ CLI_KEYS = {
     "reports": "BatchGetReports",
     "testCases": "DescribeTestCases",
     "codeCoverages": "DescribeCodeCoverages",
+    "fleets": "BatchGetFleets",
 }
 _SUFFIXES = (".ndjson", ".jsonl", ".json")
 

@@ -20,11 +20,13 @@ __all__ = [
     "describe_test_cases",
     "get_build_batches",
     "get_builds",
+    "get_fleets",
     "get_metric_data",
     "get_projects",
     "get_reports",
     "list_build_batch_ids",
     "list_build_id_pages",
+    "list_fleet_arns",
     "list_project_names",
     "list_report_arns",
     "list_report_group_arns",
@@ -78,6 +80,27 @@ def get_builds(client: Any, ids: Sequence[str]) -> tuple[list[dict[str, Any]], l
         raise ValueError(f"BatchGetBuilds takes at most {BATCH_GET_LIMIT} ids, got {len(ids)}")
     response = client.batch_get_builds(ids=list(ids))
     return list(response.get("builds") or ()), list(response.get("buildsNotFound") or ())
+
+
+def list_fleet_arns(client: Any) -> list[str]:
+    """ListFleets, following nextToken (botocore has no paginator for it)."""
+    arns: list[str] = []
+    params: dict[str, Any] = {}
+    while True:
+        page = client.list_fleets(**params)
+        arns.extend(page.get("fleets") or ())
+        token = page.get("nextToken")
+        if not token:
+            return arns
+        params = {"nextToken": token}
+
+
+def get_fleets(client: Any, arns: Sequence[str]) -> list[dict[str, Any]]:
+    """BatchGetFleets (names or ARNs, ≤ 100 a call)."""
+    out: list[dict[str, Any]] = []
+    for part in chunks(arns):
+        out.extend(client.batch_get_fleets(names=list(part)).get("fleets") or ())
+    return out
 
 
 def list_build_batch_ids(client: Any, project: str) -> list[str]:
