@@ -11,11 +11,14 @@ from typing import NamedTuple
 
 __all__ = [
     "SHAPES",
+    "CONFIGURED_TYPES",
     "SIZES",
     "LAMBDA_SIZES",
     "Shape",
     "arm_counterpart",
+    "configured_shape",
     "container_environment",
+    "covering_compute_type",
     "shape_of",
 ]
 
@@ -25,6 +28,7 @@ class Shape(NamedTuple):
     compute_type: str
     vcpu: float | None
     memory_gb: float
+    disk_gb: float | None = None
 
 
 SIZES = ("SMALL", "MEDIUM", "LARGE", "XLARGE", "2XLARGE")
@@ -64,6 +68,47 @@ _BY_KEY = {(s.environment_type, s.compute_type): s for s in SHAPES}
 def shape_of(environment_type: str | None, compute_type: str | None) -> Shape | None:
     """vCPU and memory of a compute type, None when the reference does not list it."""
     return _BY_KEY.get((environment_type or "", compute_type or ""))
+
+
+# computeType values whose shape is not in the table but in the record's
+# computeConfiguration (botocore's ComputeConfiguration: vCpu, memory, disk, machineType,
+# instanceType). CUSTOM_INSTANCE_TYPE names an EC2 instance type instead.
+CONFIGURED_TYPES = ("ATTRIBUTE_BASED_COMPUTE", "CUSTOM_INSTANCE_TYPE")
+
+
+def configured_shape(
+    environment_type: str | None,
+    compute_type: str | None,
+    vcpu: float | None,
+    memory_gb: float | None,
+    disk_gb: float | None = None,
+) -> Shape | None:
+    """The shape an attribute-based / custom build asked for, None when it gave none.
+
+    The model does not state units; memory and disk are taken as GB, as the user guide's
+    attribute-based examples give them.
+    """
+    if compute_type not in CONFIGURED_TYPES or memory_gb is None:
+        return None
+    return Shape(environment_type or "", compute_type, vcpu, float(memory_gb), disk_gb)
+
+
+def covering_compute_type(
+    environment_type: str | None, vcpu: float | None, memory_gb: float | None
+) -> str | None:
+    """The smallest general1 size of `environment_type` with at least this vCPU and memory.
+
+    How ciwb prices on-demand ATTRIBUTE_BASED_COMPUTE: AWS picks a compute type meeting the
+    attributes (AWS user guide, "How does attribute-based compute work?"); CHOICE: it is
+    priced as the smallest listed size that covers them, None when none does.
+    """
+    if memory_gb is None:
+        return None
+    for size in SIZES:
+        shape = _BY_KEY.get((environment_type or "", f"BUILD_GENERAL1_{size}"))
+        if shape and shape.memory_gb >= memory_gb and (shape.vcpu or 0) >= (vcpu or 0):
+            return shape.compute_type
+    return None
 
 
 def container_environment(arch: str) -> str:

@@ -40,6 +40,10 @@ class SeededCodeBuild:
     builds: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # project → ids newest first
     denied: set[str] = field(default_factory=set)
+    fleets: dict[str, dict[str, Any]] = field(default_factory=dict)  # ARN → Fleet record
+
+    def add_fleet(self, record: dict[str, Any]) -> None:
+        self.fleets[record["arn"]] = record
 
     def backend(self, account: str = ACCOUNT, region: str = REGION) -> Any:
         return cb_models.codebuild_backends[account][region]
@@ -100,5 +104,22 @@ def install(seeded: SeededCodeBuild, setattr_: Callable[[Any, str, Any], None]) 
             page["nextToken"] = str(start + LIST_PAGE)
         return ActionResult(page)
 
+    # moto 5.2.5 has no fleets at all: ListFleets (one page) and BatchGetFleets by name or ARN.
+    def list_fleets(self: Any) -> ActionResult:
+        region = self.region
+        return ActionResult({"fleets": [a for a in seeded.fleets if a.split(":")[3] == region]})
+
+    def batch_get_fleets(self: Any) -> ActionResult:
+        names = self._get_param("names") or []
+        found = [
+            copy.deepcopy(r) for a, r in seeded.fleets.items() if a in names or r["name"] in names
+        ]
+        return ActionResult({"fleets": found, "fleetsNotFound": []})
+
+    for name, handler in (("list_fleets", list_fleets), ("batch_get_fleets", batch_get_fleets)):
+        try:
+            setattr_(cb_responses.CodeBuildResponse, name, handler)
+        except AttributeError:  # pytest's monkeypatch refuses a new attribute unless told
+            setattr_(cb_responses.CodeBuildResponse, name, handler, raising=False)
     setattr_(cb_models.CodeBuildBackend, "batch_get_builds", batch_get_builds)
     setattr_(cb_responses.CodeBuildResponse, "list_builds_for_project", list_builds_for_project)

@@ -24,7 +24,11 @@ RETRY_0 = build(
     1,
     T0,
     status="FAILED",
-    retry={"autoRetryLimit": 2, "autoRetryNumber": 0, "nextAutoRetry": "flaky:r1"},
+    retry={
+        "autoRetryLimit": 2,
+        "autoRetryNumber": 0,
+        "nextAutoRetry": "arn:aws:codebuild:us-east-1:111122223333:build/flaky:r1",
+    },
 )
 RUNNER = build(
     "gha-runner",
@@ -177,7 +181,7 @@ def test_store_at_previous_version_migrates_in_place_keeping_rows(db_path):
         project_kind = con.execute("SELECT runner_kind FROM projects").fetchall()
         fleets = con.execute("SELECT count(*) FROM fleets").fetchall()[0][0]
     assert after == before
-    assert derived["flaky"][:2] == (2, "flaky:r1")
+    assert derived["flaky"][:2] == (2, "arn:aws:codebuild:us-east-1:111122223333:build/flaky:r1")
     assert derived["gha-runner"][2:4] == ("GITHUB_ACTIONS", "99001")
     assert derived["abc"][4:] == (4, "shared-ns", "LINUX_KERNEL_6", "RUNNING")
     assert project_kind == [("GITHUB_ACTIONS",)]
