@@ -37,6 +37,12 @@ __all__ = [
 _PRICE_ENVIRONMENT = {
     "WINDOWS_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
     "WINDOWS_SERVER_2022_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
+    # On-demand EC2 compute (issue 14): CHOICE, priced as the container rows of the same OS
+    # and size (the on-demand usage types `Build-Min:Linux|ARM|Windows:g1.<size>` name no
+    # environment type). Reserved capacity has its own `Reserved:` rows (ciwb.cost.fleets).
+    "LINUX_EC2": "LINUX_CONTAINER",
+    "ARM_EC2": "ARM_CONTAINER",
+    "WINDOWS_EC2": "WINDOWS_SERVER_2019_CONTAINER",
 }
 
 
@@ -70,6 +76,9 @@ BILLING_RULES: tuple[BillingRule, ...] = (
             "WINDOWS_SERVER_2019_CONTAINER",
             "WINDOWS_SERVER_2022_CONTAINER",
             "MAC_ARM",
+            "LINUX_EC2",
+            "ARM_EC2",
+            "WINDOWS_EC2",
         ),
         granularity_s=60,
         minimum_s=60,
@@ -160,7 +169,15 @@ class BillingOptions:
             if self.free_tier
             else "free tier not applied"
         )
-        lines.append("builds on reserved-capacity fleets are billed by the fleet, not per build")
+        lines.append(
+            "builds on reserved-capacity fleets are billed by the fleet, not per build; "
+            "builds that overflowed to on-demand (inferred by replaying the fleet's builds "
+            "against its base capacity) are billed on demand"
+        )
+        lines.append(
+            "ATTRIBUTE_BASED_COMPUTE on demand is priced as the smallest general1 size "
+            "covering its vCPU and memory"
+        )
         lines.append(
             f"prices in force on {self.prices_as_of}"
             if self.prices_as_of

@@ -16,9 +16,11 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from ciwb.codebuild.clock import parse_when, utcnow
 from ciwb.codebuild.phases import TIMED_PHASES
+from ciwb.codebuild.shapes import SHAPES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.frames import frame
 from ciwb.cost.prices import register_prices
@@ -91,6 +93,14 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
         SELECT b.build_arn, b.project_name, b.account_id, b.region, b.arch,
                b.environment_type, b.compute_type, b.status, b.start_time, b.end_time,
                b.fleet_arn, b.privileged_mode,
+               ov.build_arn IS NOT NULL AS fleet_overflow,
+               CASE WHEN b.compute_type = 'ATTRIBUTE_BASED_COMPUTE' THEN (
+                   SELECT s.compute_type FROM _ciwb_shapes s
+                   WHERE s.environment_type = b.environment_type
+                     AND s.memory_gb >= b.compute_memory_gb
+                     AND s.vcpu >= coalesce(b.compute_vcpu, 0)
+                   ORDER BY s.rank LIMIT 1)
+                    ELSE b.compute_type END AS price_compute_type,
                CAST(date_trunc('month', b.start_time) AS DATE) AS month,
                -- rounded to the millisecond so float noise never adds a billed minute
                round(greatest(b.total_s, 0), 3) AS upper_s,
@@ -98,6 +108,7 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
                    epoch_us(b.end_time) - epoch_us(p.provisioning_start), 0) / 1e6, 3)
                END AS lower_s
         FROM builds b LEFT JOIN prov p USING (build_arn)
+        LEFT JOIN _ciwb_overflow ov USING (build_arn)
         WHERE b.build_complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
         {where}
     ),
@@ -105,9 +116,14 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
         SELECT base.*, r.rule, r.granularity_s, r.minimum_s,
                pr.unit, pr.unit_s, pr.price, pr.currency, pr.as_of AS price_as_of,
                pr.confidence AS price_confidence,
-               CASE WHEN base.fleet_arn IS NOT NULL THEN 'billed by reserved fleet'
+               CASE WHEN base.fleet_arn IS NOT NULL AND NOT base.fleet_overflow
+                        THEN 'billed by reserved fleet'
                     WHEN r.rule IS NULL
                         THEN 'no billing rule for ' || coalesce(base.environment_type, 'unknown')
+                    WHEN base.compute_type = 'ATTRIBUTE_BASED_COMPUTE'
+                         AND base.price_compute_type IS NULL
+                        THEN 'no listed size covers ' || base.region || ' '
+                        || base.environment_type || ' ATTRIBUTE_BASED_COMPUTE'
                     WHEN pr.price IS NULL THEN 'no price for ' || base.region || ' '
                         || base.environment_type || ' ' || coalesce(base.compute_type, '?')
                END AS unpriced_reason
@@ -116,7 +132,7 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
         LEFT JOIN _ciwb_prices pr
           ON pr.region = base.region
          AND pr.environment_type = r.price_environment_type
-         AND pr.compute_type = base.compute_type
+         AND pr.compute_type = base.price_compute_type
     ),
     billed AS (
         SELECT rated.*,
@@ -131,9 +147,42 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
     """
 
 
+_SHAPE_SCHEMA = pa.schema(
+    [
+        ("environment_type", pa.string()),
+        ("compute_type", pa.string()),
+        ("vcpu", pa.float64()),
+        ("memory_gb", pa.float64()),
+        ("rank", pa.int32()),
+    ]
+)
+
+
+def register_fleet_relations(con: duckdb.DuckDBPyConnection) -> None:
+    """`_ciwb_overflow` (fleet builds that ran on demand) and `_ciwb_shapes` (general1 sizes,
+    smallest first, for pricing ATTRIBUTE_BASED_COMPUTE) on `con`."""
+    from ciwb.store.fleets import overflowed_builds
+
+    overflow = sorted(overflowed_builds(con))
+    con.register("_ciwb_overflow", pa.table({"build_arn": pa.array(overflow, pa.string())}))
+    shapes = [
+        {
+            "environment_type": s.environment_type,
+            "compute_type": s.compute_type,
+            "vcpu": float(s.vcpu),
+            "memory_gb": float(s.memory_gb),
+            "rank": i,
+        }
+        for i, s in enumerate(SHAPES)
+        if s.vcpu is not None and s.compute_type.startswith("BUILD_GENERAL1_")
+    ]
+    con.register("_ciwb_shapes", pa.Table.from_pylist(shapes, schema=_SHAPE_SCHEMA))
+
+
 def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptions) -> list:
-    """Register prices and billing rules on `con`; returns the price rows in force."""
+    """Register prices, billing rules and fleet relations on `con`; returns the price rows."""
     register_billing_rules(con, options)
+    register_fleet_relations(con)
     return register_prices(con, as_of=options.prices_as_of)
 
 

@@ -19,6 +19,7 @@ from .records import T0, build, fleet, fleet_arn, runner_project
 
 _FLEET_MIGRATION = next(m.version for m in MIGRATIONS if "fleets" in m.name)
 
+NEXT_ARN = "arn:aws:codebuild:us-east-1:111122223333:build/flaky:r1"
 RETRY_0 = build(
     "flaky",
     1,
@@ -27,7 +28,7 @@ RETRY_0 = build(
     retry={
         "autoRetryLimit": 2,
         "autoRetryNumber": 0,
-        "nextAutoRetry": "arn:aws:codebuild:us-east-1:111122223333:build/flaky:r1",
+        "nextAutoRetry": NEXT_ARN,
     },
 )
 RUNNER = build(
@@ -95,7 +96,7 @@ def test_new_build_fields_become_columns():
     assert (retry.auto_retry_number, retry.auto_retry_limit, retry.next_auto_retry) == (
         0,
         2,
-        "flaky:r1",
+        NEXT_ARN,
     )
     assert retry.previous_auto_retry is None
     runner = rows["gha-runner"]
@@ -181,7 +182,7 @@ def test_store_at_previous_version_migrates_in_place_keeping_rows(db_path):
         project_kind = con.execute("SELECT runner_kind FROM projects").fetchall()
         fleets = con.execute("SELECT count(*) FROM fleets").fetchall()[0][0]
     assert after == before
-    assert derived["flaky"][:2] == (2, "arn:aws:codebuild:us-east-1:111122223333:build/flaky:r1")
+    assert derived["flaky"][:2] == (2, NEXT_ARN)
     assert derived["gha-runner"][2:4] == ("GITHUB_ACTIONS", "99001")
     assert derived["abc"][4:] == (4, "shared-ns", "LINUX_KERNEL_6", "RUNNING")
     assert project_kind == [("GITHUB_ACTIONS",)]
