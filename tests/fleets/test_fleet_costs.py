@@ -15,7 +15,7 @@ from ciwb.cost.retries import retry_chain_costs
 from ciwb.store import connect
 from ciwb.store.writes import write_batch
 
-from .records import REGION, ACCOUNT, T0, build, fleet
+from .records import ACCOUNT, REGION, T0, build, fleet
 
 HOUR = 3600.0
 
