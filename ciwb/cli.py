@@ -512,7 +512,7 @@ def replay_run(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
 ) -> None:
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
-    from ciwb.replay.api import replay_source
+    from ciwb.replay.options import replay_source
     from ciwb.replay.batch import BatchResult
 
     result = replay_source(
@@ -631,8 +631,8 @@ def replay_experiment(
     db: DbOption = None,
 ) -> None:
     """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
-    from ciwb.replay.api import cache_options
-    from ciwb.replay.experiments import ExperimentRunRow, run_experiment
+    from ciwb.replay.options import cache_options
+    from ciwb.experiments.matrix import ExperimentRunRow, run_experiment
 
     def progress(run: ExperimentRunRow) -> None:
         err_console.print(

@@ -1,8 +1,6 @@
 """Replay a buildspec on this machine, faithfully: parse → plan phases → executor → store."""
 
-from ciwb.replay.batch import BatchPlan, BatchResult, plan_batch, run_batch
-from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
-from ciwb.replay.buildspec import (
+from ciwb.buildspec import (
     Buildspec,
     BuildspecError,
     Diagnostic,
@@ -10,6 +8,8 @@ from ciwb.replay.buildspec import (
     parse_buildspec,
     validate_files,
 )
+from ciwb.replay.batch import BatchPlan, BatchResult, plan_batch, run_batch
+from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
 
 __all__ = [

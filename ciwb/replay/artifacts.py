@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ciwb.errors import CiwbError
-from ciwb.replay.buildspec import ArtifactSpec
+from ciwb.buildspec import ArtifactSpec
+from ciwb.errors import ArtifactError
 
 __all__ = [
-    "ArtifactError",
     "ArtifactResult",
     "glob_to_regex",
     "package_artifact",
@@ -31,9 +30,6 @@ __all__ = [
     "select_files",
 ]
 
-
-class ArtifactError(CiwbError):
-    """An artifact definition that cannot be honoured (path outside the source, no files)."""
 
 
 @lru_cache(maxsize=512)

@@ -21,15 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ciwb.errors import CiwbError
-from ciwb.replay.buildspec import BatchSpec, BatchTask
+from ciwb.buildspec import BatchSpec, BatchTask
+from ciwb.errors import BatchCycleError, CiwbError
 from ciwb.replay.log import utcnow
 
-__all__ = ["BatchCycleError", "BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
+__all__ = [ "BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
 
-
-class BatchCycleError(CiwbError):
-    """A build-graph whose depend-on links form a cycle."""
 
 
 @dataclass(frozen=True)

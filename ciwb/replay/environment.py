@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, SecretResolutionError
 
 __all__ = [
     "BuildIdentity",
     "Masker",
     "SecretRef",
-    "SecretResolutionError",
     "SecretSource",
     "codebuild_variables",
     "git_source_info",
@@ -36,9 +35,6 @@ __all__ = [
     "resolve_secrets",
 ]
 
-
-class SecretResolutionError(CiwbError):
-    """A parameter or secret could not be found (CodeBuild fails DOWNLOAD_SOURCE for this)."""
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ciwb.buildspec import Buildspec, Command, OnFailure
 from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, next_in_order
-from ciwb.replay.buildspec import Buildspec, Command, OnFailure
 from ciwb.replay.log import AgentLogWriter, utcnow
 from ciwb.replay.shell import SessionDeadline, ShellSession, ShellTransport, check_syntax
 

@@ -33,10 +33,10 @@ from moto.codebuild import responses as cb_responses
 from moto.server import ThreadedMotoServer
 
 from ciwb.errors import CiwbError
-from ciwb.replay.api import replay_source
+from ciwb.replay.options import replay_source
 from ciwb.replay.executors import get_executor
-from ciwb.replay.executors.codebuild import CodeBuildExecutor
-from ciwb.replay.experiments import run_experiment
+from ciwb.experiments.codebuild import CodeBuildExecutor
+from ciwb.experiments.matrix import run_experiment
 
 REGION = "us-east-1"
 PROJECT = "webapp"
@@ -321,7 +321,7 @@ def test_replay_run_with_codebuild_is_one_stored_build(
 ) -> None:
     db = tmp_path / "ciwb.duckdb"
     executor = get_executor("codebuild", project=PROJECT, **_quick())
-    from ciwb.replay.remote import run_codebuild_replay
+    from ciwb.experiments.remote import run_codebuild_replay
 
     result = run_codebuild_replay(
         source,

@@ -15,7 +15,7 @@ from replay_helpers import log_text, phase_statuses
 
 from ciwb.errors import CiwbError
 from ciwb.images import host_arch
-from ciwb.replay.experiments import run_experiment
+from ciwb.experiments.matrix import run_experiment
 
 UNAME = """\
 version: 0.2

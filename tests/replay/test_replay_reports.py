@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ciwb.replay.reports import ReportError, parse_coverage, parse_tests
+from ciwb.replay.testreports import ReportError, parse_coverage, parse_tests
 from ciwb.store import connect
 
 PY = sys.executable

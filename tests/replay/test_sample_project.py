@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ciwb.replay import validate_files
-from ciwb.replay.buildspec import load_buildspec
+from ciwb.buildspec import load_buildspec
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-project"
 

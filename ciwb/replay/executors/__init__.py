@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ciwb.errors import CiwbError
+from ciwb.experiments.codebuild import CodeBuildExecutor
 from ciwb.replay.executors.base import Executor, Workspace
-from ciwb.replay.executors.codebuild import CodeBuildExecutor
 from ciwb.replay.executors.docker import DockerExecutor
 from ciwb.replay.executors.local import LocalExecutor
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ciwb.buildspec import load_buildspec
 from ciwb.errors import CiwbError
 from ciwb.replay.batch import BatchResult, plan_batch, run_batch
 from ciwb.replay.build import DEFAULT_REGION, ReplayRequest, ReplayResult, run_replay
-from ciwb.replay.buildspec import load_buildspec
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
 
 __all__ = ["cache_options", "parse_duration", "replay_source"]
@@ -66,10 +66,10 @@ def replay_source(
         session = boto3.Session(profile_name=profile, region_name=region)
         secrets = SecretSource(session=session, region=region or session.region_name)
     if executor == "codebuild":
-        # A real CodeBuild build of `project` with SRC's buildspec (ciwb.replay.remote).
+        # A real CodeBuild build of `project` with SRC's buildspec (ciwb.experiments.remote).
         if batch:
             raise CiwbError("--batch is not supported with --executor codebuild")
-        from ciwb.replay.remote import run_codebuild_replay
+        from ciwb.experiments.remote import run_codebuild_replay
 
         return run_codebuild_replay(
             source,

@@ -222,7 +222,7 @@ def run_experiment(
     }
     result = ExperimentResult(experiment_id)
     if remote is not None:
-        from ciwb.replay.remote import buildspec_text
+        from ciwb.experiments.remote import buildspec_text
 
         buildspec_text(source, buildspec)  # a bad buildspec fails before anything is stored
         remote.project_record()  # a missing project or denied access: one line, nothing stored
@@ -246,7 +246,7 @@ def run_experiment(
             ],
         )
     if remote is not None:
-        from ciwb.replay.remote import run_codebuild_cells
+        from ciwb.experiments.remote import run_codebuild_cells
 
         run_codebuild_cells(
             source,

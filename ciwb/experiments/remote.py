@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ciwb.buildspec import load_buildspec
 from ciwb.collect.normalise import arch_of, to_utc
-from ciwb.replay.buildspec import load_buildspec
-from ciwb.replay.executors.codebuild import (
+from ciwb.experiments.codebuild import (
     CodeBuildCell,
     CodeBuildExecutor,
     CodeBuildRun,
@@ -26,8 +26,8 @@ from ciwb.replay.executors.codebuild import (
 )
 
 if TYPE_CHECKING:
+    from ciwb.experiments.matrix import Cell, ExperimentResult, ExperimentRunRow
     from ciwb.replay.build import ReplayResult
-    from ciwb.replay.experiments import Cell, ExperimentResult, ExperimentRunRow
 
 __all__ = ["buildspec_text", "run_codebuild_cells", "run_codebuild_replay"]
 
@@ -187,7 +187,7 @@ def _record(
     result: ExperimentResult,
     on_run: Callable[[ExperimentRunRow], None] | None,
 ) -> None:
-    from ciwb.replay.experiments import make_run_row
+    from ciwb.experiments.matrix import make_run_row
     from ciwb.store import connect, upsert_rows
 
     runner.ingest(runs, db)

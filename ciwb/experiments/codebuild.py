@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, CodeBuildTimeout
 from ciwb.replay.compute import compute_shape
 from ciwb.replay.executors.base import Executor, Workspace
 
@@ -303,11 +303,6 @@ class CodeBuildExecutor(Executor):
         with connect(db) as con:
             return write_batch(con, batch)
 
-
-class CodeBuildTimeout(CiwbError):
-    def __init__(self, message: str, *, runs: list[CodeBuildRun]) -> None:
-        super().__init__(message)
-        self.runs = runs
 
 
 def _not_found() -> Exception:
