@@ -415,13 +415,25 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
-# the codebuild executor's options, shared by `replay run` and `replay experiment`
+# options shared by `replay run` and `replay experiment` (same flag, same help)
 CodeBuildProjectOption = Annotated[
     str | None,
     typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
 ]
 SourceVersionOption = Annotated[
     str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+]
+BuildspecOption = Annotated[
+    str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+]
+CacheLocationOption = Annotated[
+    str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+]
+ReplayOutOption = Annotated[
+    Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
 ]
 
 
@@ -430,7 +442,7 @@ def replay_validate(
     files: Annotated[list[Path], typer.Argument(help="Buildspec files to check.")],
 ) -> None:
     """Check buildspecs: `file:line:col: message` per problem; exit 1 on any error."""
-    from ciwb.replay import validate_files
+    from ciwb.buildspec import validate_files
 
     diagnostics = validate_files(list(files))
     for diag in diagnostics:
@@ -446,9 +458,7 @@ def replay_validate(
 @replay_app.command("run")
 def replay_run(
     source: Annotated[Path, typer.Argument(help="Source directory (a copy is built).")],
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     db: DbOption = None,
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="NAME=value lines (start-build overrides).")
@@ -468,9 +478,7 @@ def replay_run(
     unpacked: Annotated[
         bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
     ] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    out: ReplayOutOption = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
     ] = "local",
@@ -490,12 +498,8 @@ def replay_run(
         bool, typer.Option("--privileged", help="docker: privileged container (dind).")
     ] = False,
     cache: Annotated[str, typer.Option("--cache", help="none, local or s3.")] = "none",
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
     cache_idle_expiry: Annotated[
         str | None,
         typer.Option("--cache-idle-expiry", help="local: wipe after this idle time (AWS ~15m)."),
@@ -512,36 +516,47 @@ def replay_run(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
 ) -> None:
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
-    from ciwb.replay.options import replay_source
-    from ciwb.replay.batch import BatchResult
-
-    result = replay_source(
-        source,
-        buildspec=buildspec,
-        db=db,
-        env_file=env_file,
-        secrets_file=secrets_file,
-        resolve_secrets=resolve_secrets,
-        profile=profile,
-        region=region,
-        timeout=timeout,
-        unpacked=unpacked,
-        out=out,
-        executor=executor,
-        batch=batch,
-        honour_gitignore=honour_gitignore,
-        echo=follow,
-        arch=arch,
-        compute=compute,
-        image=image,
-        privileged=privileged,
-        cache=cache,
-        cache_location=cache_location,
-        cache_dir=cache_dir,
-        cache_idle_expiry=cache_idle_expiry,
-        project=project,
-        source_version=source_version,
+    from ciwb.experiments import run_source
+    from ciwb.replay import (
+        BatchResult,
+        CacheOptions,
+        EnvironmentOptions,
+        ExecutorOptions,
+        OutputOptions,
+        ReplayOptions,
+        SourceOptions,
     )
+
+    options = ReplayOptions(
+        source=SourceOptions(
+            source,
+            buildspec=buildspec,
+            batch=batch,
+            honour_gitignore=honour_gitignore,
+            project=project,
+            source_version=source_version,
+        ),
+        environment=EnvironmentOptions(
+            env_file=env_file,
+            secrets_file=secrets_file,
+            resolve_secrets=resolve_secrets,
+            profile=profile,
+            region=region,
+        ),
+        executor=ExecutorOptions(
+            executor,
+            arch=arch,
+            compute=compute,
+            image=image,
+            privileged=privileged,
+            timeout=timeout,
+        ),
+        cache=CacheOptions(
+            cache, location=cache_location, dir=cache_dir, idle_expiry=cache_idle_expiry
+        ),
+        output=OutputOptions(db=db, out=out, unpacked=unpacked, echo=follow),
+    )
+    result = run_source(options)
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -613,26 +628,18 @@ def replay_experiment(
         str | None, typer.Option("--profile", help="codebuild: AWS profile.")
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="codebuild: AWS region.")] = None,
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     image: Annotated[
         str | None, typer.Option("--image", help="Image (default ciwb/base:…-ARCH).")
     ] = None,
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
+    out: ReplayOutOption = None,
     db: DbOption = None,
 ) -> None:
     """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
-    from ciwb.replay.options import cache_options
-    from ciwb.experiments.matrix import ExperimentRunRow, run_experiment
+    from ciwb.experiments import ExperimentRunRow, run_experiment
+    from ciwb.replay import CacheOptions
 
     def progress(run: ExperimentRunRow) -> None:
         err_console.print(
@@ -652,14 +659,11 @@ def replay_experiment(
         db=db,
         out=out,
         image=image,
-        cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
+        cache_options=lambda name: CacheOptions(name, cache_location, cache_dir).strategy_options(),
         on_run=progress,
         project=project,
-        executor_options=(
-            {"profile": profile, "region": region, "source_version": source_version}
-            if executor == "codebuild"
-            else None
-        ),
+        # used by a remote runner (codebuild) only
+        executor_options={"profile": profile, "region": region, "source_version": source_version},
     )
     from rich.markup import escape
 

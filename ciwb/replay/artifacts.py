@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 
-
 @lru_cache(maxsize=512)
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
     """CodeBuild glob → regex over posix relative paths (`**` crosses directories)."""

@@ -25,8 +25,7 @@ from ciwb.buildspec import BatchSpec, BatchTask
 from ciwb.errors import BatchCycleError, CiwbError
 from ciwb.replay.log import utcnow
 
-__all__ = [ "BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
-
+__all__ = ["BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class BuildIdentity:
     """Ids and ARNs in AWS's formats for one (replayed) build."""

@@ -25,8 +25,7 @@ from ciwb.buildspec import ReportGroupSpec
 from ciwb.errors import TestReportError
 from ciwb.replay.artifacts import select_files
 
-__all__ = [ "ReportOutcome", "build_reports", "parse_coverage", "parse_tests"]
-
+__all__ = ["ReportOutcome", "build_reports", "parse_coverage", "parse_tests"]
 
 
 def _local(tag: str) -> str:
