@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ciwb.replay.cache import CacheSpec, get_cache
+from ciwb.buildspec import CacheSpec
+from ciwb.replay.cache import get_cache
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from docker_helpers import needs_docker, needs_qemu
 from replay_helpers import log_text, phase_statuses
 
 from ciwb.errors import CiwbError
+from ciwb.experiments import run_experiment
 from ciwb.images import host_arch
-from ciwb.experiments.matrix import run_experiment
 
 UNAME = """\
 version: 0.2
