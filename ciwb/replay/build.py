@@ -35,7 +35,7 @@ from ciwb.replay.log import AgentLogWriter, utcnow
 from ciwb.replay.record import mask_record, phase_records, store_replay
 from ciwb.replay.runner import PhaseResult, PhaseRunner
 from ciwb.replay.signals import sigterm_as_interrupt
-from ciwb.replay.testreports import build_reports
+from ciwb.replay.testreports import build_test_reports
 
 __all__ = ["Replay", "ReplayRequest", "ReplayResult", "TestReportSummary", "run_replay"]
 
@@ -394,7 +394,7 @@ class Replay:
         if spec is None or not spec.reports or workspace is None:
             return
         try:
-            outcomes = build_reports(
+            outcomes = build_test_reports(
                 spec.reports,
                 workspace.host_src,
                 project=self.project,

@@ -25,7 +25,7 @@ from ciwb.buildspec import ReportGroupSpec
 from ciwb.errors import TestReportError
 from ciwb.replay.artifacts import select_files
 
-__all__ = ["ReportOutcome", "build_reports", "parse_coverage", "parse_tests"]
+__all__ = ["TestReportOutcome", "build_test_reports", "parse_coverage", "parse_tests"]
 
 
 def _local(tag: str) -> str:
@@ -422,13 +422,14 @@ def parse_coverage(path: Path, file_format: str) -> Coverage:
 
 
 @dataclass
-class ReportOutcome:
+class TestReportOutcome:
+    __test__ = False  # not a pytest class
     report: dict[str, Any]
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def build_reports(
+def build_test_reports(
     groups: dict[str, ReportGroupSpec],
     root: Path,
     *,
@@ -438,7 +439,7 @@ def build_reports(
     build_arn: str,
     created: datetime,
     on_problem: Callable[[str], None] | None = None,
-) -> list[ReportOutcome]:
+) -> list[TestReportOutcome]:
     """One boto3-shaped Report (and its TestCases) per report group with files."""
     outcomes = []
     for group in groups.values():
@@ -469,7 +470,7 @@ def build_reports(
             "exportConfig": {"exportConfigType": "NO_EXPORT"},
             "truncated": False,
         }
-        outcome = ReportOutcome(report)
+        outcome = TestReportOutcome(report)
         if not files:
             # as in CodeBuild, a group whose files are missing yields no report
             if on_problem is not None:
