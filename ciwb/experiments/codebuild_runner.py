@@ -25,8 +25,8 @@ from ciwb.experiments.codebuild import (
     phase_seconds,
 )
 from ciwb.experiments.runs import Cell, ExperimentResult, ExperimentRunRow, make_run_row
-from ciwb.replay.build import ReplayResult
 from ciwb.replay.options import ReplayOptions
+from ciwb.replay.request import ReplayResult
 from ciwb.replay.runner import PhaseResult
 from ciwb.replay.signals import sigterm_as_interrupt
 

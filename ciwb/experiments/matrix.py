@@ -26,7 +26,8 @@ from ciwb.experiments.runs import (
     make_run_row,
 )
 from ciwb.images.host import host_arch, host_cpu, normalise_arch
-from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
+from ciwb.replay.build import run_replay
+from ciwb.replay.request import ReplayRequest, ReplayResult
 
 __all__ = ["run_experiment"]
 

@@ -16,9 +16,9 @@ from ciwb.errors import CiwbError
 from ciwb.experiments.codebuild_runner import CodeBuildRunner
 from ciwb.experiments.runs import Cell, ExperimentResult, ExperimentRunRow
 from ciwb.replay.batch import BatchResult
-from ciwb.replay.build import ReplayResult
 from ciwb.replay.executors import EXECUTORS
 from ciwb.replay.options import ReplayOptions, replay_locally
+from ciwb.replay.request import ReplayResult
 
 __all__ = [
     "REMOTE_RUNNERS",

@@ -4,7 +4,7 @@ The buildspec language is ciwb.buildspec; matrices and remote runners are ciwb.e
 """
 
 from ciwb.replay.batch import BatchPlan, BatchResult, plan_batch, run_batch
-from ciwb.replay.build import Replay, ReplayRequest, ReplayResult, run_replay
+from ciwb.replay.build import Replay, run_replay
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
 from ciwb.replay.options import (
     CacheOptions,
@@ -15,6 +15,7 @@ from ciwb.replay.options import (
     SourceOptions,
     replay_locally,
 )
+from ciwb.replay.request import ReplayRequest, ReplayResult
 
 __all__ = [
     "BatchPlan",

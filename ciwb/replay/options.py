@@ -15,8 +15,9 @@ from typing import Any
 from ciwb.buildspec import load_buildspec
 from ciwb.errors import CiwbError
 from ciwb.replay.batch import BatchResult, plan_batch, run_batch
-from ciwb.replay.build import DEFAULT_REGION, ReplayRequest, ReplayResult, run_replay
+from ciwb.replay.build import run_replay
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
+from ciwb.replay.request import DEFAULT_REGION, ReplayRequest, ReplayResult
 
 __all__ = [
     "CacheOptions",

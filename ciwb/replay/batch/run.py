@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from ciwb.replay.batch.plan import BatchPlan, PlannedBuild
-from ciwb.replay.build import ReplayRequest, run_replay
+from ciwb.replay.build import run_replay
 from ciwb.replay.log import utcnow
 from ciwb.replay.record import store_replay
+from ciwb.replay.request import ReplayRequest
 
 __all__ = ["BatchResult", "run_batch"]
 
