@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from ciwb import __version__
 from ciwb.errors import CiwbError
+
+if TYPE_CHECKING:
+    from ciwb.replay import BatchResult, ReplayResult
 
 app = typer.Typer(
     name="ciwb",
@@ -518,7 +521,6 @@ def replay_run(
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
     from ciwb.experiments import run_source
     from ciwb.replay import (
-        BatchResult,
         CacheOptions,
         EnvironmentOptions,
         ExecutorOptions,
@@ -557,6 +559,13 @@ def replay_run(
         output=OutputOptions(db=db, out=out, unpacked=unpacked, echo=follow),
     )
     result = run_source(options)
+    _print_replay(result, as_json)
+
+
+def _print_replay(result: ReplayResult | BatchResult, as_json: bool) -> None:
+    """The phase table, log, artifacts and test reports of a build or of each batch child."""
+    from ciwb.replay import BatchResult
+
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
