@@ -11,12 +11,13 @@ so a bad file fails before anything is billed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ciwb.buildspec import load_buildspec, locate_buildspec
-from ciwb.collect.normalise import arch_of, to_utc
+from ciwb.codebuild.clock import to_utc, utcnow
+from ciwb.codebuild.normalise import arch_of
 from ciwb.experiments.codebuild import (
     CodeBuildCell,
     CodeBuildProject,
@@ -39,10 +40,6 @@ def buildspec_text(source: Path, buildspec: str | None) -> str:
     text = path.read_text() if path.is_file() else None
     load_buildspec(path, text)  # BuildspecError: file:line:col: message
     return text or ""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class CodeBuildRunner:
@@ -103,7 +100,7 @@ class CodeBuildRunner:
             PhaseResult(
                 p["phaseType"],
                 p.get("phaseStatus") or "",
-                to_utc(p.get("startTime")) or _utcnow(),
+                to_utc(p.get("startTime")) or utcnow(),
                 to_utc(p.get("endTime")),
                 *_context(p),
             )
@@ -162,7 +159,7 @@ class CodeBuildRunner:
             )
         result.notes.append(self.isolation)
         for repetition in range(1, repeat + 1):
-            started = _utcnow()
+            started = utcnow()
             with sigterm_as_interrupt():  # `kill` stops the builds like Ctrl-C does
                 runs = builds.start(build_cells, text)
                 try:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.experiments.runners import remote_runner
 from ciwb.experiments.runs import (
@@ -138,7 +138,7 @@ def _store_experiment(
     }
     row = ExperimentRow(
         experiment_id,
-        datetime.now(UTC).replace(tzinfo=None),
+        utcnow(),
         str(source),
         buildspec,
         executor,
@@ -192,7 +192,7 @@ def _run_local_cell(
             cache_options=cache_opts,
             cache_project=cache_project,
         )
-        started = datetime.now(UTC).replace(tzinfo=None)
+        started = utcnow()
         replay = run_replay(request)
         row = make_run_row(
             experiment_id,

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ciwb.buildspec import Buildspec, BuildspecError, load_buildspec, locate_buildspec
+from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.artifacts import ArtifactResult, package_artifact
 from ciwb.replay.environment import (
@@ -30,7 +32,7 @@ from ciwb.replay.environment import (
     resolve_secrets,
 )
 from ciwb.replay.executors import Workspace, get_executor
-from ciwb.replay.log import AgentLogWriter, utcnow
+from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.record import mask_record, phase_records, store_replay
 from ciwb.replay.request import ReplayRequest, ReplayResult, TestReportSummary
 from ciwb.replay.runner import PhaseResult, PhaseRunner
@@ -362,7 +364,7 @@ class Replay:
                 "buildspec": request.buildspec or "buildspec.yml",
             },
             "environment": environment,
-            "serviceRole": f"arn:aws:iam::{ident.account}:role/ciwb-replay",
+            "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
             "logs": {
                 "deepLink": self.log_path.resolve().as_uri(),
                 "cloudWatchLogs": {"status": "DISABLED"},

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.replay.batch.plan import BatchPlan, PlannedBuild
 from ciwb.replay.build import run_replay
-from ciwb.replay.log import utcnow
 from ciwb.replay.record import store_replay
 from ciwb.replay.request import ReplayRequest
 
@@ -34,8 +35,8 @@ def run_batch(request: ReplayRequest, plan: BatchPlan, *, max_parallel: int = 2)
     """Run a plan layer by layer; `request` is the parent ReplayRequest."""
     project = request.project or request.source.resolve().name or "replay"
     batch_uuid = str(uuid.uuid4())
-    batch_id = f"{project}:{batch_uuid}"
-    batch_arn = f"arn:aws:codebuild:{request.region}:{request.account}:build-batch/{batch_id}"
+    batch_id = arns.build_id(project, batch_uuid)
+    batch_arn = arns.batch_arn(request.region, request.account, batch_id)
     started = utcnow()
     cancel = threading.Event()
     results: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from ciwb.images.host import (
     normalise_arch,
     require_arch_runnable,
 )
-from ciwb.replay.compute import ContainerLimits, compute_shape, container_limits
+from ciwb.replay.executors.limits import ContainerLimits, compute_shape, container_limits
 from ciwb.replay.shell import LocalProcess
 
 SRC_DIR = "/codebuild/output/src"
