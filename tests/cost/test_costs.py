@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from ciwb.cli import app
 from ciwb.cost import BillingOptions, build_costs, cost_summary, phase_cost_shares
 from ciwb.cost.prices import PricingError, read_price_csv, seed_prices
-from tests.cost.builders import T0, build_record, write_store
+from support.builds import T0, build_record
+from support.stores import write_store
 
 
 def by_project(frame, project):

@@ -14,7 +14,8 @@ from ciwb.cost.cache import split_warm_cold
 from ciwb.cost.whatif import run_whatif
 from ciwb.errors import CiwbError
 from ciwb.store import connect
-from tests.cost.builders import T0, build_record, write_store
+from support.builds import T0, build_record
+from support.stores import write_store
 
 
 def row(table, project):

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from ciwb.collect.agent_log import command_rows
 from ciwb.demo import PlantedFacts, generate, history_batches
-from tests.demo.queries import q
+from support.queries import q
 
 
 @pytest.fixture(scope="module")
