@@ -1,8 +1,8 @@
 """CodeBuild records in boto3's shapes: one Build builder, one Project builder.
 
 Records are the `BatchGetBuilds` / `BatchGetProjects` shapes (see
-reference/codebuild-facts.md, "Build record") and travel the real path: seeded into moto, or
-`ciwb.collect.normalise` → `ciwb.store.write_batch` (support.stores).
+docs/reference/codebuild-facts.md, "Build record") and travel the real path: seeded into moto,
+or `ciwb.collect.normalise` → `ciwb.store.write_batch` (support.stores).
 
 A build's phases are given one of three ways:
 
