@@ -22,7 +22,7 @@ from support.seeded_codebuild import SeededCodeBuild, install
 def codebuild_server(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SeededCodeBuild]:
-    """moto over HTTP with a realistic, stable CodeBuild history (see seeded_codebuild.py)."""
+    """moto over HTTP with a realistic, stable CodeBuild history (support/seeded_codebuild.py)."""
     seeded = SeededCodeBuild(aws_env["AWS_ENDPOINT_URL"])
     install(seeded, monkeypatch.setattr)
     yield seeded
