@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ciwb.collect.normalise import (
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_report,
     normalise_test_case,
 )
-from ciwb.collect.records import CommandRow
+from ciwb.codebuild.records import CommandRow
 from ciwb.store import connect, write_batch
 from support.aws import ACCOUNT, REGION
 from support.builds import PhaseSpec, build_record

@@ -13,8 +13,8 @@ import pytest
 from ciwb.collect import CollectOptions, collect
 from ciwb.collect.aws import CallCounter
 from ciwb.collect.logs import LogReadStats, stream_log_events
-from ciwb.collect.pipeline import StoreWriter
 from ciwb.collect.stages import collect_logs
+from ciwb.store.writer import StoreWriter
 from support.aws import ACCOUNT, REGION
 from support.collect_history import history
 

@@ -9,8 +9,8 @@ from datetime import datetime
 import boto3
 from botocore.stub import Stubber
 
-from ciwb.collect.pipeline import StoreWriter
 from ciwb.collect.stages import collect_build_batches, collect_reports
+from ciwb.store.writer import StoreWriter
 from support.aws import ACCOUNT, REGION
 from support.collect_history import demo
 from support.queries import query as _q

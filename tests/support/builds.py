@@ -2,7 +2,7 @@
 
 Records are the `BatchGetBuilds` / `BatchGetProjects` shapes (see
 docs/reference/codebuild-facts.md, "Build record") and travel the real path: seeded into moto,
-or `ciwb.collect.normalise` → `ciwb.store.write_batch` (support.stores).
+or `ciwb.codebuild.normalise` → `ciwb.store.write_batch` (support.stores).
 
 A build's phases are given one of three ways:
 
@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ciwb.phases import TIMED_PHASES
+from ciwb.codebuild.phases import TIMED_PHASES
 from support.aws import ACCOUNT, REGION
 
 __all__ = ["T0", "PhaseSpec", "build_record", "project_record"]

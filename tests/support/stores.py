@@ -1,6 +1,6 @@
 """Small real DuckDB stores, written the way `collect` writes them.
 
-boto3-shaped records (support.builds) → `ciwb.collect.normalise` → `ciwb.store.write_batch`.
+boto3-shaped records (support.builds) → `ciwb.codebuild.normalise` → `ciwb.store.write_batch`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_metric
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_metric
 from ciwb.store import connect, write_batch
 from support.builds import T0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_project
-from ciwb.collect.pipeline import BackgroundWriter
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
+from ciwb.store.writer import BackgroundWriter
 from support.queries import query as _q
 
 
