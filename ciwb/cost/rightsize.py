@@ -123,8 +123,12 @@ def rightsize(
             """,
         )
     price = {(p.region, p.environment_type, p.compute_type): p for p in prices}
+    # Utilisation is read over each project's latest builds whatever the window, so only
+    # the selection's projects and region narrow it.
     if selection is not None and selection.projects:
         usage = usage.filter(pl.col("project_name").is_in(selection.projects))
+    if selection is not None and selection.region:
+        usage = usage.filter(pl.col("region") == selection.region)
     rows: list[dict[str, Any]] = []
     unpriced = 0
     for u in usage.to_dicts():
