@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from ciwb.stats import split_warm_cold
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = [
     "cache_builds",
@@ -65,8 +65,7 @@ def cache_builds(
           AND o.status = 'SUCCEEDED' AND o.build_complete
         ORDER BY o.project_name, o.start_time
     """
-    with reading(db) as con:
-        frame = fetch_frame(con, sql, params)
+    frame = fetch_frame(db, sql, params)
     thresholds = {}
     for (project,), group in frame.group_by("project_name"):
         split = split_warm_cold(group["restore_s"].to_numpy())
@@ -188,5 +187,4 @@ def cache_warm_vs_cold(db: DbLike = None) -> pl.DataFrame:
         WHERE cold_runs > 0 OR warm_runs > 0
         ORDER BY experiment_id, arch, compute, cache
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql)
+    return fetch_frame(db, sql)

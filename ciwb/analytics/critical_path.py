@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["batch_critical_paths", "critical_path_summary", "summarise_critical_paths"]
 
@@ -78,8 +78,7 @@ def batch_critical_paths(
         WHERE {where} AND bb.complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
         ORDER BY g.batch_arn, b.start_time
     """
-    with reading(db) as con:
-        children = fetch_frame(con, sql, params)
+    children = fetch_frame(db, sql, params)
     rows: list[dict[str, object]] = []
     for (batch_arn,), group in children.group_by("batch_arn", maintain_order=True):
         nodes = {r["identifier"]: r for r in group.iter_rows(named=True)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from ciwb.phases import COMMAND_PHASES, FAILURE_STATUSES
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = [
     "PLATFORM_MARKERS",
@@ -70,8 +70,7 @@ def failure_rates(
         GROUP BY c.project_name, 2, 3, t.project_builds
         ORDER BY failures DESC, c.project_name
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, params)
+    return fetch_frame(db, sql, params)
 
 
 def classify_failures(
@@ -149,8 +148,7 @@ def classify_failures(
         ORDER BY start_time
     """
     plat = list(_PLATFORM_PHASES)
-    with reading(db) as con:
-        return fetch_frame(con, sql, [*params, markers, plat, list(COMMAND_PHASES), plat])
+    return fetch_frame(db, sql, [*params, markers, plat, list(COMMAND_PHASES), plat])
 
 
 def failure_causes(
@@ -216,5 +214,4 @@ def failing_commands(
         ORDER BY failures DESC, command
         LIMIT ?
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, [*params, *params, limit])
+    return fetch_frame(db, sql, [*params, *params, limit])

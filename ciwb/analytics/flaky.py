@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["flaky_tests"]
 
@@ -91,8 +91,7 @@ def flaky_tests(
         ) v USING (project_name, suite, test_name)
         ORDER BY flaky DESC, t.builds_failed DESC, flip_rate DESC, t.test_name
     """
-    with reading(db) as con:
-        frame = fetch_frame(con, sql, [*params, min_runs, min_retry_versions, min_flip_rate])
+    frame = fetch_frame(db, sql, [*params, min_runs, min_retry_versions, min_flip_rate])
     if not include_stable:
         frame = frame.filter(pl.col("flaky"))
     return frame

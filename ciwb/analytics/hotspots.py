@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["command_hotspots"]
 
@@ -42,5 +42,4 @@ def command_hotspots(
         ORDER BY total_s DESC, command
         LIMIT ?
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, [*params, limit])
+    return fetch_frame(db, sql, [*params, limit])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["arch_comparison", "projects_overview"]
 
@@ -31,8 +31,7 @@ def projects_overview(
         GROUP BY project_name, region
         ORDER BY builds DESC, project_name
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, params)
+    return fetch_frame(db, sql, params)
 
 
 def arch_comparison(
@@ -64,5 +63,4 @@ def arch_comparison(
           ON x.project_name = a.project_name AND x.size = a.size AND x.arch = 'x86_64'
         ORDER BY a.project_name, a.size, a.arch
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, params)
+    return fetch_frame(db, sql, params)

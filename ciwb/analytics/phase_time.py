@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from ciwb.phases import TIMED_PHASES
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["WAIT_PHASES", "phase_breakdown"]
 
@@ -62,5 +62,4 @@ def phase_breakdown(
         ORDER BY pp.project_name,
                  coalesce(list_position(?::VARCHAR[], pp.phase_type), 99), pp.phase_type
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])
+    return fetch_frame(db, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from ciwb.stats import detect_change_points
-from ciwb.store import DbLike, Selection, fetch_frame, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["duration_regressions", "duration_trends"]
 
@@ -44,8 +44,7 @@ def duration_trends(
         WHERE {where} AND b.build_complete AND b.total_s IS NOT NULL
         GROUP BY ALL ORDER BY project_name, period_start
     """
-    with reading(db) as con:
-        return fetch_frame(con, sql, params)
+    return fetch_frame(db, sql, params)
 
 
 def duration_regressions(

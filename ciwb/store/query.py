@@ -1,7 +1,7 @@
 """How analytics and cost read the store: which builds (`Selection`), and SQL into polars.
 
 Every reader takes either a DB path, opened read-only for the duration of the call so a
-notebook never blocks a scheduled collect (DESIGN.md, "The store"), or an already-open
+notebook never blocks a scheduled collect (docs/design.md, "The store"), or an already-open
 DuckDB connection, plus one `Selection` saying which builds it looks at.
 """
 
@@ -97,10 +97,11 @@ class Selection:
         return " AND ".join(clauses), params
 
 
-def fetch_frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
-) -> pl.DataFrame:
-    """Run a read-only SQL query on `con` and return its rows as a polars frame.
+def fetch_frame(db: DbLike, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+    """Run a read-only SQL query and return its rows as a polars frame.
+
+    `db` is a path (opened read-only for this one query, see `reading`) or an open
+    connection, such as the one a cost calculation keeps its temp tables on.
 
     `con.sql()` rather than `con.execute()`: the two old helpers disagreed here. Arrow from
     a DB-API `execute()` result copies every row once more (DuckDB warns), and `execute()`
@@ -108,13 +109,14 @@ def fetch_frame(
     copies once and refuses instead of discarding. That refusal is the caller's to settle,
     so it becomes one clear error rather than either lost rows or a swallowed warning.
     """
-    try:
-        result = con.sql(sql, params=list(params) or None).to_arrow_table()
-    except duckdb.ResourceInUseException:
-        raise StoreError(
-            "this connection has an unfinished result from execute()",
-            hint="fetch it to the end or call con.complete() first, or pass the DB path",
-        ) from None
+    with reading(db) as con:
+        try:
+            result = con.sql(sql, params=list(params) or None).to_arrow_table()
+        except duckdb.ResourceInUseException:
+            raise StoreError(
+                "this connection has an unfinished result from execute()",
+                hint="fetch it to the end or call con.complete() first, or pass the DB path",
+            ) from None
     frame = pl.from_arrow(result)
     assert isinstance(frame, pl.DataFrame)
     return frame

@@ -74,6 +74,7 @@ def test_analytics_and_cost_read_the_same_builds_for_one_selection(two_regions):
 
 def test_readers_hold_the_file_only_for_the_call(two_regions):
     analytics.projects_overview(two_regions)
+    assert fetch_frame(two_regions, "SELECT count(*) AS n FROM builds")["n"].to_list() == [3]
     with connect(two_regions, lock_timeout_s=0) as con:  # a writer gets in straight after
         assert con.execute("SELECT count(*) FROM builds").fetchall() == [(3,)]
 
