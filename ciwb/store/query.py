@@ -3,6 +3,11 @@
 Every reader takes either a DB path, opened read-only for the duration of the call so a
 notebook never blocks a scheduled collect (docs/design.md, "The store"), or an already-open
 DuckDB connection, plus one `Selection` saying which builds it looks at.
+
+One object rather than the same four keyword arguments on every function: a notebook builds
+it once and hands the same value to every cell (`analytics.phase_breakdown(db, sel)`), so
+every table in a report provably covers the same builds, a span such as "30d" is resolved
+once rather than per call, and a new filter is added here instead of in every signature.
 """
 
 from __future__ import annotations
