@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.phases import COMMAND_PHASES, FAILURE_STATUSES
+from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_STATUSES
 from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.phases import TIMED_PHASES
+from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["WAIT_PHASES", "phase_breakdown"]

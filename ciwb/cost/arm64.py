@@ -22,11 +22,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ciwb.codebuild.phases import COMMAND_PHASES
+from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.estimate import materialise_costs
-from ciwb.cost.shapes import shape_of
 from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
-from ciwb.phases import COMMAND_PHASES
 from ciwb.stats import bootstrap_interval, geometric_mean_ratio
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 

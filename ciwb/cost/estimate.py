@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
-from ciwb.phases import TIMED_PHASES
 from ciwb.store import DbLike, Selection, connect, fetch_frame, reading
 
 __all__ = [
@@ -325,10 +325,9 @@ def save_build_costs(
 ) -> int:
     """Replace the store's `build_costs` snapshot with freshly computed bounds; returns rows."""
     import json
-    from datetime import UTC
 
     options = options or BillingOptions()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     with connect(db) as con:
         materialise_costs(con, options=options)
         con.execute("BEGIN TRANSACTION")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from ciwb.codebuild.shapes import LAMBDA_SIZES, SHAPES
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.estimate import materialise_costs
-from ciwb.cost.shapes import LAMBDA_SIZES, SHAPES
 from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import polars as pl
 
+from ciwb.codebuild.shapes import SIZES, shape_of
 from ciwb.cost.billing import BillingOptions
 from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.prices import UNIT_SECONDS
-from ciwb.cost.shapes import SIZES, shape_of
 from ciwb.cost.whatif import WhatIf, months_covered, register_whatif
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 

@@ -12,9 +12,11 @@ from ciwb.store.export import ExportResult, export_parquet
 from ciwb.store.info import StoreInfo, TableInfo, db_info
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
 from ciwb.store.query import DbLike, Selection, TimeLike, fetch_frame, reading
+from ciwb.store.writer import BackgroundWriter, StoreWriter
 from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
+    "BackgroundWriter",
     "DEFAULT_DB",
     "LATEST_VERSION",
     "MIGRATIONS",
@@ -22,6 +24,7 @@ __all__ = [
     "ExportResult",
     "Selection",
     "StoreInfo",
+    "StoreWriter",
     "TableInfo",
     "TimeLike",
     "connect",

@@ -22,9 +22,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ciwb.codebuild.clock import parse_when
 from ciwb.errors import StoreError
 from ciwb.store.connection import connect
-from ciwb.store.period import parse_when
 
 __all__ = ["DbLike", "Selection", "TimeLike", "fetch_frame", "reading"]
 
@@ -40,12 +40,6 @@ def reading(db: DbLike) -> Iterator[duckdb.DuckDBPyConnection]:
         return
     with connect(db, read_only=True) as con:
         yield con
-
-
-def _bound(value: TimeLike, now: datetime | None) -> datetime | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return parse_when(value, now=now)
 
 
 @dataclass(frozen=True, init=False)
@@ -74,8 +68,8 @@ class Selection:
         now: datetime | None = None,
     ) -> None:
         names = (projects,) if isinstance(projects, str) else tuple(projects or ())
-        object.__setattr__(self, "since", _bound(since, now))
-        object.__setattr__(self, "until", _bound(until, now))
+        object.__setattr__(self, "since", parse_when(since, now=now))
+        object.__setattr__(self, "until", parse_when(until, now=now))
         object.__setattr__(self, "projects", names or None)
         object.__setattr__(self, "region", region or None)
 
