@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, REGION, build_record, demo, history
-from collect_history import query as _q
 
 from ciwb.collect import CollectOptions, collect
+from support.aws import REGION
+from support.builds import build_record
+from support.collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, demo, history
+from support.queries import query as _q
 
 
 def _options(db_path, **kw):
@@ -296,7 +298,8 @@ def test_several_accounts_in_one_run_via_profiles_and_assumed_roles(
 def test_regions_are_checked_and_all_regions_expands(aws_env):
     import boto3
 
-    from ciwb.collect.aws import CollectAwsError, resolve_regions
+    from ciwb.collect.aws import resolve_regions
+    from ciwb.errors import CollectAwsError
 
     session = boto3.Session(region_name=REGION)
     every = resolve_regions(session, [], all_regions=True)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from docker_helpers import needs_docker, needs_qemu
 
 from ciwb.images import (
     DockerUnavailableError,
@@ -16,8 +15,9 @@ from ciwb.images import (
     host_arch,
 )
 from ciwb.images import host as host_mod
-from ciwb.replay.compute import GIB, compute_shape, container_limits
-from ciwb.replay.containers import BuildContainer
+from ciwb.replay.executors.containers import BuildContainer
+from ciwb.replay.executors.limits import GIB, compute_shape, container_limits
+from support.tiers import needs_docker, needs_qemu
 
 MEMORY = (
     "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"

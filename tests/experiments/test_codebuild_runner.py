@@ -1,11 +1,11 @@
-"""The `codebuild` executor against moto's CodeBuild over HTTP, and botocore's Stubber.
+"""The `codebuild` remote runner against moto's CodeBuild over HTTP, and botocore's Stubber.
 
 moto 5.2.5 keeps only projectName/sourceVersion of a StartBuild and fabricates a fresh set
 of phases on every BatchGetBuilds/StopBuild (never setting buildComplete). As in
-tests/collect/seeded_codebuild.py, those lookups are replaced by plain ones that behave like
+tests/support/seeded_codebuild.py, those lookups are replaced by plain ones that behave like
 AWS: the build remembers its overrides, is IN_PROGRESS on its first read and complete with
 one realistic set of phases on the next (or never, for the stop/timeout tests); StopBuild
-completes it as STOPPED. Stubber (which validates against the service model) pins the exact
+completes it as STOPPED. The patches apply to the suite's moto server (support.aws). Stubber (which validates against the service model) pins the exact
 StartBuild request per cell.
 """
 
@@ -14,11 +14,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,15 +27,19 @@ import pytest
 from botocore.stub import Stubber
 from moto.codebuild import models as cb_models
 from moto.codebuild import responses as cb_responses
-from moto.server import ThreadedMotoServer
 
 from ciwb.errors import CiwbError
-from ciwb.replay.api import replay_source
-from ciwb.replay.executors import get_executor
-from ciwb.replay.executors.codebuild import CodeBuildExecutor
-from ciwb.replay.experiments import run_experiment
+from ciwb.experiments import remote_runner, run_experiment, run_source
+from ciwb.experiments.codebuild import CodeBuildProject
+from ciwb.replay import (
+    CacheOptions,
+    ExecutorOptions,
+    OutputOptions,
+    ReplayOptions,
+    SourceOptions,
+)
+from support.aws import ACCOUNT, REGION
 
-REGION = "us-east-1"
 PROJECT = "webapp"
 IMAGE = "aws/codebuild/standard:7.0"
 SPEC = """\
@@ -106,39 +107,6 @@ class Lifecycle:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/ciwb-test-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/ciwb-test-credentials",
-    }
-    for key in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))
-    return env
-
-
 @pytest.fixture
 def codebuild(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Lifecycle:
     """moto's CodeBuild with a project `webapp` and builds that progress like AWS's."""
@@ -199,7 +167,7 @@ def codebuild(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Lifec
             "image": IMAGE,
             "computeType": "BUILD_GENERAL1_SMALL",
         },
-        serviceRole=f"arn:aws:iam::123456789012:role/{PROJECT}-build",
+        serviceRole=f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-build",
     )
     return life
 
@@ -320,17 +288,14 @@ def test_replay_run_with_codebuild_is_one_stored_build(
     codebuild: Lifecycle, source: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "ciwb.duckdb"
-    executor = get_executor("codebuild", project=PROJECT, **_quick())
-    from ciwb.replay.remote import run_codebuild_replay
-
-    result = run_codebuild_replay(
-        source,
-        project=PROJECT,
-        db=db,
-        arch="arm64",
-        image="custom:1",
-        source_version="abc123",
-        executor=executor,  # type: ignore[arg-type]
+    runner = remote_runner("codebuild", PROJECT, **_quick())
+    assert runner is not None
+    result = runner.run_build(
+        ReplayOptions(
+            SourceOptions(source, project=PROJECT, source_version="abc123"),
+            executor=ExecutorOptions("codebuild", arch="arm64", image="custom:1"),
+            output=OutputOptions(db=db),
+        )
     )
     assert result.status == "SUCCEEDED"
     assert [p.phase_type for p in result.phases][-1] == "COMPLETED"
@@ -368,12 +333,12 @@ def test_wait_timeout_stops_what_still_runs(
 ) -> None:
     codebuild.hang = True
     with pytest.raises(CiwbError, match=r"timed out after 0s .* stopped 1 build\(s\)"):
-        replay_source(
-            source,
-            executor="codebuild",
-            project=PROJECT,
-            db=tmp_path / "ciwb.duckdb",
-            timeout="0.001s",
+        run_source(
+            ReplayOptions(
+                SourceOptions(source, project=PROJECT),
+                executor=ExecutorOptions("codebuild", timeout="0.001s"),
+                output=OutputOptions(db=tmp_path / "ciwb.duckdb"),
+            )
         )
     assert codebuild.calls.count("stop") == 1
     assert _rows(tmp_path / "ciwb.duckdb", "SELECT status FROM builds") == [("STOPPED",)]
@@ -480,7 +445,7 @@ def _finished(build_id: str, env_type: str, compute: str, cache: dict[str, Any])
     start = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     return {
         "id": build_id,
-        "arn": f"arn:aws:codebuild:{REGION}:123456789012:build/{build_id}",
+        "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{build_id}",
         "projectName": PROJECT,
         "buildStatus": "SUCCEEDED",
         "buildComplete": True,
@@ -508,7 +473,7 @@ def test_start_build_requests_per_cell_are_exact(source: Path, tmp_path: Path) -
     stub = Stubber(client)
     project = {
         "name": PROJECT,
-        "arn": f"arn:aws:codebuild:{REGION}:123456789012:project/{PROJECT}",
+        "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{PROJECT}",
         "environment": {
             "type": "LINUX_CONTAINER",
             "image": IMAGE,
@@ -569,10 +534,16 @@ def test_access_denied_is_one_line(source: Path, tmp_path: Path) -> None:
         service_message="User is not authorized to perform: codebuild:BatchGetProjects",
     )
     with stub, pytest.raises(CiwbError, match="access denied .*BatchGetProjects") as err:
-        CodeBuildExecutor(PROJECT, client=client).project_record()
+        CodeBuildProject(PROJECT, client=client).project_record()
     assert "\n" not in str(err.value)
 
 
 def test_s3_cache_without_location_fails_before_starting(source: Path, tmp_path: Path) -> None:
     with pytest.raises(CiwbError, match="--cache-location"):
-        replay_source(source, executor="codebuild", project=PROJECT, cache="s3")
+        run_source(
+            ReplayOptions(
+                SourceOptions(source, project=PROJECT),
+                executor=ExecutorOptions("codebuild"),
+                cache=CacheOptions("s3"),
+            )
+        )
