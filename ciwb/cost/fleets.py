@@ -12,17 +12,15 @@ Also the sizing what-if's costs: k instances for the window against on-demand fo
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from datetime import datetime
 
 import duckdb
 import polars as pl
 
-from ciwb.codebuild.clock import parse_when
 from ciwb.codebuild.fleets import FleetJob, percentile, simulate
 from ciwb.cost.billing import BillingOptions, FleetRate
-from ciwb.cost.costs import materialise_costs
+from ciwb.cost.estimate import materialise_costs
+from ciwb.store import DbLike, Selection, reading
 from ciwb.store.fleets import FleetUsage, fleet_usage
 
 __all__ = ["FleetSizing", "fleet_costs", "fleet_sizing_costs", "reserved_rate"]
@@ -66,46 +64,41 @@ def reserved_rate(
     )
 
 
-def _window(
-    since: str | datetime | None, until: str | datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    return parse_when(since), parse_when(until)
-
-
 def fleet_costs(
-    db: str | os.PathLike[str] | duckdb.DuckDBPyConnection | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
     fleet_rate: FleetRate | None = None,
     options: BillingOptions | None = None,
 ) -> pl.DataFrame:
     """Per fleet: provisioned / busy / idle instance-hours, utilisation, fleet and idle cost,
-    and the on-demand cost of its overflow builds."""
-    from ciwb.store import connect
+    and the on-demand cost of its overflow builds. The selection's since/until bound the
+    window and its region the fleets (a project filter does not apply to a shared fleet)."""
+    selection = selection or Selection()
+    with reading(db) as con:
+        return _fleet_costs(con, selection, fleet_rate, options)
 
-    start, end = _window(since, until)
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return _fleet_costs(db, start, end, fleet_rate, options)
-    with connect(db, read_only=True) as con:
-        return _fleet_costs(con, start, end, fleet_rate, options)
+
+def _usages(con: duckdb.DuckDBPyConnection, selection: Selection) -> list[FleetUsage]:
+    usages = fleet_usage(con, since=selection.since, until=selection.until)
+    return [u for u in usages if selection.region in (None, u.region)]
 
 
 def _fleet_costs(
     con: duckdb.DuckDBPyConnection,
-    since: datetime | None,
-    until: datetime | None,
+    selection: Selection,
     fleet_rate: FleetRate | None,
     options: BillingOptions | None,
 ) -> pl.DataFrame:
-    materialise_costs(con, since=since, until=until, options=options, name="_ciwb_fleet_c")
+    window = Selection(selection.since, selection.until, region=selection.region)
+    materialise_costs(con, window, options=options, name="_ciwb_fleet_c")
     overflow_cost = dict(
         con.execute(
             "SELECT build_arn, cost_lower FROM _ciwb_fleet_c WHERE fleet_overflow"
         ).fetchall()
     )
     rows = []
-    for usage in fleet_usage(con, since=since, until=until):
+    for usage in _usages(con, selection):
         rate, source = reserved_rate(con, usage, fleet_rate)
         provisioned_h = usage.provisioned_instance_s / 3600
         busy_h = usage.busy_instance_s / 3600
@@ -184,12 +177,11 @@ class FleetSizing:
 
 
 def fleet_sizing_costs(
-    db: str | os.PathLike[str] | duckdb.DuckDBPyConnection | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
     target_p95_s: float = 60.0,
     max_capacity: int = 16,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
     fleet_rate: FleetRate | None = None,
     options: BillingOptions | None = None,
 ) -> list[FleetSizing]:
@@ -200,13 +192,9 @@ def fleet_sizing_costs(
     on-demand price (its environment's row; builds without one are left out and counted).
     The recommended capacity is the smallest k whose simulated p95 queue ≤ the target.
     """
-    from ciwb.store import connect
-
-    start, end = _window(since, until)
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return _sizing(db, target_p95_s, max_capacity, start, end, fleet_rate, options)
-    with connect(db, read_only=True) as con:
-        return _sizing(con, target_p95_s, max_capacity, start, end, fleet_rate, options)
+    selection = selection or Selection()
+    with reading(db) as con:
+        return _sizing(con, target_p95_s, max_capacity, selection, fleet_rate, options)
 
 
 def _on_demand_costs(con: duckdb.DuckDBPyConnection, arns: list[str]) -> dict[str, float]:
@@ -232,14 +220,14 @@ def _sizing(
     con: duckdb.DuckDBPyConnection,
     target: float,
     max_capacity: int,
-    since: datetime | None,
-    until: datetime | None,
+    selection: Selection,
     fleet_rate: FleetRate | None,
     options: BillingOptions | None,
 ) -> list[FleetSizing]:
-    materialise_costs(con, since=since, until=until, options=options, name="_ciwb_fleet_c")
+    window = Selection(selection.since, selection.until, region=selection.region)
+    materialise_costs(con, window, options=options, name="_ciwb_fleet_c")
     out: list[FleetSizing] = []
-    for usage in fleet_usage(con, since=since, until=until):
+    for usage in _usages(con, selection):
         rate, _ = reserved_rate(con, usage, fleet_rate)
         jobs = [FleetJob(b.build_arn, b.arrival_s, b.service_s) for b in usage.builds]
         on_demand = _on_demand_costs(con, [j.key for j in jobs])

@@ -7,36 +7,20 @@ runner_job_id, from CODEBUILD_WEBHOOK_*); builds without them are grouped as uni
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
-
-import duckdb
 import polars as pl
 
 from ciwb.codebuild.fleets import RETRY_CHAINS_SQL
 from ciwb.cost.billing import BillingOptions
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
+from ciwb.cost.estimate import materialise_costs
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["retry_chain_costs", "runner_job_costs"]
-
-DbLike = str | os.PathLike[str] | duckdb.DuckDBPyConnection | None
-
-
-def _run(db: DbLike, fn, *args):  # type: ignore[no-untyped-def]
-    from ciwb.store import connect
-
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return fn(db, *args)
-    with connect(db, read_only=True) as con:
-        return fn(con, *args)
 
 
 def retry_chain_costs(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
     options: BillingOptions | None = None,
 ) -> pl.DataFrame:
     """One row per auto-retry chain: its builds, retries, outcome and summed cost bounds.
@@ -44,10 +28,9 @@ def retry_chain_costs(
     `passed_on_retry`: the chain failed at first and a later build of it succeeded on the same
     resolved source version — a flaky *build*.
     """
-
-    def go(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-        materialise_costs(con, since=since, until=until, options=options, name="_ciwb_retry_c")
-        return frame(
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options, name="_ciwb_retry_c")
+        return fetch_frame(
             con,
             f"""
             WITH chains AS ({RETRY_CHAINS_SQL})
@@ -75,21 +58,17 @@ def retry_chain_costs(
             """,
         )
 
-    return _run(db, go)
-
 
 def runner_job_costs(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
     options: BillingOptions | None = None,
 ) -> pl.DataFrame:
     """Cost of runner builds per runner kind, workflow and job (where identifiers exist)."""
-
-    def go(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-        materialise_costs(con, since=since, until=until, options=options, name="_ciwb_runner_c")
-        return frame(
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options, name="_ciwb_runner_c")
+        return fetch_frame(
             con,
             """
             SELECT f.project_name, f.runner_kind, f.runner_workflow, f.runner_run_id,
@@ -102,5 +81,3 @@ def runner_job_costs(
             ORDER BY f.project_name, f.runner_workflow, f.runner_run_id, f.runner_job_id
             """,
         )
-
-    return _run(db, go)

@@ -9,10 +9,10 @@ import pytest
 from ciwb.codebuild.fleets import FleetJob, infer_overflow, percentile, simulate
 from ciwb.codebuild.normalise import NormalisedBatch, normalise_fleet
 from ciwb.cost import BillingOptions, FleetRate
-from ciwb.cost.costs import build_costs
+from ciwb.cost.estimate import build_costs
 from ciwb.cost.fleets import fleet_costs, fleet_sizing_costs
 from ciwb.cost.retries import retry_chain_costs
-from ciwb.store import connect
+from ciwb.store import Selection, connect
 from ciwb.store.writes import write_batch
 
 from .records import ACCOUNT, REGION, T0, build, fleet
@@ -37,7 +37,7 @@ def test_two_instances_ten_hours_six_busy_is_30_percent_and_14_idle(db_path):
     ]
     _store(db_path, builds, [fleet(capacity=2, overflow="QUEUE")])
     table = fleet_costs(
-        db_path, since=T0, until=T0 + timedelta(hours=10), fleet_rate=FleetRate(0.01)
+        db_path, Selection(T0, T0 + timedelta(hours=10)), fleet_rate=FleetRate(0.01)
     )
     row = table.row(0, named=True)
     assert row["provisioned_instance_h"] == pytest.approx(20.0)
@@ -54,7 +54,7 @@ def test_two_instances_ten_hours_six_busy_is_30_percent_and_14_idle(db_path):
 
 def test_fleet_without_a_rate_is_unpriced(db_path):
     _store(db_path, [build("svc", 1, T0, fleet="shared")], [fleet()])
-    row = fleet_costs(db_path, until=T0 + timedelta(hours=1)).row(0, named=True)
+    row = fleet_costs(db_path, Selection(until=T0 + timedelta(hours=1))).row(0, named=True)
     assert row["fleet_cost"] is None and "give --fleet-rate" in row["unpriced_reason"]
 
 
@@ -67,7 +67,7 @@ def test_overflow_builds_are_priced_on_demand(db_path):
     assert overflow.height == 2
     # 600 s from PROVISIONING start = 10 billed minutes at $0.01 (general1.medium).
     assert overflow["cost_lower"].to_list() == pytest.approx([0.10, 0.10])
-    row = fleet_costs(db_path, until=T0 + timedelta(hours=1)).row(0, named=True)
+    row = fleet_costs(db_path, Selection(until=T0 + timedelta(hours=1))).row(0, named=True)
     assert (row["builds"], row["overflow_builds"]) == (3, 2)
     assert row["overflow_cost"] == pytest.approx(0.20)
     assert row["busy_instance_h"] == pytest.approx(600 / HOUR)
@@ -130,9 +130,9 @@ def test_sizing_what_if_finds_the_smallest_capacity_meeting_the_target(db_path):
     _store(db_path, builds, [fleet("solo", capacity=1, overflow="QUEUE")])
     (sizing,) = fleet_sizing_costs(
         db_path,
+        Selection(until=T0 + timedelta(hours=1)),
         target_p95_s=60,
         max_capacity=3,
-        until=T0 + timedelta(hours=1),
         fleet_rate=FleetRate(0.002),
     )
     table = sizing.table
