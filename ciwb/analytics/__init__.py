@@ -22,13 +22,26 @@ from ciwb.analytics.failures import (
     failure_causes,
     failure_rates,
 )
+from ciwb.analytics.fleets import fleet_sizing, fleet_utilisation, recommended_capacity
 from ciwb.analytics.flaky import flaky_tests
 from ciwb.analytics.hotspots import command_hotspots
 from ciwb.analytics.overview import arch_comparison, projects_overview
 from ciwb.analytics.phase_time import phase_breakdown
+from ciwb.analytics.queueing import queue_time_slos
+from ciwb.analytics.retries import auto_retry_summary, flaky_build_tests, retry_chains
+from ciwb.analytics.runners import runner_overhead, runner_overhead_summary
 from ciwb.analytics.trends import duration_regressions, duration_trends
 
 __all__ = [
+    "auto_retry_summary",
+    "flaky_build_tests",
+    "fleet_sizing",
+    "fleet_utilisation",
+    "queue_time_slos",
+    "recommended_capacity",
+    "retry_chains",
+    "runner_overhead",
+    "runner_overhead_summary",
     "arch_comparison",
     "batch_critical_paths",
     "cache_builds",

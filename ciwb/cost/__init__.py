@@ -8,8 +8,10 @@ from ciwb.cost.estimate import (
     phase_cost_shares,
     save_build_costs,
 )
+from ciwb.cost.fleets import FleetSizing, fleet_costs, fleet_sizing_costs
 from ciwb.cost.pricelist import refresh_prices
 from ciwb.cost.prices import PriceRow, show_prices
+from ciwb.cost.retries import retry_chain_costs, runner_job_costs
 from ciwb.cost.whatif import WhatIf, run_whatif
 
 __all__ = [
@@ -17,13 +19,18 @@ __all__ = [
     "BillingRule",
     "CostSummary",
     "FleetRate",
+    "FleetSizing",
     "PriceRow",
     "WhatIf",
     "build_costs",
     "cost_summary",
+    "fleet_costs",
+    "fleet_sizing_costs",
     "phase_cost_shares",
     "refresh_prices",
+    "retry_chain_costs",
     "run_whatif",
+    "runner_job_costs",
     "save_build_costs",
     "show_prices",
 ]
