@@ -22,8 +22,8 @@ from ciwb.analytics.failures import (
     failure_causes,
     failure_rates,
 )
-from ciwb.analytics.fleets import fleet_sizing, fleet_utilisation, recommended_capacity
 from ciwb.analytics.flaky import flaky_tests
+from ciwb.analytics.fleets import fleet_sizing, fleet_utilisation, recommended_capacity
 from ciwb.analytics.hotspots import command_hotspots
 from ciwb.analytics.overview import arch_comparison, projects_overview
 from ciwb.analytics.phase_time import phase_breakdown
