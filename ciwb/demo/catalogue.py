@@ -17,6 +17,8 @@ IMAGES = {
     "ARM_CONTAINER": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
     "LINUX_LAMBDA_CONTAINER": "aws/codebuild/amazonlinux-x86_64-lambda-standard:nodejs20",
     "ARM_LAMBDA_CONTAINER": "aws/codebuild/amazonlinux-aarch64-lambda-standard:nodejs20",
+    "LINUX_EC2": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+    "WINDOWS_SERVER_2022_CONTAINER": "aws/codebuild/windows-base:2022-1.0",
 }
 
 
@@ -849,3 +851,184 @@ RUNTIMES = {
     "python": ("python", "3.12"),
     "scala": ("java", "corretto17"),
 }
+
+
+# ---------------------------------------------------------------- CodeBuild as of 2026
+# Issue 14: a reserved-capacity fleet shared by two projects (overflow to on-demand, idle
+# nights), an auto-retry project with flaky builds, a GitHub Actions runner project, an
+# attribute-based-compute project, Lambda above 1 GB and Windows Server 2022. Generated after
+# the projects above (ciwb.demo.modern), so every record of theirs is unchanged.
+_BUILD_ONLY = {"BUILD": 1.0}
+
+FLEET_NAME = "ci-medium"
+FLEET_CAPACITY = 4
+FLEET_DAYS = 21  # the fleet's life so far, to the demo's end
+FLEET_OVERFLOW = "ON_DEMAND"
+FLEET_PROJECTS = ("checkout-web", "checkout-api")
+# What the demo fleet costs per instance-minute (there is no seed price for reserved capacity;
+# the demo states its own, as a user would with --fleet-rate).
+FLEET_RATE_PER_INSTANCE_MINUTE = 0.008
+FLEET_TARGET_P95_S = 60.0
+RETRY_PROJECT = "payments-e2e"
+RETRY_LIMIT = 2
+RETRY_FLAKE_P = 0.15  # each attempt fails in BUILD with this probability, code unchanged
+RUNNER_PROJECT = "gha-runner"
+ABC_PROJECT = "abc-builder"
+ABC_CONFIGURATION = {"vCpu": 4, "memory": 8, "disk": 64, "machineType": "GENERAL"}
+CACHE_NAMESPACE = "shared-deps"
+
+MODERN_PROJECTS: tuple[ProjectSpec, ...] = (
+    *(
+        ProjectSpec(
+            name,
+            P,
+            "us-east-1",
+            "LINUX_CONTAINER",
+            "BUILD_GENERAL1_MEDIUM",
+            0.9,
+            "node",
+            _p(
+                download_source=(6, 0.3),
+                install=(30, 0.2),
+                pre_build=(8, 0.3),
+                build=(900, 0.2),
+                post_build=(10, 0.3),
+                upload_artifacts=(4, 0.4),
+            ),
+            failure_rate=0.04,
+            failure_phases=_BUILD_ONLY,
+        )
+        for name in FLEET_PROJECTS
+    ),
+    ProjectSpec(
+        RETRY_PROJECT,
+        P,
+        "us-east-1",
+        "LINUX_CONTAINER",
+        "BUILD_GENERAL1_SMALL",
+        0.5,
+        "python",
+        _p(download_source=(5, 0.3), install=(25, 0.2), build=(180, 0.2), post_build=(5, 0.3)),
+        failure_rate=RETRY_FLAKE_P,
+        failure_phases=_BUILD_ONLY,
+    ),
+    ProjectSpec(
+        RUNNER_PROJECT,
+        P,
+        "us-east-1",
+        "LINUX_CONTAINER",
+        "BUILD_GENERAL1_SMALL",
+        0.5,
+        "node",
+        # The runner's own start-up before the job: source, install, pre-build.
+        _p(download_source=(4, 0.3), install=(9, 0.2), pre_build=(3, 0.3), build=(150, 0.3)),
+        failure_rate=0.04,
+        failure_phases=_BUILD_ONLY,
+    ),
+    ProjectSpec(
+        ABC_PROJECT,
+        P,
+        "us-east-1",
+        "LINUX_EC2",
+        "ATTRIBUTE_BASED_COMPUTE",
+        0.3,
+        "go",
+        _p(download_source=(5, 0.3), install=(20, 0.2), build=(200, 0.2), post_build=(6, 0.3)),
+        failure_rate=0.04,
+        failure_phases=_BUILD_ONLY,
+    ),
+    ProjectSpec(
+        "bundle-lambda",
+        P,
+        "us-east-1",
+        "LINUX_LAMBDA_CONTAINER",
+        "BUILD_LAMBDA_4GB",
+        0.3,
+        "node",
+        _p(download_source=(3, 0.3), install=(14, 0.3), build=(60, 0.3), post_build=(3, 0.3)),
+        failure_rate=0.04,
+        failure_phases=_BUILD_ONLY,
+    ),
+    ProjectSpec(
+        "bundle-lambda-arm",
+        P,
+        "us-east-1",
+        "ARM_LAMBDA_CONTAINER",
+        "BUILD_LAMBDA_10GB",
+        0.2,
+        "node",
+        _p(download_source=(3, 0.3), install=(14, 0.3), build=(45, 0.3), post_build=(3, 0.3)),
+        failure_rate=0.04,
+        failure_phases=_BUILD_ONLY,
+    ),
+    ProjectSpec(
+        "win-desktop",
+        P,
+        "us-east-1",
+        "WINDOWS_SERVER_2022_CONTAINER",
+        "BUILD_GENERAL1_MEDIUM",
+        0.3,
+        "dotnet",
+        _p(download_source=(9, 0.3), install=(40, 0.2), build=(360, 0.2), post_build=(8, 0.3)),
+        failure_rate=0.04,
+        failure_phases=_BUILD_ONLY,
+    ),
+)
+
+_PYTEST_E2E = _failing(
+    "pytest -q tests/e2e",
+    0.9,
+    "collected 214 items",
+    "214 passed in 171.2s",
+    error="FAILED tests/e2e/test_checkout.py::test_card_declined - TimeoutError",
+)
+_RUNNER = _failing(
+    "./run.sh --jitconfig $RUNNER_JIT_CONFIG",
+    1.0,
+    "√ Connected to GitHub",
+    "Running job: build",
+    "Job build completed with result: Succeeded",
+    error="Job build completed with result: Failed",
+)
+_GO_TEST = _failing(
+    "go test ./...", 0.7, "ok  \texample.com/abc/pkg  12.3s", error="--- FAIL: TestBuild (3.2s)"
+)
+_DOTNET_BUILD = _failing(
+    "dotnet build -c Release",
+    0.6,
+    "Build succeeded.",
+    error="error CS1002: ; expected",
+)
+PROJECT_COMMANDS.update(
+    {
+        "checkout-web": {
+            "INSTALL": (_NPM_CI,),
+            "BUILD": (_cmd("npm run build", 0.3, "Compiled successfully"), _NPM_TEST),
+        },
+        "checkout-api": {
+            "INSTALL": (_NPM_CI,),
+            "BUILD": (_cmd("npm run build", 0.3, "Compiled successfully"), _NPM_TEST),
+        },
+        RETRY_PROJECT: {
+            "INSTALL": (_cmd("pip install -r requirements.txt", 1.0, "Successfully installed"),),
+            "BUILD": (_cmd("python -m compileall -q src", 0.1), _PYTEST_E2E),
+        },
+        RUNNER_PROJECT: {"BUILD": (_RUNNER,)},
+        ABC_PROJECT: {
+            "INSTALL": (_cmd("go mod download", 1.0),),
+            "BUILD": (_cmd("go vet ./...", 0.3), _GO_TEST),
+        },
+        "bundle-lambda": {
+            "INSTALL": (_NPM_CI,),
+            "BUILD": (_failing("npm run bundle", 1.0, "bundle ready", error="bundle failed"),),
+        },
+        "bundle-lambda-arm": {
+            "INSTALL": (_NPM_CI,),
+            "BUILD": (_failing("npm run bundle", 1.0, "bundle ready", error="bundle failed"),),
+        },
+        "win-desktop": {
+            "INSTALL": (_cmd("dotnet restore", 1.0, "Restored"),),
+            "BUILD": (_DOTNET_BUILD, _cmd("dotnet test", 0.4, "Passed!")),
+        },
+    }
+)

@@ -34,6 +34,7 @@ from ciwb.demo.catalogue import (
     FAILURE_CONTEXTS,
     FLAKY_TESTS,
     IMAGES,
+    MODERN_PROJECTS,
     PROJECT_COMMANDS,
     PROJECTS,
     RUNTIMES,
@@ -41,6 +42,7 @@ from ciwb.demo.catalogue import (
     failing_command,
 )
 from ciwb.demo.logs import DemoLogStream, agent_log_events
+from ciwb.demo.modern import generate_modern
 from ciwb.demo.planted import (
     PlantedBatchGraph,
     PlantedCache,
@@ -110,6 +112,7 @@ class DemoHistory:
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[DemoMetric] = field(default_factory=list)
     log_streams: list[DemoLogStream] = field(default_factory=list)
+    fleets: list[dict[str, Any]] = field(default_factory=list)  # BatchGetFleets `Fleet`s
     planted: PlantedFacts | None = None
 
 
@@ -875,21 +878,25 @@ class _Gen:
         for spec in PROJECTS:
             n = max(12, math.ceil(self.cfg.builds * spec.weight / total_weight))
             self.project(spec, n)
+        # After every classic record, so none of theirs changes.
+        modern = generate_modern(self)
         self.history.planted = self.planted()
+        self.history.planted.modern = modern
         return self.history
 
     def planted(self) -> PlantedFacts:
-        by_name = {s.name: s for s in PROJECTS}
+        specs = (*PROJECTS, *MODERN_PROJECTS)
+        by_name = {s.name: s for s in specs}
         batch_spec = next(s for s in PROJECTS if s.batch)
-        hotspots = {s.name: max(s.failure_phases, key=s.failure_phases.get) for s in PROJECTS}
+        hotspots = {s.name: max(s.failure_phases, key=s.failure_phases.get) for s in specs}
         return PlantedFacts(
             seed=self.cfg.seed,
             builds=len(self.history.builds),
-            projects=[s.name for s in PROJECTS],
+            projects=[s.name for s in specs],
             start=self.start.isoformat(),
             end=self.end.isoformat(),
-            project_arch={s.name: self.env_at(s, self.end)[2] for s in PROJECTS},
-            project_compute={s.name: s.compute_type for s in PROJECTS},
+            project_arch={s.name: self.env_at(s, self.end)[2] for s in specs},
+            project_compute={s.name: s.compute_type for s in specs},
             switches=[
                 PlantedSwitch(
                     s.name,
@@ -935,19 +942,19 @@ class _Gen:
                 ["lint", "build_web", "integration", "package"],
                 len(self.history.build_batches),
             ),
-            lambda_projects=[s.name for s in PROJECTS if "LAMBDA" in s.environment_type],
+            lambda_projects=[s.name for s in specs if "LAMBDA" in s.environment_type],
             in_progress_builds=self.in_progress,
             reports_since=(self.end - timedelta(days=REPORT_RETENTION_DAYS)).isoformat(),
             extra={"spec_failure_rates": {n: by_name[n].failure_rate for n in by_name}},
             logs_since=self.logs_since.isoformat(),
-            slowest_commands={s.name: _slowest_command(s) for s in PROJECTS},
+            slowest_commands={s.name: _slowest_command(s) for s in specs},
             failing_commands={
                 s.name: {
                     phase: culprit.text
                     for phase in COMMAND_PHASES
                     if (culprit := failing_command(s.name, phase)) is not None
                 }
-                for s in PROJECTS
+                for s in specs
             },
         )
 

@@ -15,6 +15,7 @@ from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
+    normalise_fleet,
     normalise_metric,
     normalise_project,
     normalise_report,
@@ -64,6 +65,8 @@ def history_batches(history: DemoHistory, chunk: int = CHUNK) -> Iterator[Normal
     first = NormalisedBatch()
     for project in history.projects:
         first.projects.append(normalise_project(project, origin=ORIGIN, now=now))
+    for fleet in history.fleets:
+        first.fleets.append(normalise_fleet(fleet, origin=ORIGIN, now=now))
     for record in history.build_batches:
         row, groups = normalise_build_batch(record, origin=ORIGIN, now=now)
         first.build_batches.append(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class PlantedFacts:
     slowest_commands: dict[str, str] = field(default_factory=dict)
     # project → phase → the command that fails when that phase fails (COMMAND_EXECUTION_ERROR)
     failing_commands: dict[str, dict[str, str]] = field(default_factory=dict)
+    # CodeBuild as of 2026 (issue 14, ciwb.demo.modern): "fleet", "auto_retry", "runner",
+    # "attribute_based", "lambda_over_1gb", "windows_2022".
+    modern: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
