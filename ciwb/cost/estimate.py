@@ -164,9 +164,14 @@ def register_fleet_relations(con: duckdb.DuckDBPyConnection) -> None:
 
     overflow = sorted(overflowed_builds(con))
     con.register("_ciwb_overflow", pa.table({"build_arn": pa.array(overflow, pa.string())}))
+    # On-demand EC2 compute sizes as the container sizes they are priced as (billing.py).
+    mirrors = {
+        "LINUX_CONTAINER": ("LINUX_CONTAINER", "LINUX_EC2"),
+        "ARM_CONTAINER": ("ARM_CONTAINER", "ARM_EC2"),
+    }
     shapes = [
         {
-            "environment_type": s.environment_type,
+            "environment_type": env,
             "compute_type": s.compute_type,
             "vcpu": float(s.vcpu),
             "memory_gb": float(s.memory_gb),
@@ -174,6 +179,7 @@ def register_fleet_relations(con: duckdb.DuckDBPyConnection) -> None:
         }
         for i, s in enumerate(SHAPES)
         if s.vcpu is not None and s.compute_type.startswith("BUILD_GENERAL1_")
+        for env in mirrors.get(s.environment_type, (s.environment_type,))
     ]
     con.register("_ciwb_shapes", pa.Table.from_pylist(shapes, schema=_SHAPE_SCHEMA))
 
