@@ -39,12 +39,15 @@ def replay(make_source, tmp_path: Path) -> Callable[..., ReplayResult]:
         *,
         name: str = "app",
         project: str | None = None,
+        unpacked: bool = False,
         **groups,
     ) -> ReplayResult:
         src = make_source(buildspec, files, name=name)
         options = ReplayOptions(
             SourceOptions(src, project=project),
-            output=OutputOptions(db=tmp_path / "ciwb.duckdb", out=tmp_path / "out"),
+            output=OutputOptions(
+                db=tmp_path / "ciwb.duckdb", out=tmp_path / "out", unpacked=unpacked
+            ),
             **groups,
         )
         return run_replay(options)
