@@ -408,7 +408,7 @@ class Replay:
 
 
 def run_replay(request: ReplayOptions, spec: Buildspec | None = None) -> ReplayResult:
-    """Run one build of `request.source` and store it with origin='replay'."""
+    """Run one build of `request.source.source` and store it with origin='replay'."""
     return Replay(request, spec).run()
 
 
