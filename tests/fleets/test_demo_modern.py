@@ -115,3 +115,21 @@ def test_attribute_based_compute_is_priced_as_its_covering_size(demo):
     assert priced.height == costs.height > 0
     assert set(priced["price_compute_type"]) == {abc["priced_as"]}
     assert set(priced["compute_type"]) == {"ATTRIBUTE_BASED_COMPUTE"}
+
+
+def test_cost_report_findings_name_the_fleet_the_flaky_project_and_the_runner(demo):
+    from ciwb.report.findings import findings_for
+
+    db, planted = demo
+    fleet = planted["fleet"]
+    found = findings_for(
+        "cost_report", db=db, fleet_rate=FleetRate(fleet["rate_per_instance_minute"])
+    )
+    by_kind = {}
+    for f in found:
+        by_kind.setdefault(f.kind, []).append(f)
+    (idle,) = by_kind["fleet_idle"]
+    assert idle.subject == fleet["name"] and idle.usd_per_month_high > 0
+    assert [f.subject for f in by_kind["flaky_build"]] == [planted["auto_retry"]["project"]]
+    assert [f.subject for f in by_kind["runner_overhead"]] == [planted["runner"]["project"]]
+    assert by_kind["fleet_sizing"][0].action.startswith("set baseCapacity to")

@@ -9,6 +9,7 @@ with `@register("cost_report")` in a module of this package (imported below) and
 change elsewhere.
 """
 
+from ciwb.report.findings import fleets as _fleets  # noqa: F401  (registers its producers)
 from ciwb.report.findings.base import (
     Finding,
     Strength,
