@@ -841,6 +841,58 @@ def cost_phases(
     console.print("Only priced builds are shared out; `ciwb cost summary` counts the unpriced.")
 
 
+@cost_app.command("fleets")
+def cost_fleets(
+    db: DbOption = None,
+    since: SinceOption = None,
+    until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
+    fleet_rate: Annotated[
+        float | None,
+        typer.Option("--fleet-rate", help="Fleet price per instance-minute (else price table)."),
+    ] = None,
+    target_p95: Annotated[
+        float, typer.Option("--target-p95", help="Sizing: the p95 queue to meet, seconds.")
+    ] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Reserved-capacity fleets: utilisation, idle cost, overflow, and the size that meets a
+    p95 queue target (a simulation of the fleet's own builds)."""
+    from ciwb.cost import FleetRate
+    from ciwb.cost.fleets import fleet_report
+    from ciwb.store import Selection
+
+    report = fleet_report(
+        db,
+        Selection(since, until),
+        fleet_rate=FleetRate(fleet_rate) if fleet_rate is not None else None,
+        target_p95_s=target_p95,
+    )
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    shown = (
+        "fleet base_capacity overflow_behavior builds overflow_builds utilisation "
+        "busy_instance_h idle_instance_h fleet_cost idle_cost overflow_cost"
+    ).split()
+    _render_frame(
+        report.costs.select(shown), "fleets", money=("fleet_cost", "idle_cost", "overflow_cost")
+    )
+    for row in report.costs.iter_rows(named=True):
+        console.print(f"{row['fleet']}: rate {row['rate_source']}")
+    for sizing in report.sizings:
+        _render_frame(
+            sizing.table.select(
+                "capacity p95_queue_s meets_target overflow_builds_if_on_demand fleet_cost "
+                "on_demand_cost".split()
+            ),
+            f"{sizing.fleet}: sizing what-if, target p95 queue {sizing.target_p95_s:.0f} s",
+            money=("fleet_cost", "on_demand_cost"),
+        )
+        console.print(f"recommended base capacity: {sizing.recommended_capacity}")
+    for line in report.assumptions:
+        console.print(f"  {line}", style="dim")
+
+
 @cost_app.command("save")
 def cost_save(
     db: DbOption = None,

@@ -41,7 +41,7 @@ def test_demo_then_info_then_export(tmp_path):
     db = tmp_path / "demo.duckdb"
     result = ciwb("demo", "--db", str(db), "--builds", "1200", "--seed", "3", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "builds across 15 projects" in result.stdout
+    assert "builds across 23 projects" in result.stdout  # 15 classic + 8 of 2026 (issue 14)
     assert (tmp_path / "demo.planted.json").exists()
 
     info = ciwb("db", "info", "--db", str(db), "--json")

@@ -23,7 +23,14 @@ from ciwb.cost.estimate import materialise_costs
 from ciwb.store import DbLike, Selection, reading
 from ciwb.store.fleets import FleetUsage, fleet_usage
 
-__all__ = ["FleetSizing", "fleet_costs", "fleet_sizing_costs", "reserved_rate"]
+__all__ = [
+    "FleetReport",
+    "FleetSizing",
+    "fleet_costs",
+    "fleet_report",
+    "fleet_sizing_costs",
+    "reserved_rate",
+]
 
 # A fleet's environment → the environment its reserved-capacity price rows are filed under.
 _RESERVED_ENVIRONMENT = {
@@ -262,3 +269,61 @@ def _sizing(
             FleetSizing(usage.name, target, pl.DataFrame(rows), recommended, on_demand_total)
         )
     return out
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    """What `ciwb cost fleets` shows: each fleet's cost and its sizing what-if."""
+
+    costs: pl.DataFrame
+    sizings: list[FleetSizing]
+    assumptions: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "fleets": self.costs.to_dicts(),
+            "sizing": [
+                {
+                    "fleet": s.fleet,
+                    "target_p95_s": s.target_p95_s,
+                    "recommended_capacity": s.recommended_capacity,
+                    "on_demand_cost": s.on_demand_cost,
+                    "table": s.table.to_dicts(),
+                }
+                for s in self.sizings
+            ],
+            "assumptions": self.assumptions,
+        }
+
+
+def fleet_report(
+    db: DbLike = None,
+    selection: Selection | None = None,
+    *,
+    fleet_rate: FleetRate | None = None,
+    target_p95_s: float = 60.0,
+    max_capacity: int = 16,
+) -> FleetReport:
+    """Fleet costs and the sizing what-if over one selection, with the assumptions made."""
+    with reading(db) as con:
+        costs = fleet_costs(con, selection, fleet_rate=fleet_rate)
+        sizings = fleet_sizing_costs(
+            con,
+            selection,
+            target_p95_s=target_p95_s,
+            max_capacity=max_capacity,
+            fleet_rate=fleet_rate,
+        )
+    return FleetReport(
+        costs,
+        sizings,
+        [
+            "a fleet runs baseCapacity instances from its creation (or the window's start) to "
+            "the window's end; scaling above the base is not replayed",
+            "busy = PROVISIONING start to build end of builds that ran on the fleet",
+            "an overflowed build keeps the fleet ARN; overflow is inferred by replaying the "
+            "fleet's builds against its base capacity",
+            "sizing replays the fleet's own arrivals (build start) and instance-times against "
+            "k instances, first come first served",
+        ],
+    )
