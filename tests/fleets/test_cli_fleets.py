@@ -13,8 +13,7 @@ import pytest
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.store import connect
 from ciwb.store.writes import write_batch
-
-from .records import T0, build, fleet
+from support.fleet_records import T0, build, fleet
 
 
 def ciwb(*args: str) -> subprocess.CompletedProcess:

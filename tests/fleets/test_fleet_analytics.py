@@ -11,8 +11,8 @@ from ciwb.analytics.queueing import queue_time_slos
 from ciwb.analytics.retries import auto_retry_summary, retry_chains
 from ciwb.analytics.runners import runner_overhead, runner_overhead_summary
 from ciwb.store import Selection
+from support.fleet_records import ACCOUNT, REGION, T0, build, fleet
 
-from .records import ACCOUNT, REGION, T0, build, fleet
 from .test_fleet_costs import HOUR, _store
 
 

@@ -14,8 +14,7 @@ from ciwb.cost.fleets import fleet_costs, fleet_sizing_costs
 from ciwb.cost.retries import retry_chain_costs
 from ciwb.store import Selection, connect
 from ciwb.store.writes import write_batch
-
-from .records import ACCOUNT, REGION, T0, build, fleet
+from support.fleet_records import ACCOUNT, REGION, T0, build, fleet
 
 HOUR = 3600.0
 

@@ -14,8 +14,7 @@ from ciwb.collect.importer import import_paths
 from ciwb.store import connect, migrate
 from ciwb.store.migrations import MIGRATIONS
 from ciwb.store.writes import write_batch
-
-from .records import T0, build, fleet, fleet_arn, runner_project
+from support.fleet_records import T0, build, fleet, fleet_arn, runner_project
 
 _FLEET_MIGRATION = next(m.version for m in MIGRATIONS if "fleets" in m.name)
 
