@@ -114,3 +114,57 @@ def test_runner_overhead_is_time_billed_before_build(db_path):
     assert (row["overhead_lower_s"], row["overhead_upper_s"]) == (10.0, 16.0)
     assert row["runner_kind"] == "GITHUB_ACTIONS" and row["runner_job_id"] == "11"
     assert runner_overhead_summary(db_path)["median_overhead_s"].to_list() == [10.0]
+
+
+def test_flaky_build_tests_are_those_that_failed_then_passed_in_a_chain(db_path):
+    from ciwb.analytics.retries import flaky_build_tests
+    from ciwb.codebuild.normalise import NormalisedBatch, normalise_report, normalise_test_case
+    from ciwb.store import connect
+    from ciwb.store.writes import write_batch
+
+    chain = _chain("flaky", 1, T0, ["FAILED", "SUCCEEDED"])
+    batch = NormalisedBatch()
+    for record in chain:
+        batch.add_build(record, origin="aws")
+    group = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/flaky-unit"
+    for i, (record, statuses) in enumerate(
+        zip(
+            chain,
+            (
+                {"test_pay": "FAILED", "test_ok": "SUCCEEDED"},
+                {"test_pay": "SUCCEEDED", "test_ok": "SUCCEEDED"},
+            ),
+            strict=True,
+        )
+    ):
+        report_arn = f"{group}:r{i}"
+        batch.reports.append(
+            normalise_report(
+                {
+                    "arn": report_arn,
+                    "reportGroupArn": group,
+                    "type": "TEST",
+                    "status": "FAILED",
+                    "executionId": record["arn"],
+                    "created": record["endTime"],
+                }
+            )
+        )
+        for name, status in statuses.items():
+            batch.test_cases.append(
+                normalise_test_case(
+                    {
+                        "reportArn": report_arn,
+                        "testSuiteName": "unit",
+                        "name": name,
+                        "status": status,
+                    },
+                    build_arn=record["arn"],
+                )
+            )
+    with connect(db_path) as con:
+        write_batch(con, batch)
+    found = flaky_build_tests(db_path)
+    assert found.select("project_name", "suite", "test_name", "flaky_chains").rows() == [
+        ("flaky", "unit", "test_pay", 1)
+    ]
