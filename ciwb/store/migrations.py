@@ -383,6 +383,14 @@ _FLEETS_STRUCT = (
 )
 
 
+def _replace_exactly(text: str, old: str, new: str, old2: str, new2: str) -> str:
+    """Both replacements, each of text present exactly once (no silent no-op if the view moved)."""
+    for before in (old, old2):
+        if text.count(before) != 1:
+            raise AssertionError(f"build_facts view changed; cannot extend it at {before!r}")
+    return text.replace(old, new).replace(old2, new2)
+
+
 def _var(name: str) -> str:
     """A build's variable `name`: from its environment, else from what it exported."""
     return (
@@ -506,7 +514,8 @@ UPDATE projects SET
         WHEN source_type IN ('GITLAB', 'GITLAB_SELF_MANAGED') THEN 'GITLAB'
         ELSE 'RUNNER' END
 WHERE raw IS NOT NULL;
-""" + _BUILD_FACTS_VIEW.replace(
+""" + _replace_exactly(
+    _BUILD_FACTS_VIEW,
     "    b.start_time, b.end_time, b.total_s,\n",
     "    b.start_time, b.end_time, b.total_s,\n"
     "    b.fleet_arn, b.auto_retry_number, b.auto_retry_limit, b.previous_auto_retry,\n"
@@ -516,7 +525,6 @@ WHERE raw IS NOT NULL;
     "    b.compute_vcpu, b.compute_memory_gb, b.compute_disk_gb, b.compute_machine_type,\n"
     "    b.compute_instance_type, b.docker_server_compute_type, b.docker_server_status,\n"
     "    b.cache_namespace, b.host_kernel,\n",
-).replace(
     "LEFT JOIN phase_seconds p USING (build_arn);",
     "LEFT JOIN phase_seconds p USING (build_arn)\n"
     "LEFT JOIN projects pr\n"
