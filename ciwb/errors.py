@@ -31,3 +31,19 @@ class StoreCorruptError(StoreError):
 
 class StoreTooNewError(StoreError):
     pass
+
+
+class BillError(CiwbError):
+    """Billing data (CUR, Data Exports, Cost Explorer) that cannot be read or used."""
+
+
+class BillSourceNotFoundError(BillError):
+    """The path, bucket or prefix holds no billing files."""
+
+
+class NotABillError(BillError):
+    """A file that is neither a CUR 2.0 / Data Exports file nor a legacy CUR."""
+
+
+class NoCodeBuildRowsError(BillError):
+    """Billing data with no line item for CodeBuild."""

@@ -1,0 +1,247 @@
+"""CodeBuild cost from Cost Explorer `GetCostAndUsage`, for users without a CUR export.
+
+One request per range: service "AWS CodeBuild", DAILY, grouped by USAGE_TYPE and
+LINKED_ACCOUNT (two group-bys is the API's maximum), metrics UnblendedCost, NetUnblendedCost,
+UsageQuantity; paged with NextPageToken. Each group-day becomes a Usage line item; when the net
+cost is lower, the difference becomes a Discount line item of the same usage type (Cost
+Explorer has no line-item type to say what it was). A day marked `Estimated` makes its period
+open. The region comes from the usage-type prefix (USE1- → us-east-1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from ciwb.bill.importer import ImportSummary, apply_mapping, replace_periods
+from ciwb.errors import BillError, NoCodeBuildRowsError
+
+__all__ = ["CE_SERVICE", "CostExplorerDay", "fetch_cost_explorer", "parse_results"]
+
+CE_SERVICE = "AWS CodeBuild"
+CE_ENDPOINT_REGION = "us-east-1"
+METRICS = ("UnblendedCost", "NetUnblendedCost", "UsageQuantity")
+
+
+@dataclass(frozen=True)
+class CostExplorerDay:
+    day: date
+    usage_type: str
+    account_id: str
+    unblended_cost: float
+    net_unblended_cost: float
+    usage_quantity: float
+    unit: str
+    currency: str
+    estimated: bool
+    raw: dict[str, Any] = field(compare=False)
+
+
+def _request(start: date, end: date, token: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [CE_SERVICE]}},
+        "Metrics": list(METRICS),
+        "GroupBy": [
+            {"Type": "DIMENSION", "Key": "USAGE_TYPE"},
+            {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"},
+        ],
+    }
+    if token:
+        params["NextPageToken"] = token
+    return params
+
+
+def parse_results(pages: list[dict[str, Any]]) -> list[CostExplorerDay]:
+    """GetCostAndUsage pages → one record per day, usage type and linked account."""
+    days: list[CostExplorerDay] = []
+    for page in pages:
+        for result in page.get("ResultsByTime", ()):
+            day = date.fromisoformat(result["TimePeriod"]["Start"])
+            for group in result.get("Groups", ()):
+                usage_type, account = (list(group["Keys"]) + ["", ""])[:2]
+                metrics = group.get("Metrics", {})
+
+                def amount(name: str, metrics: dict[str, Any] = metrics) -> tuple[float, str]:
+                    item = metrics.get(name, {})
+                    return float(item.get("Amount", 0) or 0), str(item.get("Unit", ""))
+
+                unblended, currency = amount("UnblendedCost")
+                net, _ = amount("NetUnblendedCost")
+                quantity, unit = amount("UsageQuantity")
+                days.append(
+                    CostExplorerDay(
+                        day=day,
+                        usage_type=usage_type,
+                        account_id=account,
+                        unblended_cost=unblended,
+                        net_unblended_cost=net if "NetUnblendedCost" in metrics else unblended,
+                        usage_quantity=quantity,
+                        unit=unit,
+                        currency=currency or "USD",
+                        estimated=bool(result.get("Estimated", False)),
+                        raw={"TimePeriod": result["TimePeriod"], **group},
+                    )
+                )
+    return days
+
+
+_STAGE_SCHEMA = pa.schema(
+    [
+        ("billing_period", pa.date32()),
+        ("usage_account_id", pa.string()),
+        ("line_item_type", pa.string()),
+        ("usage_type", pa.string()),
+        ("usage_start", pa.timestamp("us")),
+        ("usage_end", pa.timestamp("us")),
+        ("usage_amount", pa.float64()),
+        ("pricing_unit", pa.string()),
+        ("unblended_cost", pa.float64()),
+        ("net_unblended_cost", pa.float64()),
+        ("currency", pa.string()),
+        ("invoice_id", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+
+def _rows(days: list[CostExplorerDay]) -> list[dict[str, Any]]:
+    rows = []
+    for d in days:
+        start = datetime(d.day.year, d.day.month, d.day.day)
+        base = {
+            "billing_period": d.day.replace(day=1),
+            "usage_account_id": d.account_id,
+            "usage_type": d.usage_type,
+            "usage_start": start,
+            "usage_end": start + timedelta(days=1),
+            "currency": d.currency,
+            # Cost Explorer has no invoice id; an estimated day leaves its period open.
+            "invoice_id": None if d.estimated else "cost-explorer",
+            "raw": json.dumps(d.raw, default=str),
+        }
+        rows.append(
+            {
+                **base,
+                "line_item_type": "Usage",
+                "usage_amount": d.usage_quantity,
+                "pricing_unit": d.unit,
+                "unblended_cost": d.unblended_cost,
+                "net_unblended_cost": d.net_unblended_cost,
+            }
+        )
+        if abs(d.net_unblended_cost - d.unblended_cost) > 1e-12:
+            rows.append(
+                {
+                    **base,
+                    "line_item_type": "Discount",
+                    "usage_amount": 0.0,
+                    "pricing_unit": d.unit,
+                    "unblended_cost": d.net_unblended_cost - d.unblended_cost,
+                    "net_unblended_cost": 0.0,
+                }
+            )
+    return rows
+
+
+def fetch_cost_explorer(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    profile: str | None = None,
+    client: Any = None,
+) -> ImportSummary:
+    """Fetch daily CodeBuild cost and usage from Cost Explorer into the store."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ciwb.store import connect
+
+    today = datetime.now(UTC).date()
+    end = date.fromisoformat(until) if isinstance(until, str) else (until or today)
+    if since is None:
+        first = today.replace(day=1)
+        start = (first - timedelta(days=62)).replace(day=1)  # this month and the two before
+    else:
+        start = date.fromisoformat(since) if isinstance(since, str) else since
+    # Whole periods only: a fetch replaces the periods it touches.
+    start = start.replace(day=1)
+    if start >= end:
+        raise BillError(f"--since {start} is not before {end}")
+    if client is None:
+        import boto3
+
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        client = session.client("ce", region_name=CE_ENDPOINT_REGION)
+    pages: list[dict[str, Any]] = []
+    token: str | None = None
+    try:
+        while True:
+            page = client.get_cost_and_usage(**_request(start, end, token))
+            pages.append(page)
+            token = page.get("NextPageToken")
+            if not token:
+                break
+    except (BotoCoreError, ClientError) as exc:
+        raise BillError(f"Cost Explorer: {str(exc).splitlines()[0]}") from None
+    days = [d for d in parse_results(pages) if d.usage_quantity or d.unblended_cost]
+    location = f"cost-explorer:{start}..{end}"
+    if not days:
+        raise NoCodeBuildRowsError(f"{location}: Cost Explorer reports no {CE_SERVICE} usage")
+    rows = _rows(days)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(db) as con:
+        con.register("_ciwb_ce_rows", pa.Table.from_pylist(rows, schema=_STAGE_SCHEMA))
+        try:
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _ciwb_bill_stage AS
+                SELECT 'cost_explorer' AS source, billing_period,
+                       CAST(NULL AS VARCHAR) AS line_item_id,
+                       CAST(NULL AS VARCHAR) AS payer_account_id, usage_account_id,
+                       line_item_type, 'CodeBuild' AS product_code, usage_type,
+                       CAST(NULL AS VARCHAR) AS operation, CAST(NULL AS VARCHAR) AS resource_id,
+                       CAST(NULL AS VARCHAR) AS region, usage_start, usage_end, usage_amount,
+                       pricing_unit,
+                       CASE WHEN usage_amount > 0 THEN unblended_cost / usage_amount END
+                           AS unblended_rate,
+                       unblended_cost, net_unblended_cost,
+                       CAST(NULL AS DOUBLE) AS public_on_demand_cost, currency,
+                       CAST(NULL AS VARCHAR) AS description, invoice_id,
+                       CAST(NULL AS JSON) AS resource_tags,
+                       CAST(NULL AS VARCHAR) AS environment_type,
+                       CAST(NULL AS VARCHAR) AS compute_type, CAST(NULL AS VARCHAR) AS unit,
+                       CAST(NULL AS VARCHAR) AS usage_kind,
+                       CAST(NULL AS BOOLEAN) AS mapping_inferred,
+                       CAST(raw AS JSON) AS raw, CAST(? AS TIMESTAMP) AS imported_at
+                FROM _ciwb_ce_rows
+                """,
+                [now],
+            )
+        finally:
+            con.unregister("_ciwb_ce_rows")
+        unknown = apply_mapping(con, "_ciwb_bill_stage")
+        periods, open_periods, replaced = replace_periods(
+            con,
+            sources=("cost_explorer",),
+            import_source="cost_explorer",
+            location=location,
+            files=len(pages),
+        )
+        con.execute("DROP TABLE _ciwb_bill_stage")
+    return ImportSummary(
+        location=location,
+        format="cost_explorer",
+        files=len(pages),
+        line_items=len(rows),
+        periods=periods,
+        open_periods=open_periods,
+        replaced_line_items=replaced,
+        unknown_usage_types=unknown,
+    )

@@ -1,0 +1,418 @@
+"""Line the bill up with the stored builds: coverage, and the residual explained.
+
+Cells are account × region × usage type × UTC day (or month). In each cell:
+- billed units B (charged usage), free units F (usage billed at zero: the free tier),
+  gross cost (usage rows), and the discount, credit and other rows of that usage type;
+- implied units I from the builds: each build's seconds rounded up per build by the billing
+  rules of ciwb.cost.billing (per minute on EC2 compute, per second on Lambda), from the
+  build's SUBMITTED start (the cost model's upper bound; the lower bound is shown beside it);
+- the rate g: the cell's month gross cost ÷ B for that account and usage type, else the
+  list price (so an estimate needs no list price where the bill has a rate).
+
+The estimate is I × g; the bill is gross + discounts + credits + other. Their difference is
+split into buckets that sum to it exactly: free tier (−min(F, I) × g), discounts, credits,
+other charges (tax, fees), fleet standing charges (reserved-capacity usage types), usage not in
+the store (billed cells without builds, with the reason: account, region, usage type or day
+not collected), unknown usage types, rounding (a unit gap of at most one unit per build), and
+unexplained (the rest, including builds the bill does not show). Coverage is the share of the
+bill's usage cost the builds explain: Σ min(B, I) × g ÷ Σ gross.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from ciwb.bill.charges import CHOSEN_LINE_ITEMS
+from ciwb.bill.usage_types import _preferred_prefix, usage_mappings
+from ciwb.cost.billing import BillingOptions, register_billing_rules
+from ciwb.cost.frames import frame
+from ciwb.cost.prices import register_prices
+from ciwb.errors import BillError
+
+__all__ = ["BUCKETS", "GRAINS", "Reconciliation", "reconcile", "reconcile_con"]
+
+GRAINS = {"day": "day", "month": "month"}
+# Residual buckets, in the order reports show them (USD, signed: + means the bill is higher).
+BUCKETS = (
+    "free_tier",
+    "discounts",
+    "credits",
+    "other_charges",
+    "fleet_standing",
+    "not_in_store",
+    "unknown_usage_type",
+    "rounding",
+    "unexplained",
+)
+
+
+@dataclass
+class Reconciliation:
+    """The bill against the builds: cells, a summary per billing period, and rates."""
+
+    by: str
+    cells: pl.DataFrame
+    periods: pl.DataFrame
+    rates: pl.DataFrame
+    not_in_store: pl.DataFrame
+    unknown_usage_types: dict[str, float]
+    inferred_usage_types: list[str]
+    open_periods: list[date]
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float | None:
+        gross = float(self.periods["gross_cost"].sum()) if self.periods.height else 0.0
+        explained = float(self.periods["explained_cost"].sum()) if self.periods.height else 0.0
+        return explained / gross if gross else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "coverage": self.coverage,
+            "periods": self.periods.to_dicts(),
+            "cells": self.cells.to_dicts(),
+            "rates": self.rates.to_dicts(),
+            "not_in_store": self.not_in_store.to_dicts(),
+            "unknown_usage_types": self.unknown_usage_types,
+            "inferred_usage_types": self.inferred_usage_types,
+            "open_periods": [p.isoformat() for p in self.open_periods],
+            "assumptions": self.assumptions,
+        }
+
+
+_BUILD_USAGE_SCHEMA = pa.schema(
+    [
+        ("environment_type", pa.string()),
+        ("compute_type", pa.string()),
+        ("usage_suffix", pa.string()),
+        ("unit", pa.string()),
+        ("unit_s", pa.int32()),
+    ]
+)
+_PREFIX_SCHEMA = pa.schema([("region", pa.string()), ("prefix", pa.string())])
+
+
+def _register_mapping(con: duckdb.DuckDBPyConnection) -> None:
+    rows = [
+        {
+            "environment_type": m.environment_type,
+            "compute_type": m.compute_type,
+            "usage_suffix": m.usage_type,
+            "unit": m.unit,
+            "unit_s": 60 if m.unit == "minute" else 1,
+        }
+        for m in usage_mappings()
+        if m.kind == "on_demand" and m.preferred
+    ]
+    con.register("_ciwb_build_usage", pa.Table.from_pylist(rows, schema=_BUILD_USAGE_SCHEMA))
+    prefixes = [{"region": r, "prefix": p} for r, p in _preferred_prefix().items()]
+    con.register("_ciwb_region_prefix", pa.Table.from_pylist(prefixes, schema=_PREFIX_SCHEMA))
+
+
+def _cells_sql(grain: str) -> str:
+    return f"""
+    WITH li AS ({CHOSEN_LINE_ITEMS}),
+    covered AS (SELECT DISTINCT billing_period FROM li),
+    prov AS (
+        SELECT build_arn, min(start_time) AS provisioning_start
+        FROM build_phases WHERE phase_type = 'PROVISIONING' GROUP BY build_arn
+    ),
+    b0 AS (
+        SELECT b.account_id, b.region, r.price_environment_type AS environment_type,
+               b.compute_type, b.start_time, r.granularity_s, r.minimum_s,
+               round(greatest(b.total_s, 0), 3) AS upper_s,
+               CASE WHEN p.provisioning_start IS NULL THEN 0.0 ELSE round(greatest(
+                   epoch_us(b.end_time) - epoch_us(p.provisioning_start), 0) / 1e6, 3)
+               END AS lower_s
+        FROM builds b
+        LEFT JOIN prov p USING (build_arn)
+        JOIN _ciwb_rules r ON r.environment_type = b.environment_type
+        WHERE b.build_complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
+          AND b.fleet_arn IS NULL
+          AND CAST(date_trunc('month', b.start_time) AS DATE) IN (SELECT * FROM covered)
+    ),
+    b1 AS (
+        SELECT b0.*, m.unit, m.unit_s,
+               m.usage_suffix,
+               CASE WHEN upper_s <= 0 THEN 0.0 ELSE greatest(
+                   ceil(upper_s / granularity_s) * granularity_s, minimum_s) END AS billed_upper_s,
+               CASE WHEN lower_s <= 0 THEN 0.0 ELSE greatest(
+                   ceil(lower_s / granularity_s) * granularity_s, minimum_s) END AS billed_lower_s
+        FROM b0 JOIN _ciwb_build_usage m
+          ON m.environment_type = b0.environment_type AND m.compute_type = b0.compute_type
+    ),
+    built AS (
+        SELECT account_id, region, environment_type, compute_type,
+               CAST(date_trunc('{grain}', start_time) AS DATE) AS cell,
+               CAST(date_trunc('month', start_time) AS DATE) AS billing_period,
+               coalesce(px.prefix || '-', '') || any_value(usage_suffix) AS build_usage_type,
+               any_value(b1.unit) AS build_unit,
+               count(*) AS builds,
+               sum(billed_upper_s / unit_s) AS implied_units,
+               sum(billed_lower_s / unit_s) AS implied_units_lower
+        FROM b1 LEFT JOIN _ciwb_region_prefix px USING (region)
+        GROUP BY account_id, region, environment_type, compute_type, cell, billing_period,
+                 px.prefix
+    ),
+    billed AS (
+        SELECT usage_account_id AS account_id, region, environment_type, compute_type,
+               CAST(date_trunc('{grain}', coalesce(usage_start, billing_period)) AS DATE) AS cell,
+               billing_period,
+               string_agg(DISTINCT usage_type, ', ' ORDER BY usage_type) AS bill_usage_type,
+               any_value(usage_kind) AS usage_kind,
+               bool_or(mapping_inferred) AS mapping_inferred,
+               any_value(unit) AS bill_unit,
+               coalesce(sum(usage_amount) FILTER (
+                   WHERE charge_class = 'usage' AND unblended_cost > 0), 0) AS billed_units,
+               coalesce(sum(usage_amount) FILTER (
+                   WHERE charge_class = 'usage' AND unblended_cost = 0), 0) AS free_units,
+               coalesce(sum(unblended_cost) FILTER (WHERE charge_class = 'usage'), 0)
+                   AS gross_cost,
+               coalesce(sum(unblended_cost) FILTER (WHERE charge_class = 'discount'), 0)
+                   AS discount_cost,
+               coalesce(sum(unblended_cost) FILTER (WHERE charge_class = 'credit'), 0)
+                   AS credit_cost,
+               coalesce(sum(unblended_cost) FILTER (WHERE charge_class = 'other'), 0)
+                   AS other_cost,
+               count(*) AS line_items
+        FROM li GROUP BY ALL
+    ),
+    month_rate AS (
+        SELECT usage_account_id AS account_id, region, environment_type, compute_type,
+               billing_period,
+               sum(unblended_cost) FILTER (WHERE charge_class = 'usage')
+                   / nullif(sum(usage_amount) FILTER (
+                       WHERE charge_class = 'usage' AND unblended_cost > 0), 0) AS gross_rate
+        FROM li WHERE environment_type IS NOT NULL GROUP BY ALL
+    ),
+    joined AS (
+        SELECT coalesce(bd.account_id, bt.account_id) AS account_id,
+               coalesce(bd.region, bt.region) AS region,
+               coalesce(bd.environment_type, bt.environment_type) AS environment_type,
+               coalesce(bd.compute_type, bt.compute_type) AS compute_type,
+               coalesce(bd.cell, bt.cell) AS cell,
+               coalesce(bd.billing_period, bt.billing_period) AS billing_period,
+               coalesce(bd.bill_usage_type, bt.build_usage_type) AS usage_type,
+               bd.usage_kind, coalesce(bd.mapping_inferred, false) AS mapping_inferred,
+               coalesce(bd.bill_unit, bt.build_unit) AS unit,
+               coalesce(bt.builds, 0) AS builds,
+               coalesce(bd.billed_units, 0) AS billed_units,
+               coalesce(bd.free_units, 0) AS free_units,
+               coalesce(bt.implied_units, 0) AS implied_units,
+               coalesce(bt.implied_units_lower, 0) AS implied_units_lower,
+               coalesce(bd.gross_cost, 0) AS gross_cost,
+               coalesce(bd.discount_cost, 0) AS discount_cost,
+               coalesce(bd.credit_cost, 0) AS credit_cost,
+               coalesce(bd.other_cost, 0) AS other_cost,
+               coalesce(bd.line_items, 0) AS line_items
+        FROM billed bd
+        FULL OUTER JOIN built bt
+          ON bd.account_id = bt.account_id AND bd.region = bt.region
+         AND bd.environment_type = bt.environment_type AND bd.compute_type = bt.compute_type
+         AND bd.cell = bt.cell
+    ),
+    rated AS (
+        SELECT j.*,
+               lp.price * (CASE WHEN j.unit = 'minute' THEN 60 ELSE 1 END) / lp.unit_s
+                   AS list_rate,
+               coalesce(mr.gross_rate,
+                        lp.price * (CASE WHEN j.unit = 'minute' THEN 60 ELSE 1 END) / lp.unit_s)
+                   AS rate
+        FROM joined j
+        LEFT JOIN month_rate mr
+          ON mr.account_id = j.account_id AND mr.region = j.region
+         AND mr.environment_type = j.environment_type AND mr.compute_type = j.compute_type
+         AND mr.billing_period = j.billing_period
+        LEFT JOIN _ciwb_list_prices lp
+          ON lp.region = j.region AND lp.environment_type = j.environment_type
+         AND lp.compute_type = j.compute_type
+    ),
+    store_keys AS (
+        SELECT DISTINCT account_id, region, environment_type, compute_type FROM built
+    ),
+    classified AS (
+        SELECT r.*,
+               CASE
+                   WHEN r.usage_kind = 'fleet' THEN 'fleet'
+                   WHEN r.environment_type IS NULL AND r.usage_type IS NOT NULL
+                        AND (r.billed_units + r.free_units) > 0 THEN 'unknown usage type'
+                   WHEN r.environment_type IS NULL THEN 'adjustment'
+                   WHEN r.implied_units > 0 AND (r.billed_units + r.free_units) > 0
+                        THEN 'matched'
+                   WHEN r.implied_units > 0 THEN 'not billed'
+                   WHEN (r.billed_units + r.free_units) > 0 THEN 'not in store'
+                   ELSE 'adjustment'
+               END AS category,
+               CASE
+                   WHEN r.implied_units > 0 OR r.usage_kind IS DISTINCT FROM 'on_demand'
+                        OR (r.billed_units + r.free_units) = 0 THEN NULL
+                   WHEN r.account_id NOT IN (SELECT account_id FROM builds)
+                        THEN 'account not in store'
+                   WHEN NOT EXISTS (SELECT 1 FROM builds x WHERE x.account_id = r.account_id
+                                    AND x.region = r.region) THEN 'region not in store'
+                   WHEN NOT EXISTS (SELECT 1 FROM store_keys k
+                                    WHERE k.account_id = r.account_id AND k.region = r.region
+                                      AND k.environment_type = r.environment_type
+                                      AND k.compute_type = r.compute_type)
+                        THEN 'usage type not in store'
+                   ELSE 'no builds in this {grain}'
+               END AS not_in_store_reason
+        FROM rated r
+    )
+    SELECT c.*,
+           c.gross_cost + c.discount_cost + c.credit_cost + c.other_cost AS bill_cost,
+           c.implied_units * c.rate AS estimate,
+           least(c.billed_units, c.implied_units) * c.rate AS explained_cost,
+           CASE WHEN c.category = 'matched'
+                THEN -least(c.free_units, c.implied_units) * c.rate ELSE 0 END AS free_tier,
+           c.discount_cost AS discounts,
+           c.credit_cost AS credits,
+           c.other_cost AS other_charges,
+           CASE WHEN c.category = 'fleet' THEN c.gross_cost ELSE 0 END AS fleet_standing,
+           CASE WHEN c.category = 'not in store' THEN c.gross_cost ELSE 0 END AS not_in_store,
+           CASE WHEN c.category = 'unknown usage type' THEN c.gross_cost ELSE 0 END
+               AS unknown_usage_type,
+           CASE WHEN c.category = 'matched'
+                 AND abs(c.billed_units + c.free_units - c.implied_units) <= c.builds
+                THEN (c.billed_units + c.free_units - c.implied_units) * c.rate ELSE 0 END
+               AS rounding
+    FROM classified c
+    """
+
+
+def reconcile_con(con: duckdb.DuckDBPyConnection, *, by: str = "day") -> Reconciliation:
+    """Reconcile on an open connection (read-only is fine)."""
+    if by not in GRAINS:
+        raise BillError(f"cannot reconcile by {by!r}", hint="use day or month")
+    has_bill = con.execute("SELECT count(*) FROM bill_line_items").fetchall()[0][0]
+    if not has_bill:
+        raise BillError(
+            "no billing data in the store",
+            hint="run `ciwb bill import PATH|s3://…` or `ciwb bill fetch` first",
+        )
+    options = BillingOptions(prices="list")
+    register_billing_rules(con, options)
+    register_prices(con, name="_ciwb_list_prices", prices="list")
+    _register_mapping(con)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ciwb_recon AS {_cells_sql(GRAINS[by])}")
+    bucket_sum = " + ".join(f"coalesce({b}, 0)" for b in BUCKETS if b != "unexplained")
+    cells = frame(
+        con,
+        f"""
+        SELECT billing_period, cell, account_id, region, usage_type, environment_type,
+               compute_type, unit, category, not_in_store_reason, mapping_inferred, builds,
+               billed_units, free_units, implied_units, implied_units_lower, rate, list_rate,
+               gross_cost, bill_cost, estimate, explained_cost,
+               {", ".join(b for b in BUCKETS if b != "unexplained")},
+               bill_cost - coalesce(estimate, 0) - ({bucket_sum}) AS unexplained,
+               bill_cost - coalesce(estimate, 0) AS residual
+        FROM _ciwb_recon
+        ORDER BY billing_period, cell, account_id, region, usage_type
+        """,
+    )
+    sums = ", ".join(f"sum({b}) AS {b}" for b in BUCKETS if b != "unexplained")
+    periods = frame(
+        con,
+        f"""
+        WITH c AS (
+            SELECT *, bill_cost - coalesce(estimate, 0) - ({bucket_sum}) AS unexplained
+            FROM _ciwb_recon
+        )
+        SELECT c.billing_period,
+               coalesce((SELECT bool_or(period_open) FROM bill_imports i
+                         WHERE i.billing_period = c.billing_period), false) AS period_open,
+               sum(builds) AS builds,
+               sum(bill_cost) AS bill_cost,
+               sum(gross_cost) AS gross_cost,
+               sum(estimate) AS estimate,
+               sum(implied_units * list_rate) AS estimate_list,
+               count(*) FILTER (WHERE implied_units > 0 AND rate IS NULL) AS unpriced_cells,
+               sum(explained_cost) AS explained_cost,
+               sum(explained_cost) / nullif(sum(gross_cost), 0) AS coverage,
+               sum(bill_cost) - sum(coalesce(estimate, 0)) AS residual,
+               {sums}, sum(unexplained) AS unexplained
+        FROM c GROUP BY c.billing_period ORDER BY c.billing_period
+        """,
+    )
+    not_in_store = frame(
+        con,
+        """
+        SELECT billing_period, not_in_store_reason AS reason, account_id, region, usage_type,
+               sum(billed_units + free_units) AS units, sum(gross_cost) AS gross_cost
+        FROM _ciwb_recon WHERE category = 'not in store'
+        GROUP BY ALL ORDER BY billing_period, gross_cost DESC
+        """,
+    )
+    rates = frame(
+        con,
+        """
+        SELECT br.billing_period, br.region, br.environment_type, br.compute_type,
+               br.usage_types, br.unit, br.units, br.cost, br.rate AS effective_rate,
+               lp.price * (CASE WHEN br.unit = 'minute' THEN 60 ELSE 1 END) / lp.unit_s
+                   AS list_rate,
+               br.rate / nullif(lp.price * (CASE WHEN br.unit = 'minute' THEN 60 ELSE 1 END)
+                   / lp.unit_s, 0) - 1 AS vs_list,
+               br.period_open
+        FROM bill_rates br
+        LEFT JOIN _ciwb_list_prices lp
+          ON lp.region = br.region AND lp.environment_type = br.environment_type
+         AND lp.compute_type = br.compute_type
+        ORDER BY br.billing_period, br.region, br.environment_type, br.compute_type
+        """,
+    )
+    unknown = dict(
+        con.execute(
+            "SELECT usage_type, sum(gross_cost) FROM _ciwb_recon "
+            "WHERE category = 'unknown usage type' GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    )
+    inferred = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT usage_type FROM bill_line_items WHERE mapping_inferred ORDER BY 1"
+        ).fetchall()
+    ]
+    open_periods = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT billing_period FROM bill_imports WHERE period_open ORDER BY 1"
+        ).fetchall()
+    ]
+    con.execute("DROP TABLE _ciwb_recon")
+    assumptions = [
+        "implied units: each build's time from its SUBMITTED start, rounded up per build "
+        "(per minute on EC2 compute, per second on Lambda); the lower bound "
+        "(from PROVISIONING) is shown as implied_units_lower",
+        "rate: the bill's gross usage cost ÷ charged units per account, usage type and month; "
+        "the list price where the bill has none",
+        "rounding: a unit gap of at most one unit per build in the cell",
+        "builds on reserved-capacity fleets are not compared unit by unit: their fleet's "
+        "usage types are fleet standing charges",
+    ]
+    return Reconciliation(
+        by=by,
+        cells=cells,
+        periods=periods,
+        rates=rates,
+        not_in_store=not_in_store,
+        unknown_usage_types={str(k): float(v) for k, v in unknown.items()},
+        inferred_usage_types=inferred,
+        open_periods=open_periods,
+        assumptions=assumptions,
+    )
+
+
+def reconcile(db: str | os.PathLike[str] | None = None, *, by: str = "day") -> Reconciliation:
+    """Reconcile the imported bill with the stored builds (read-only)."""
+    from ciwb.store import connect
+
+    with connect(db, read_only=True) as con:
+        return reconcile_con(con, by=by)
