@@ -213,8 +213,9 @@ def replace_periods(
             """
             INSERT INTO bill_imports
             SELECT billing_period, ?, ?, ?, count(*),
-                   -- open until AWS writes the invoice id, or while the month is not over
-                   bool_and(invoice_id IS NULL)
+                   -- open while a row has no invoice id (AWS writes it when the bill is final,
+                   -- Cost Explorer leaves estimated days open) or the month is not over
+                   bool_or(invoice_id IS NULL)
                        OR max(billing_period) + INTERVAL 1 MONTH > ?,
                    ?
             FROM _ciwb_bill_stage GROUP BY billing_period
