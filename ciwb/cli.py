@@ -72,6 +72,12 @@ def demo(
     ] = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same history).")] = 7,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    bill: Annotated[
+        bool,
+        typer.Option(
+            "--bill/--no-bill", help="Also write and import a CUR 2.0 export (data/demo.bill/)."
+        ),
+    ] = True,
 ) -> None:
     """Generate a realistic synthetic CodeBuild history and load it through normalisation."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -91,7 +97,7 @@ def demo(
         def on_progress(stage: str, done: int, total: int) -> None:
             progress.update(task, description=stage, completed=done, total=total)
 
-        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress)
+        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress, bill=bill)
 
     table = Table(title=f"demo history in {summary.db}")
     table.add_column("table")
@@ -988,17 +994,17 @@ def bill_reconcile(
     as_json: JsonOption = False,
 ) -> None:
     """Billed vs implied units and cost; coverage and the residual, explained."""
-    from ciwb.bill import BUCKETS, reconcile
+    from ciwb.bill import reconcile
 
     rec = reconcile(db, by=by)
     if as_json:
         _print_json(rec.to_dict())
         return
-    shown = rec.periods.select(
-        "billing_period", "period_open", "builds", "bill_cost", "estimate", "coverage",
-        *BUCKETS,
+    _render_frame(
+        rec.summary_table(), "CodeBuild bill vs builds per period (USD)", ("bill_cost", "estimate")
     )
-    _render_frame(shown, "CodeBuild bill vs builds per period (USD)", money=shown.columns)
+    residual = rec.residual_table()
+    _render_frame(residual, "the residual, explained (USD)", tuple(residual.columns[1:]))
     if rec.coverage is not None:
         console.print(f"coverage: {rec.coverage:.1%} of the bill's usage cost explained by builds")
     for row in rec.not_in_store.head(10).iter_rows(named=True):
@@ -1008,14 +1014,7 @@ def bill_reconcile(
         )
     for usage_type, usd in rec.unknown_usage_types.items():
         console.print(f"[yellow]  unknown usage type {usage_type}: ${usd:,.2f}[/]")
-    _render_frame(
-        rec.rates.select(
-            "billing_period", "region", "environment_type", "compute_type", "unit",
-            "effective_rate", "list_rate", "vs_list",
-        ),
-        "effective (bill) vs list rates",
-        money=("effective_rate", "list_rate"),
-    )
+    _render_frame(rec.latest_rates(), "effective (bill) vs list rates, latest period")
     for line in rec.assumptions:
         console.print(f"  assumption: {line}", style="dim")
 

@@ -279,7 +279,10 @@ def import_layouts(
         ).fetchall()
     ]
     periods, open_periods, replaced = replace_periods(
-        con, sources=("cur2", "cur"), import_source="/".join(formats), location=location,
+        con,
+        sources=("cur2", "cur"),
+        import_source="/".join(formats),
+        location=location,
         files=len(layouts),
     )
     con.execute("DROP TABLE _ciwb_bill_stage")

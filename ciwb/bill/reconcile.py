@@ -36,7 +36,14 @@ from ciwb.cost.frames import frame
 from ciwb.cost.prices import register_prices
 from ciwb.errors import BillError
 
-__all__ = ["BUCKETS", "GRAINS", "Reconciliation", "reconcile", "reconcile_con"]
+__all__ = [
+    "BUCKETS",
+    "GRAINS",
+    "Reconciliation",
+    "implied_usage",
+    "reconcile",
+    "reconcile_con",
+]
 
 GRAINS = {"day": "day", "month": "month"}
 # Residual buckets, in the order reports show them (USD, signed: + means the bill is higher).
@@ -72,6 +79,36 @@ class Reconciliation:
         gross = float(self.periods["gross_cost"].sum()) if self.periods.height else 0.0
         explained = float(self.periods["explained_cost"].sum()) if self.periods.height else 0.0
         return explained / gross if gross else None
+
+    def summary_table(self) -> pl.DataFrame:
+        """One row per period: bill, estimate, coverage."""
+        return self.periods.select(
+            pl.col("billing_period").dt.strftime("%Y-%m").alias("period"),
+            "period_open",
+            "builds",
+            "bill_cost",
+            "estimate",
+            "coverage",
+        )
+
+    def residual_table(self) -> pl.DataFrame:
+        """The residual buckets as rows, one column per period."""
+        return pl.DataFrame(
+            {"residual (bill − estimate)": list(BUCKETS)}
+            | {
+                f"{row['billing_period']:%Y-%m}": [row[b] for b in BUCKETS]
+                for row in self.periods.iter_rows(named=True)
+            }
+        )
+
+    def latest_rates(self) -> pl.DataFrame:
+        """Effective vs list rates of the newest period."""
+        if not self.rates.height:
+            return self.rates
+        latest = self.rates.filter(pl.col("billing_period") == self.rates["billing_period"].max())
+        return latest.select(
+            "region", "usage_types", "unit", "effective_rate", "list_rate", "vs_list"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,10 +154,15 @@ def _register_mapping(con: duckdb.DuckDBPyConnection) -> None:
     con.register("_ciwb_region_prefix", pa.Table.from_pylist(prefixes, schema=_PREFIX_SCHEMA))
 
 
-def _cells_sql(grain: str) -> str:
+COVERED = "AND CAST(date_trunc('month', b.start_time) AS DATE) IN (SELECT * FROM covered)"
+
+
+def _builds_ctes(grain: str, where: str = "") -> str:
+    """CTEs ending in `built`: implied units per account, region, compute type and cell.
+
+    Needs `_ciwb_rules`, `_ciwb_build_usage` and `_ciwb_region_prefix` registered.
+    """
     return f"""
-    WITH li AS ({CHOSEN_LINE_ITEMS}),
-    covered AS (SELECT DISTINCT billing_period FROM li),
     prov AS (
         SELECT build_arn, min(start_time) AS provisioning_start
         FROM build_phases WHERE phase_type = 'PROVISIONING' GROUP BY build_arn
@@ -137,7 +179,7 @@ def _cells_sql(grain: str) -> str:
         JOIN _ciwb_rules r ON r.environment_type = b.environment_type
         WHERE b.build_complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
           AND b.fleet_arn IS NULL
-          AND CAST(date_trunc('month', b.start_time) AS DATE) IN (SELECT * FROM covered)
+          {where}
     ),
     b1 AS (
         SELECT b0.*, m.unit, m.unit_s,
@@ -161,7 +203,22 @@ def _cells_sql(grain: str) -> str:
         FROM b1 LEFT JOIN _ciwb_region_prefix px USING (region)
         GROUP BY account_id, region, environment_type, compute_type, cell, billing_period,
                  px.prefix
-    ),
+    )
+    """
+
+
+def implied_usage(con: duckdb.DuckDBPyConnection, *, grain: str = "day") -> pl.DataFrame:
+    """Billed units the stored on-demand builds imply, per account, region, usage type, cell."""
+    register_billing_rules(con, BillingOptions())
+    _register_mapping(con)
+    return frame(con, f"WITH {_builds_ctes(grain)} SELECT * FROM built ORDER BY ALL")
+
+
+def _cells_sql(grain: str) -> str:
+    return f"""
+    WITH li AS ({CHOSEN_LINE_ITEMS}),
+    covered AS (SELECT DISTINCT billing_period FROM li),
+    {_builds_ctes(grain, COVERED)},
     billed AS (
         SELECT usage_account_id AS account_id, region, environment_type, compute_type,
                CAST(date_trunc('{grain}', coalesce(usage_start, billing_period)) AS DATE) AS cell,

@@ -205,7 +205,9 @@ def current_prices(
     listed = _latest(rows, as_of)
     if prices == "list" or con is None:
         return listed
-    billed = {(r.region, r.environment_type, r.compute_type): r for r in _latest(bill_prices(con), as_of)}
+    billed = {
+        (r.region, r.environment_type, r.compute_type): r for r in _latest(bill_prices(con), as_of)
+    }
     merged = {(r.region, r.environment_type, r.compute_type): r for r in listed} | billed
     return sorted(merged.values())
 

@@ -56,9 +56,7 @@ def item(
         "bill_bill_type": "Anniversary",
         "bill_billing_entity": "AWS",
         "bill_billing_period_start_date": datetime(period.year, period.month, 1, tzinfo=UTC),
-        "bill_billing_period_end_date": datetime(
-            period_end.year, period_end.month, 1, tzinfo=UTC
-        ),
+        "bill_billing_period_end_date": datetime(period_end.year, period_end.month, 1, tzinfo=UTC),
         "bill_invoice_id": invoice_id,
         "bill_invoicing_entity": "Amazon Web Services, Inc.",
         "bill_payer_account_id": PAYER,

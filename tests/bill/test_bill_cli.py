@@ -13,8 +13,10 @@ from tests.test_cli import assert_one_line_error, ciwb
 def test_import_then_reconcile_then_cost_with_bill_prices(tmp_path, db_path):
     write_store(
         db_path,
-        [build_record("web", n, start=T0 + timedelta(hours=n), phases={"BUILD": 61})
-         for n in range(3)],
+        [
+            build_record("web", n, start=T0 + timedelta(hours=n), phases={"BUILD": 61})
+            for n in range(3)
+        ],
     )
     export = write_cur2(
         tmp_path / "bill",
@@ -48,9 +50,7 @@ def test_bill_errors_are_one_line(tmp_path, db_path):
     )
     not_cur = tmp_path / "sales.csv"
     not_cur.write_text("month,total\n2025-03,12\n")
-    assert_one_line_error(
-        ciwb("bill", "import", str(not_cur), "--db", str(db_path)), "not a CUR"
-    )
+    assert_one_line_error(ciwb("bill", "import", str(not_cur), "--db", str(db_path)), "not a CUR")
     ec2 = write_cur2(
         tmp_path / "ec2", [item("USE1-BoxUsage:t3.micro", 24, 0.25, product_code="AmazonEC2")]
     )

@@ -45,10 +45,26 @@ def test_cur2_parquet_keeps_codebuild_rows_and_every_source_column(tmp_path, db_
         "compute_type, unit, usage_kind, raw FROM bill_line_items ORDER BY usage_type",
     )
     assert [r[:8] for r in rows] == [
-        ("USE1-Build-Min:Linux:g1.small", "us-east-1", 6.0, 0.03,
-         "LINUX_CONTAINER", "BUILD_GENERAL1_SMALL", "minute", "on_demand"),
-        ("USW2-Build-Min:ARM:g1.large", "us-west-2", 10.0, 0.15,
-         "ARM_CONTAINER", "BUILD_GENERAL1_LARGE", "minute", "on_demand"),
+        (
+            "USE1-Build-Min:Linux:g1.small",
+            "us-east-1",
+            6.0,
+            0.03,
+            "LINUX_CONTAINER",
+            "BUILD_GENERAL1_SMALL",
+            "minute",
+            "on_demand",
+        ),
+        (
+            "USW2-Build-Min:ARM:g1.large",
+            "us-west-2",
+            10.0,
+            0.15,
+            "ARM_CONTAINER",
+            "BUILD_GENERAL1_LARGE",
+            "minute",
+            "on_demand",
+        ),
     ]
     raw = json.loads(rows[0][8])
     assert set(raw) == set(cur2_columns())
@@ -72,7 +88,12 @@ def test_legacy_cur_csv_gz_reads_the_same(tmp_path, db_path):
     )
     assert len(rows) == 1
     usage_type, region, amount, cost, start, period, tags, raw = rows[0]
-    assert (usage_type, region, amount, cost) == ("USE1-Build-Min:Linux:g1.small", "us-east-1", 6, 0.03)
+    assert (usage_type, region, amount, cost) == (
+        "USE1-Build-Min:Linux:g1.small",
+        "us-east-1",
+        6,
+        0.03,
+    )
     assert start.isoformat() == "2025-03-03T00:00:00"
     assert period == date(2025, 3, 1)
     assert json.loads(tags) == {"user:Project": "web"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -19,7 +19,9 @@ def three_61s_builds(db):
     write_store(
         db,
         [
-            build_record("web", n, start=T0 + timedelta(hours=n), phases={"PROVISIONING": 11, "BUILD": 50})
+            build_record(
+                "web", n, start=T0 + timedelta(hours=n), phases={"PROVISIONING": 11, "BUILD": 50}
+            )
             for n in range(3)
         ],
     )
@@ -77,7 +79,9 @@ def test_a_discount_shows_as_a_lower_effective_rate(tmp_path, db_path):
 def test_an_unknown_usage_type_is_reported_not_dropped(tmp_path, db_path):
     three_61s_builds(db_path)
     import_bill(
-        write_cur2(tmp_path / "bill", [item(SMALL, 6, 0.03), item("USE1-Build-Min:Linux:g9.huge", 5, 1.0)]),
+        write_cur2(
+            tmp_path / "bill", [item(SMALL, 6, 0.03), item("USE1-Build-Min:Linux:g9.huge", 5, 1.0)]
+        ),
         db_path,
     )
     rec = reconcile(db_path, by="month")
@@ -100,11 +104,17 @@ def test_free_tier_region_not_in_store_credit_and_fleet(tmp_path, db_path):
                 # 10 ARM minutes in us-west-2, where the store has no builds
                 item("USW2-Build-Min:ARM:g1.large", 10, 0.15, region="us-west-2"),
                 # a reserved fleet's standing charge
-                item("USE1-Build-Min:Linux:Reserved:t4g.medium", 600, 0.6,
-                     resource_id="arn:aws:codebuild:us-east-1:123456789012:fleet/f1"),
+                item(
+                    "USE1-Build-Min:Linux:Reserved:t4g.medium",
+                    600,
+                    0.6,
+                    resource_id="arn:aws:codebuild:us-east-1:123456789012:fleet/f1",
+                ),
                 # a one-off credit, no usage type
-                {**item("USE1-Build-Min:Linux:g1.small", 0, -0.05, line_item_type="Credit"),
-                 "line_item_usage_type": None},
+                {
+                    **item("USE1-Build-Min:Linux:g1.small", 0, -0.05, line_item_type="Credit"),
+                    "line_item_usage_type": None,
+                },
             ],
         ),
         db_path,
@@ -127,14 +137,25 @@ def test_unpriced_builds_get_the_bill_rate(tmp_path, db_path):
     # eu-west-1 has no list price in the seed: the builds are unpriced until a bill arrives
     write_store(
         db_path,
-        [build_record("eu", n, start=T0 + timedelta(hours=n), phases={"BUILD": 120},
-                      region="eu-west-1", environment_type="ARM_CONTAINER",
-                      compute_type="BUILD_GENERAL1_LARGE") for n in range(2)],
+        [
+            build_record(
+                "eu",
+                n,
+                start=T0 + timedelta(hours=n),
+                phases={"BUILD": 120},
+                region="eu-west-1",
+                environment_type="ARM_CONTAINER",
+                compute_type="BUILD_GENERAL1_LARGE",
+            )
+            for n in range(2)
+        ],
     )
     before = cost_summary(db_path)
     assert before.unpriced_builds == 2
     import_bill(
-        write_cur2(tmp_path / "bill", [item("EU-Build-Min:ARM:g1.large", 4, 0.064, region="eu-west-1")]),
+        write_cur2(
+            tmp_path / "bill", [item("EU-Build-Min:ARM:g1.large", 4, 0.064, region="eu-west-1")]
+        ),
         db_path,
     )
     after = cost_summary(db_path)

@@ -92,8 +92,10 @@ def _expected(start, end, token=None):
 def test_cost_explorer_daily_usage_types_through_the_stubber(db_path):
     write_store(
         db_path,
-        [build_record("web", n, start=T0 + timedelta(hours=n), phases={"BUILD": 61})
-         for n in range(3)],
+        [
+            build_record("web", n, start=T0 + timedelta(hours=n), phases={"BUILD": 61})
+            for n in range(3)
+        ],
     )
     client = boto3.client(
         "ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
@@ -108,8 +110,9 @@ def test_cost_explorer_daily_usage_types_through_the_stubber(db_path):
                     "TimePeriod": day,
                     "Total": {},
                     # 6 minutes at $0.005, a net (after discount) of $0.024
-                    "Groups": [_group("USE1-Build-Min:Linux:g1.small", "123456789012",
-                                      0.03, 0.024, 6)],
+                    "Groups": [
+                        _group("USE1-Build-Min:Linux:g1.small", "123456789012", 0.03, 0.024, 6)
+                    ],
                     "Estimated": False,
                 }
             ],
@@ -124,8 +127,9 @@ def test_cost_explorer_daily_usage_types_through_the_stubber(db_path):
                 {
                     "TimePeriod": {"Start": "2025-03-04", "End": "2025-03-05"},
                     "Total": {},
-                    "Groups": [_group("USW2-Build-Min:ARM:g1.large", "123456789012",
-                                      0.15, 0.15, 10)],
+                    "Groups": [
+                        _group("USW2-Build-Min:ARM:g1.large", "123456789012", 0.15, 0.15, 10)
+                    ],
                     "Estimated": True,
                 }
             ],
@@ -157,8 +161,16 @@ def test_cost_explorer_without_codebuild_usage(db_path):
     stub = Stubber(client)
     stub.add_response(
         "get_cost_and_usage",
-        {"ResultsByTime": [{"TimePeriod": {"Start": "2025-03-01", "End": "2025-03-02"},
-                            "Total": {}, "Groups": [], "Estimated": False}]},
+        {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": "2025-03-01", "End": "2025-03-02"},
+                    "Total": {},
+                    "Groups": [],
+                    "Estimated": False,
+                }
+            ]
+        },
         _expected("2025-03-01", "2025-03-02"),
     )
     with stub, pytest.raises(NoCodeBuildRowsError, match="no AWS CodeBuild usage"):
