@@ -2,7 +2,7 @@
 
 Agent lines start `[Container] YYYY/MM/DD HH:MM:SS[.ffffff] ` (microseconds since about
 late 2023); user output is interleaved without the prefix. The lines that matter
-(reference/codebuild-facts.md, "CloudWatch Logs"):
+(docs/reference/codebuild-facts.md, "CloudWatch Logs"):
 
     Entering phase <PHASE>
     Running command <cmd>
@@ -12,7 +12,7 @@ late 2023); user output is interleaved without the prefix. The lines that matter
 
 Input is an iterable of CloudWatch events `(timestamp_ms | None, message)` or plain log lines.
 The event's own epoch-ms timestamp is the truth when given; otherwise the bracketed time,
-read as UTC (unverified, per the reference). A command ends at the next agent line.
+read as UTC (unverified, same section). A command ends at the next agent line.
 `format_agent_line` is the writer side, used by replays so both sides share one format.
 """
 
