@@ -345,12 +345,17 @@ def _cells_sql(grain: str) -> str:
     """
 
 
-def reconcile_con(con: duckdb.DuckDBPyConnection, *, by: str = "day") -> Reconciliation:
-    """Reconcile on an open connection (read-only is fine)."""
+def reconcile_con(
+    con: duckdb.DuckDBPyConnection, *, by: str = "day", missing_ok: bool = False
+) -> Reconciliation:
+    """Reconcile on an open connection (read-only is fine).
+
+    Without billing data: BillError, or with `missing_ok` an empty reconciliation.
+    """
     if by not in GRAINS:
         raise BillError(f"cannot reconcile by {by!r}", hint="use day or month")
     has_bill = con.execute("SELECT count(*) FROM bill_line_items").fetchall()[0][0]
-    if not has_bill:
+    if not has_bill and not missing_ok:
         raise BillError(
             "no billing data in the store",
             hint="run `ciwb bill import PATH|s3://…` or `ciwb bill fetch` first",
@@ -467,9 +472,11 @@ def reconcile_con(con: duckdb.DuckDBPyConnection, *, by: str = "day") -> Reconci
     )
 
 
-def reconcile(db: str | os.PathLike[str] | None = None, *, by: str = "day") -> Reconciliation:
+def reconcile(
+    db: str | os.PathLike[str] | None = None, *, by: str = "day", missing_ok: bool = False
+) -> Reconciliation:
     """Reconcile the imported bill with the stored builds (read-only)."""
     from ciwb.store import connect
 
     with connect(db, read_only=True) as con:
-        return reconcile_con(con, by=by)
+        return reconcile_con(con, by=by, missing_ok=missing_ok)

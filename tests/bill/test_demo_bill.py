@@ -81,3 +81,47 @@ def test_the_bill_prices_the_unpriced_demo_builds(demo):
     assert billed.unpriced_builds == 0
     assert billed.priced_builds == billed.builds
     assert any("bill" in line for line in billed.assumptions)
+
+
+def test_the_findings_name_every_planted_difference(demo):
+    from ciwb.report.findings import findings_for
+
+    db, planted = demo
+    found = findings_for("reconciliation", db=db)
+    kinds = [f.kind for f in found]
+    for kind in (
+        "coverage",
+        "not-in-store",
+        "fleet-standing",
+        "effective-rate",
+        "free-tier",
+        "credits",
+        "priced-from-bill",
+    ):
+        assert kind in kinds, kinds
+    assert "unexplained" not in kinds
+    # ranked by money: the uncovered region and the idle fleet lead
+    assert kinds[:2] == ["not-in-store", "fleet-standing"]
+    months = len(planted.bill.periods)
+    assert found[0].usd_per_month_high == pytest.approx(planted.bill.uncovered_usd / months)
+    assert planted.bill.uncovered_region in found[0].title
+
+
+def test_the_reconciliation_notebook_runs_findings_first(demo, tmp_path):
+    import nbformat
+
+    from ciwb.report import run_reports
+
+    db, _ = demo
+    run = run_reports(["reconciliation"], db=db, out=str(tmp_path))
+    assert run.failed == []
+    (executed,) = tmp_path.glob("reconciliation-*.ipynb")
+    nb = nbformat.read(executed, as_version=4)
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"]
+    assert headings[1] == "## Findings"
+    shown = "".join(
+        str(o.get("data", {}).get("text/markdown", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )
+    assert "has no builds in the store (region not in store)" in shown
