@@ -10,15 +10,17 @@ open. The region comes from the usage-type prefix (USE1- → us-east-1).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
-from ciwb.bill.importer import ImportSummary, apply_mapping, replace_periods
+from ciwb.bill.importer import ImportSummary, apply_mapping, new_batch, replace_periods
 from ciwb.errors import BillError, NoCodeBuildRowsError
 
 __all__ = ["CE_SERVICE", "CostExplorerDay", "fetch_cost_explorer", "parse_results"]
@@ -195,46 +197,42 @@ def fetch_cost_explorer(
     if not days:
         raise NoCodeBuildRowsError(f"{location}: Cost Explorer reports no {CE_SERVICE} usage")
     rows = _rows(days)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = new_batch()
     with connect(db) as con:
         con.register("_ciwb_ce_rows", pa.Table.from_pylist(rows, schema=_STAGE_SCHEMA))
+        con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
                 """
-                CREATE OR REPLACE TEMP TABLE _ciwb_bill_stage AS
-                SELECT 'cost_explorer' AS source, billing_period,
-                       CAST(NULL AS VARCHAR) AS line_item_id,
-                       CAST(NULL AS VARCHAR) AS payer_account_id, usage_account_id,
-                       line_item_type, 'CodeBuild' AS product_code, usage_type,
-                       CAST(NULL AS VARCHAR) AS operation, CAST(NULL AS VARCHAR) AS resource_id,
-                       CAST(NULL AS VARCHAR) AS region, usage_start, usage_end, usage_amount,
-                       pricing_unit,
-                       CASE WHEN usage_amount > 0 THEN unblended_cost / usage_amount END
-                           AS unblended_rate,
-                       unblended_cost, net_unblended_cost,
-                       CAST(NULL AS DOUBLE) AS public_on_demand_cost, currency,
-                       CAST(NULL AS VARCHAR) AS description, invoice_id,
-                       CAST(NULL AS JSON) AS resource_tags,
-                       CAST(NULL AS VARCHAR) AS environment_type,
-                       CAST(NULL AS VARCHAR) AS compute_type, CAST(NULL AS VARCHAR) AS unit,
-                       CAST(NULL AS VARCHAR) AS usage_kind,
-                       CAST(NULL AS BOOLEAN) AS mapping_inferred,
-                       CAST(raw AS JSON) AS raw, CAST(? AS TIMESTAMP) AS imported_at
+                INSERT INTO bill_line_items (
+                    source, billing_period, usage_account_id, line_item_type, product_code,
+                    usage_type, usage_start, usage_end, usage_amount, pricing_unit,
+                    unblended_rate, unblended_cost, net_unblended_cost, currency, invoice_id,
+                    raw, imported_at)
+                SELECT ?, billing_period, usage_account_id, line_item_type, 'CodeBuild',
+                       usage_type, usage_start, usage_end, usage_amount, pricing_unit,
+                       CASE WHEN usage_amount > 0 THEN unblended_cost / usage_amount END,
+                       unblended_cost, net_unblended_cost, currency, invoice_id,
+                       CAST(raw AS JSON), CAST(? AS TIMESTAMP)
                 FROM _ciwb_ce_rows
                 """,
-                [now],
+                ["cost_explorer", now],
             )
+            unknown = apply_mapping(con, "bill_line_items", f"imported_at = '{now.isoformat()}'")
+            periods, open_periods, replaced = replace_periods(
+                con,
+                batch=now,
+                sources=("cost_explorer",),
+                import_source="cost_explorer",
+                location=location,
+                files=len(pages),
+            )
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
         finally:
             con.unregister("_ciwb_ce_rows")
-        unknown = apply_mapping(con, "_ciwb_bill_stage")
-        periods, open_periods, replaced = replace_periods(
-            con,
-            sources=("cost_explorer",),
-            import_source="cost_explorer",
-            location=location,
-            files=len(pages),
-        )
-        con.execute("DROP TABLE _ciwb_bill_stage")
     return ImportSummary(
         location=location,
         format="cost_explorer",

@@ -10,6 +10,7 @@ final) is marked open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -27,11 +28,13 @@ from ciwb.bill.usage_types import map_usage_type, split_usage_type
 from ciwb.errors import BillSourceNotFoundError, NoCodeBuildRowsError, NotABillError
 
 __all__ = [
+    "LINE_ITEM_COLUMNS",
     "ImportSummary",
     "Progress",
     "apply_mapping",
     "data_files",
     "import_bill",
+    "new_batch",
     "replace_periods",
 ]
 
@@ -110,12 +113,15 @@ _MAPPING_SCHEMA = pa.schema(
 )
 
 
-def apply_mapping(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
-    """Fill the mapping columns of `table` from usage_types.csv; returns unknown type → rows."""
+def apply_mapping(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "true"
+) -> dict[str, int]:
+    """Fill the mapping columns of `table`'s rows matching `where` from usage_types.csv;
+    returns unknown usage type → rows."""
     distinct = [
         r[0]
         for r in con.execute(
-            f"SELECT DISTINCT usage_type FROM {table} WHERE usage_type IS NOT NULL"
+            f"SELECT DISTINCT usage_type FROM {table} WHERE usage_type IS NOT NULL AND {where}"
         ).fetchall()
     ]
     rows = []
@@ -141,7 +147,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
                 environment_type = m.environment_type, compute_type = m.compute_type,
                 unit = m.unit, usage_kind = m.usage_kind, mapping_inferred = m.mapping_inferred,
                 region = coalesce(t.region, m.prefix_region)
-            FROM _ciwb_usage_map m WHERE m.usage_type = t.usage_type
+            FROM _ciwb_usage_map m WHERE m.usage_type = t.usage_type AND {where}
             """
         )
     finally:
@@ -149,89 +155,66 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
     # Only usage-like rows of an unknown type matter; a tax row has no build behind it.
     unknown = con.execute(
         f"SELECT usage_type, count(*) FROM {table} WHERE usage_kind IS NULL "
-        "AND usage_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+        f"AND usage_type IS NOT NULL AND {where} GROUP BY 1 ORDER BY 2 DESC, 1"
     ).fetchall()
     return {str(k): int(v) for k, v in unknown}
-
-
-def _stage(con: duckdb.DuckDBPyConnection) -> None:
-    cols = ", ".join(
-        f"{name} {typ}" for name, (_, typ) in CORE_COLUMNS.items() if name != "period_start"
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ciwb_bill_stage (
-            source VARCHAR, billing_period DATE, {cols}, period_start TIMESTAMP,
-            resource_tags JSON, environment_type VARCHAR, compute_type VARCHAR,
-            unit VARCHAR, usage_kind VARCHAR, mapping_inferred BOOLEAN, raw JSON,
-            imported_at TIMESTAMP)"""
-    )
 
 
 def replace_periods(
     con: duckdb.DuckDBPyConnection,
     *,
+    batch: datetime,
     sources: Sequence[str],
     import_source: str,
     location: str,
     files: int,
 ) -> tuple[list[date], list[date], int]:
-    """Move the staged rows into bill_line_items, replacing their periods; record the import.
+    """Replace the periods of the new line items with them, record the import, and COMMIT.
 
-    `sources` are the line-item sources one period of this import replaces (a CUR 2.0 and a
-    legacy CUR import of the same period are the same bill). Returns periods, open ones, and
-    the number of line items replaced.
+    Runs inside the caller's transaction, after it inserted the new line items stamped
+    `imported_at = batch` (no second copy of their raw JSON). `sources` are the line-item
+    sources a period of this import replaces (a CUR 2.0 and a legacy CUR import of the same
+    period are the same bill). Returns the periods, the open ones, and the number of line
+    items replaced.
     """
     periods = [
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT billing_period FROM _ciwb_bill_stage ORDER BY 1"
+            "SELECT DISTINCT billing_period FROM bill_line_items WHERE imported_at = ? ORDER BY 1",
+            [batch],
         ).fetchall()
     ]
-    now = datetime.now(UTC).replace(tzinfo=None)
-    cols = ", ".join(LINE_ITEM_COLUMNS)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        replaced = con.execute(
-            "SELECT count(*) FROM bill_line_items WHERE billing_period IN (SELECT unnest(?)) "
-            "AND source IN (SELECT unnest(?))",
-            [periods, list(sources)],
-        ).fetchall()[0][0]
-        con.execute(
-            "DELETE FROM bill_line_items WHERE billing_period IN (SELECT unnest(?)) "
-            "AND source IN (SELECT unnest(?))",
-            [periods, list(sources)],
-        )
-        con.execute(
-            "DELETE FROM bill_imports WHERE billing_period IN (SELECT unnest(?)) "
-            "AND source IN (SELECT unnest(?))",
-            [periods, list(sources)],
-        )
-        con.execute(
-            f"INSERT INTO bill_line_items ({cols}) SELECT {cols} FROM _ciwb_bill_stage",
-        )
-        opened = con.execute(
-            """
-            INSERT INTO bill_imports
-            SELECT billing_period, ?, ?, ?, count(*),
-                   -- open while a row has no invoice id (AWS writes it when the bill is final,
-                   -- Cost Explorer leaves estimated days open) or the month is not over
-                   bool_or(invoice_id IS NULL)
-                       OR max(billing_period) + INTERVAL 1 MONTH > ?,
-                   ?
-            FROM _ciwb_bill_stage GROUP BY billing_period
-            RETURNING billing_period, period_open
-            """,
-            [import_source, location, files, now, now],
-        ).fetchall()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    old = "billing_period IN (SELECT unnest(?)) AND source IN (SELECT unnest(?))"
+    params = [periods, list(sources)]
+    replaced = con.execute(
+        f"SELECT count(*) FROM bill_line_items WHERE {old} AND imported_at <> ?", [*params, batch]
+    ).fetchall()
+    con.execute(f"DELETE FROM bill_line_items WHERE {old} AND imported_at <> ?", [*params, batch])
+    con.execute(f"DELETE FROM bill_imports WHERE {old}", params)
+    opened = con.execute(
+        """
+        INSERT INTO bill_imports
+        SELECT billing_period, ?, ?, ?, count(*),
+               -- open while a row has no invoice id (AWS writes it when the bill is final,
+               -- Cost Explorer leaves estimated days open) or the month is not over
+               bool_or(invoice_id IS NULL) OR max(billing_period) + INTERVAL 1 MONTH > ?,
+               ?
+        FROM bill_line_items WHERE imported_at = ? GROUP BY billing_period
+        RETURNING billing_period, period_open
+        """,
+        [import_source, location, files, batch, batch, batch],
+    ).fetchall()
+    con.execute("COMMIT")
     from ciwb.bill.rates import refresh_bill_rates
 
     refresh_bill_rates(con)
     open_periods = sorted(p for p, is_open in opened if is_open)
-    return periods, open_periods, int(replaced)
+    return periods, open_periods, int(replaced[0][0])
+
+
+def new_batch() -> datetime:
+    """The `imported_at` that marks one import's rows (UTC, microseconds)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def import_layouts(
@@ -243,49 +226,57 @@ def import_layouts(
 ) -> ImportSummary:
     """Stage every file's CodeBuild rows, map usage types, and replace their periods."""
     report = progress or (lambda stage, done, total: None)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    _stage(con)
-    names = [c for c in CORE_COLUMNS]
+    now = new_batch()
+    names = [c for c in CORE_COLUMNS if c != "period_start"]
     empty_folders: list[str] = []
     formats = sorted({layout.format for layout in layouts})
-    for i, layout in enumerate(layouts):
-        before = con.execute("SELECT count(*) FROM _ciwb_bill_stage").fetchall()[0][0]
-        con.execute(
-            f"""
-            INSERT INTO _ciwb_bill_stage (source, billing_period, {", ".join(names)},
-                                          resource_tags, raw, imported_at)
-            SELECT ?, CAST(date_trunc('month', coalesce(period_start, usage_start)) AS DATE),
-                   {", ".join(names)}, resource_tags, raw, ?
-            FROM ({select_sql(layout)})
-            """,
-            [layout.format, now],
+    # One transaction: the new rows go straight into bill_line_items, stamped with this
+    # import's time, and replace their periods' old rows at COMMIT.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        staged = 0
+        for i, layout in enumerate(layouts):
+            added = con.execute(
+                f"""
+                INSERT INTO bill_line_items (source, billing_period, {", ".join(names)},
+                                             resource_tags, raw, imported_at)
+                SELECT ?, CAST(date_trunc('month', coalesce(period_start, usage_start)) AS DATE),
+                       {", ".join(names)}, resource_tags, raw, ?
+                FROM ({select_sql(layout)})
+                """,
+                [layout.format, now],
+            ).fetchall()[0][0]
+            staged += int(added)
+            folder = _period_folder(layout.path)
+            if not added and folder:
+                empty_folders.append(folder)
+            report("importing", i + 1, len(layouts))
+        if staged == 0:
+            raise NoCodeBuildRowsError(
+                f"{location}: {len(layouts)} file(s), no line item for CodeBuild",
+                hint="line_item_product_code = 'CodeBuild'; is CodeBuild used in these periods?",
+            )
+        unknown = apply_mapping(con, "bill_line_items", f"imported_at = '{now.isoformat()}'")
+        inferred = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT usage_type FROM bill_line_items "
+                "WHERE mapping_inferred AND imported_at = ? ORDER BY 1",
+                [now],
+            ).fetchall()
+        ]
+        periods, open_periods, replaced = replace_periods(
+            con,
+            batch=now,
+            sources=("cur2", "cur"),
+            import_source="/".join(formats),
+            location=location,
+            files=len(layouts),
         )
-        after = con.execute("SELECT count(*) FROM _ciwb_bill_stage").fetchall()[0][0]
-        folder = _period_folder(layout.path)
-        if after == before and folder:
-            empty_folders.append(folder)
-        report("importing", i + 1, len(layouts))
-    staged = con.execute("SELECT count(*) FROM _ciwb_bill_stage").fetchall()[0][0]
-    if staged == 0:
-        raise NoCodeBuildRowsError(
-            f"{location}: {len(layouts)} file(s), no line item for CodeBuild",
-            hint="line_item_product_code = 'CodeBuild'; is CodeBuild used in these periods?",
-        )
-    unknown = apply_mapping(con, "_ciwb_bill_stage")
-    inferred = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT usage_type FROM _ciwb_bill_stage WHERE mapping_inferred ORDER BY 1"
-        ).fetchall()
-    ]
-    periods, open_periods, replaced = replace_periods(
-        con,
-        sources=("cur2", "cur"),
-        import_source="/".join(formats),
-        location=location,
-        files=len(layouts),
-    )
-    con.execute("DROP TABLE _ciwb_bill_stage")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # nothing to roll back once committed
+            con.execute("ROLLBACK")
+        raise
     have = {p.strftime("%Y-%m") for p in periods}
     return ImportSummary(
         location=location,
