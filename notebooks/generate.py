@@ -356,6 +356,12 @@ means idle fleets; a large *unexplained* needs the day view (`ciwb bill reconcil
         code("rec.residual_table()"),
         code("rec.not_in_store"),
         md("""
+## Per project
+Where the export carries resource ids (the project ARN) or a project tag, billed and implied
+units per project and month. A project billed with no stored builds was never collected.
+"""),
+        code("rec.projects"),
+        md("""
 ## Effective vs list rates
 The rate per usage type and month learned from the bill (cost ÷ charged units, discounts
 included) beside the list price. These rates are the price source *bill*: with

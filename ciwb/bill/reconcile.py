@@ -69,6 +69,8 @@ class Reconciliation:
     periods: pl.DataFrame
     rates: pl.DataFrame
     not_in_store: pl.DataFrame
+    # per project and month, where the line items name a project (resource id or tag)
+    projects: pl.DataFrame
     unknown_usage_types: dict[str, float]
     inferred_usage_types: list[str]
     open_periods: list[date]
@@ -118,6 +120,7 @@ class Reconciliation:
             "cells": self.cells.to_dicts(),
             "rates": self.rates.to_dicts(),
             "not_in_store": self.not_in_store.to_dicts(),
+            "projects": self.projects.to_dicts(),
             "unknown_usage_types": self.unknown_usage_types,
             "inferred_usage_types": self.inferred_usage_types,
             "open_periods": [p.isoformat() for p in self.open_periods],
@@ -157,7 +160,7 @@ def _register_mapping(con: duckdb.DuckDBPyConnection) -> None:
 COVERED = "AND CAST(date_trunc('month', b.start_time) AS DATE) IN (SELECT * FROM covered)"
 
 
-def _builds_ctes(grain: str, where: str = "") -> str:
+def _builds_ctes(grain: str, where: str = "", keys: str = "") -> str:
     """CTEs ending in `built`: implied units per account, region, compute type and cell.
 
     Needs `_ciwb_rules`, `_ciwb_build_usage` and `_ciwb_region_prefix` registered.
@@ -169,7 +172,7 @@ def _builds_ctes(grain: str, where: str = "") -> str:
     ),
     b0 AS (
         SELECT b.account_id, b.region, r.price_environment_type AS environment_type,
-               b.compute_type, b.start_time, r.granularity_s, r.minimum_s,
+               b.compute_type, b.project_name, b.start_time, r.granularity_s, r.minimum_s,
                round(greatest(b.total_s, 0), 3) AS upper_s,
                CASE WHEN p.provisioning_start IS NULL THEN 0.0 ELSE round(greatest(
                    epoch_us(b.end_time) - epoch_us(p.provisioning_start), 0) / 1e6, 3)
@@ -192,7 +195,7 @@ def _builds_ctes(grain: str, where: str = "") -> str:
           ON m.environment_type = b0.environment_type AND m.compute_type = b0.compute_type
     ),
     built AS (
-        SELECT account_id, region, environment_type, compute_type,
+        SELECT account_id, region, environment_type, compute_type{keys},
                CAST(date_trunc('{grain}', start_time) AS DATE) AS cell,
                CAST(date_trunc('month', start_time) AS DATE) AS billing_period,
                coalesce(px.prefix || '-', '') || any_value(usage_suffix) AS build_usage_type,
@@ -202,16 +205,20 @@ def _builds_ctes(grain: str, where: str = "") -> str:
                sum(billed_lower_s / unit_s) AS implied_units_lower
         FROM b1 LEFT JOIN _ciwb_region_prefix px USING (region)
         GROUP BY account_id, region, environment_type, compute_type, cell, billing_period,
-                 px.prefix
+                 px.prefix{keys}
     )
     """
 
 
-def implied_usage(con: duckdb.DuckDBPyConnection, *, grain: str = "day") -> pl.DataFrame:
-    """Billed units the stored on-demand builds imply, per account, region, usage type, cell."""
+def implied_usage(
+    con: duckdb.DuckDBPyConnection, *, grain: str = "day", by_project: bool = False
+) -> pl.DataFrame:
+    """Billed units the stored on-demand builds imply, per account, region, usage type, cell
+    (and project)."""
     register_billing_rules(con, BillingOptions())
     _register_mapping(con)
-    return frame(con, f"WITH {_builds_ctes(grain)} SELECT * FROM built ORDER BY ALL")
+    keys = ", project_name" if by_project else ""
+    return frame(con, f"WITH {_builds_ctes(grain, keys=keys)} SELECT * FROM built ORDER BY ALL")
 
 
 def _cells_sql(grain: str) -> str:
@@ -345,6 +352,56 @@ def _cells_sql(grain: str) -> str:
     """
 
 
+# Where a CodeBuild line item names its project: the resource id (the project ARN,
+# arn:aws:codebuild:<region>:<account>:project/<name>) or a project tag.
+_PROJECT = """coalesce(
+    nullif(regexp_extract(resource_id, ':project/([^:/]+)', 1), ''),
+    json_extract_string(resource_tags, '$."user:Project"'),
+    json_extract_string(resource_tags, '$."user:project"'),
+    json_extract_string(resource_tags, '$.user_project'),
+    json_extract_string(resource_tags, '$."aws:codebuild:project"'))"""
+
+
+def _projects_sql() -> str:
+    return f"""
+    WITH li AS ({CHOSEN_LINE_ITEMS}),
+    covered AS (SELECT DISTINCT billing_period FROM li),
+    {_builds_ctes("month", COVERED, keys=", project_name")},
+    billed AS (
+        SELECT billing_period, usage_account_id AS account_id, region, environment_type,
+               compute_type, {_PROJECT} AS project_name,
+               sum(usage_amount) FILTER (WHERE unblended_cost > 0) AS billed_units,
+               sum(usage_amount) FILTER (WHERE unblended_cost = 0) AS free_units,
+               sum(unblended_cost) AS gross_cost
+        FROM li WHERE charge_class = 'usage' AND usage_kind = 'on_demand'
+        GROUP BY ALL
+    ),
+    rated AS (
+        SELECT *, gross_cost / nullif(billed_units, 0) AS rate FROM billed
+        WHERE project_name IS NOT NULL
+    )
+    SELECT coalesce(r.billing_period, b.billing_period) AS billing_period,
+           coalesce(r.project_name, b.project_name) AS project_name,
+           coalesce(r.account_id, b.account_id) AS account_id,
+           coalesce(r.region, b.region) AS region,
+           coalesce(r.environment_type, b.environment_type) AS environment_type,
+           coalesce(r.compute_type, b.compute_type) AS compute_type,
+           coalesce(b.builds, 0) AS builds,
+           coalesce(r.billed_units, 0) + coalesce(r.free_units, 0) AS billed_units,
+           coalesce(b.implied_units, 0) AS implied_units,
+           coalesce(r.gross_cost, 0) AS gross_cost,
+           coalesce(b.implied_units, 0) * r.rate AS estimate
+    FROM rated r
+    FULL OUTER JOIN built b
+      ON b.billing_period = r.billing_period AND b.project_name = r.project_name
+     AND b.account_id = r.account_id AND b.region = r.region
+     AND b.environment_type = r.environment_type AND b.compute_type = r.compute_type
+    WHERE r.project_name IS NOT NULL
+       OR (b.account_id, b.region) IN (SELECT (account_id, region) FROM rated)
+    ORDER BY 1, gross_cost DESC, 2
+    """
+
+
 def reconcile_con(
     con: duckdb.DuckDBPyConnection, *, by: str = "day", missing_ok: bool = False
 ) -> Reconciliation:
@@ -448,6 +505,10 @@ def reconcile_con(
             "SELECT DISTINCT billing_period FROM bill_imports WHERE period_open ORDER BY 1"
         ).fetchall()
     ]
+    has_projects = con.execute(
+        f"SELECT count(*) FROM ({CHOSEN_LINE_ITEMS}) WHERE {_PROJECT} IS NOT NULL"
+    ).fetchall()[0][0]
+    projects = frame(con, _projects_sql()) if has_projects else pl.DataFrame()
     con.execute("DROP TABLE _ciwb_recon")
     assumptions = [
         "implied units: each build's time from its SUBMITTED start, rounded up per build "
@@ -465,6 +526,7 @@ def reconcile_con(
         periods=periods,
         rates=rates,
         not_in_store=not_in_store,
+        projects=projects,
         unknown_usage_types={str(k): float(v) for k, v in unknown.items()},
         inferred_usage_types=inferred,
         open_periods=open_periods,

@@ -66,6 +66,14 @@ class _Usage:
     units: float
     rate: float
     unit: str
+    project: str | None = None
+
+    @property
+    def resource_id(self) -> str | None:
+        """CodeBuild line items name the project ARN when the export includes resource ids."""
+        if self.project is None:
+            return None
+        return f"arn:aws:codebuild:{self.region}:{self.account}:project/{self.project}"
 
 
 def _ts(day: date) -> datetime:
@@ -114,7 +122,7 @@ def _line(
         "line_item_product_code": product,
         "line_item_usage_type": u.usage_type,
         "line_item_operation": "StartBuild" if product == "CodeBuild" else "Usage",
-        "line_item_resource_id": resource_id,
+        "line_item_resource_id": resource_id or u.resource_id,
         "line_item_usage_amount": amount,
         "line_item_currency_code": "USD",
         "line_item_unblended_rate": f"{unit_rate:.10f}",
@@ -143,7 +151,7 @@ def write_demo_bill(
 ) -> tuple[Path, PlantedBill]:
     """Write the demo's CUR 2.0 export under `root`; returns the export folder and the facts."""
     rng = random.Random(seed * 7919 + 13)
-    usage = implied_usage(con, grain="day")
+    usage = implied_usage(con, grain="day", by_project=True)
     # Seed prices are per minute or per second, the units the usage types bill in.
     prices = {
         (p.region, p.environment_type, p.compute_type): p.price
@@ -168,6 +176,7 @@ def write_demo_bill(
                 float(r["implied_units"]),
                 rate,
                 r["build_unit"],
+                r["project_name"],
             )
         )
     periods = sorted({u.day.replace(day=1) for u in rows})
@@ -192,7 +201,7 @@ def write_demo_bill(
     free_left = float(FREE_MINUTES)
     free_usd = 0.0
     discount_usd = 0.0
-    for u in sorted(rows, key=lambda x: (x.day, x.account, x.usage_type)):
+    for u in sorted(rows, key=lambda x: (x.day, x.account, x.usage_type, x.project or "")):
         period = u.day.replace(day=1)
         out = by_period[period]
         units = u.units

@@ -125,3 +125,15 @@ def test_the_reconciliation_notebook_runs_findings_first(demo, tmp_path):
         for o in c.get("outputs", [])
     )
     assert "has no builds in the store (region not in store)" in shown
+
+
+def test_the_demo_bill_goes_down_to_the_project(demo):
+    db, _ = demo
+    rec = reconcile(db, by="month")
+    projects = rec.projects
+    assert projects.height > 0
+    with connect(db, read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT DISTINCT project_name FROM builds").fetchall()}
+    assert set(projects["project_name"]) <= names
+    matched = projects.filter(projects["builds"] > 0)
+    assert (matched["billed_units"] == matched["implied_units"]).all()

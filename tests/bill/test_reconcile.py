@@ -164,3 +164,25 @@ def test_unpriced_builds_get_the_bill_rate(tmp_path, db_path):
     assert any("effective rates from the imported bill" in a for a in after.assumptions)
     rec = reconcile(db_path, by="day")
     assert rec.coverage == pytest.approx(1.0)
+
+
+def test_resource_ids_take_the_reconciliation_down_to_the_project(tmp_path, db_path):
+    three_61s_builds(db_path)  # project "web": 6 billed minutes
+    arn = "arn:aws:codebuild:us-east-1:123456789012:project/"
+    import_bill(
+        write_cur2(
+            tmp_path / "bill",
+            [
+                item(SMALL, 6, 0.03, resource_id=arn + "web"),
+                item(SMALL, 4, 0.02, resource_id=arn + "nightly"),  # nobody collected it
+            ],
+        ),
+        db_path,
+    )
+    rec = reconcile(db_path, by="month")
+    web = only(rec.projects, project_name="web")
+    assert (web["builds"], web["billed_units"], web["implied_units"]) == (3, 6, 6)
+    assert web["estimate"] == pytest.approx(0.03)
+    nightly = only(rec.projects, project_name="nightly")
+    assert (nightly["builds"], nightly["billed_units"]) == (0, 4)
+    assert nightly["gross_cost"] == pytest.approx(0.02)

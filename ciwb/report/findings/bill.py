@@ -103,6 +103,27 @@ def bill_findings(
                     command=f"ciwb collect --region {r['region']}",
                 )
             )
+    if rec.projects.height:
+        missing = rec.projects.filter(
+            (rec.projects["builds"] == 0) & (rec.projects["gross_cost"] > 0)
+        )
+        for name in sorted(set(missing["project_name"])):
+            usd = float(missing.filter(missing["project_name"] == name)["gross_cost"].sum())
+            found.append(
+                Finding(
+                    report=REPORT,
+                    kind="project-not-in-store",
+                    subject=name,
+                    title=f"Project {name} is billed {_money(usd / months)}/month but not stored",
+                    evidence=f"{span}: {_money(usd)} of line items whose resource id or tag "
+                    f"names {name}, and no stored build of it",
+                    strength="strong",
+                    action="collect the project",
+                    usd_per_month_low=usd / months,
+                    usd_per_month_high=usd / months,
+                    command=f"ciwb collect --project {name}",
+                )
+            )
     fleet = total("fleet_standing")
     if fleet > 0:
         fleet_cells = rec.cells.filter(rec.cells["category"] == "fleet")
