@@ -344,6 +344,7 @@ stored builds imply at the bill's own rate; `coverage` is the share of the bill'
 the builds explain. An open period is still being billed.
 """),
         code("rec = bill.reconcile(sel.db, by='month', missing_ok=True)\nrec.summary_table()"),
+        code("charts.bill_vs_estimate_bar(rec.periods)"),
         md("""
 ## The residual, explained
 The difference between bill and estimate, split into what explains it: the free tier,
