@@ -59,18 +59,21 @@ def part(rows: int, period: date, share: float, seed: int) -> pa.Table:
     days = rng.integers(0, 28, rows)
     starts = [start0 + timedelta(days=int(d)) for d in days]
     ends = [s + timedelta(days=1) for s in starts]
-    end_period = datetime((period + timedelta(days=32)).year, (period + timedelta(days=32)).month,
-                          1, tzinfo=UTC)
+    end_period = datetime(
+        (period + timedelta(days=32)).year, (period + timedelta(days=32)).month, 1, tzinfo=UTC
+    )
     columns: dict[str, pa.Array] = {}
     for field in CUR2_SCHEMA:
         columns[field.name] = pa.nulls(rows, type=field.type)
     columns.update(
         {
             "bill_bill_type": pa.array(["Anniversary"] * rows),
-            "bill_billing_period_start_date": pa.array([start0] * rows, CUR2_SCHEMA.field(
-                "bill_billing_period_start_date").type),
-            "bill_billing_period_end_date": pa.array([end_period] * rows, CUR2_SCHEMA.field(
-                "bill_billing_period_end_date").type),
+            "bill_billing_period_start_date": pa.array(
+                [start0] * rows, CUR2_SCHEMA.field("bill_billing_period_start_date").type
+            ),
+            "bill_billing_period_end_date": pa.array(
+                [end_period] * rows, CUR2_SCHEMA.field("bill_billing_period_end_date").type
+            ),
             "bill_invoice_id": pa.array([f"INV-{period:%Y%m}"] * rows),
             "bill_payer_account_id": pa.array(["999988887777"] * rows),
             "identity_line_item_id": pa.array([f"{seed}-{i}" for i in range(rows)]),
@@ -87,19 +90,24 @@ def part(rows: int, period: date, share: float, seed: int) -> pa.Table:
             "line_item_unblended_cost": pa.array(amount * rate),
             "line_item_net_unblended_cost": pa.array(amount * rate),
             "line_item_currency_code": pa.array(["USD"] * rows),
-            "line_item_usage_start_date": pa.array(starts, CUR2_SCHEMA.field(
-                "line_item_usage_start_date").type),
-            "line_item_usage_end_date": pa.array(ends, CUR2_SCHEMA.field(
-                "line_item_usage_end_date").type),
+            "line_item_usage_start_date": pa.array(
+                starts, CUR2_SCHEMA.field("line_item_usage_start_date").type
+            ),
+            "line_item_usage_end_date": pa.array(
+                ends, CUR2_SCHEMA.field("line_item_usage_end_date").type
+            ),
             "pricing_unit": pa.array(unit),
             "product_region_code": pa.array(
                 np.where(np.char.startswith(usage.astype(str), "USW2"), "us-west-2", "us-east-1")
             ),
             "product_servicecode": pa.array(product),
-            "product": pa.array([[("product_name", "x"), ("region", "us-east-1")]] * rows,
-                                CUR2_SCHEMA.field("product").type),
-            "resource_tags": pa.array([[("user_project", "p")]] * rows,
-                                      CUR2_SCHEMA.field("resource_tags").type),
+            "product": pa.array(
+                [[("product_name", "x"), ("region", "us-east-1")]] * rows,
+                CUR2_SCHEMA.field("product").type,
+            ),
+            "resource_tags": pa.array(
+                [[("user_project", "p")]] * rows, CUR2_SCHEMA.field("resource_tags").type
+            ),
         }
     )
     return pa.table([columns[f.name] for f in CUR2_SCHEMA], schema=CUR2_SCHEMA)
@@ -141,11 +149,14 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ciwb-bench-bill-", dir=args.dir))
     try:
         t0 = time.perf_counter()
-        files = write_export(work / "export", args.rows, args.periods, args.parts,
-                             args.codebuild_share)
+        files = write_export(
+            work / "export", args.rows, args.periods, args.parts, args.codebuild_share
+        )
         size = sum(f.stat().st_size for f in files)
-        print(f"wrote {args.rows:,} line items in {len(files)} files ({size / 1e6:.1f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {args.rows:,} line items in {len(files)} files ({size / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         ours, theirs = [], []
         kept = expected = 0
         for r in range(args.repeat):
@@ -160,8 +171,10 @@ def main() -> int:
         assert kept == expected, (kept, expected)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"CodeBuild line items kept: {kept:,} of {args.rows:,}")
-        print(f"ciwb bill import: {a:.2f} s (median of {args.repeat}); "
-              f"DuckDB read_parquet + filter: {b:.2f} s; ratio {a / b:.2f}")
+        print(
+            f"ciwb bill import: {a:.2f} s (median of {args.repeat}); "
+            f"DuckDB read_parquet + filter: {b:.2f} s; ratio {a / b:.2f}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

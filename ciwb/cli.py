@@ -225,7 +225,8 @@ def collect(
     """Collect CodeBuild history (projects, builds, batches, reports, metrics, logs)."""
     from contextlib import nullcontext
 
-    from ciwb.collect import CollectOptions, RichProgress, parse_since
+    from ciwb.codebuild.clock import parse_when
+    from ciwb.collect import CollectOptions, RichProgress
     from ciwb.collect import collect as _collect
 
     options = CollectOptions(
@@ -233,7 +234,7 @@ def collect(
         role_arn=role_arn,
         regions=list(region or ()),
         all_regions=all_regions,
-        since=parse_since(since),
+        since=parse_when(since, option="--since"),
         projects=list(project or ()),
         logs=logs,
         metrics=not no_metrics,
@@ -798,11 +799,11 @@ def cost_summary_cmd(
 ) -> None:
     """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
     from ciwb.cost import BillingOptions, cost_summary
+    from ciwb.store import Selection
 
     summary = cost_summary(
         db,
-        since=since,
-        until=until,
+        Selection(since, until),
         by=by,
         options=BillingOptions(free_tier=free_tier, prices=prices),
     )
@@ -834,8 +835,9 @@ def cost_phases(
 ) -> None:
     """Each phase's share of every project's cost (pro rata to phase time, per bound)."""
     from ciwb.cost import phase_cost_shares
+    from ciwb.store import Selection
 
-    frame = phase_cost_shares(db, since=since, until=until)
+    frame = phase_cost_shares(db, Selection(since, until))
     if as_json:
         _print_json(frame.to_dicts())
         return
@@ -850,8 +852,7 @@ def cost_save(
     prices: PricesOption = "bill",
 ) -> None:
     """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
-    from ciwb.cost import BillingOptions
-    from ciwb.cost.costs import save_build_costs
+    from ciwb.cost import BillingOptions, save_build_costs
 
     rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier, prices=prices))
     console.print(f"build_costs: {rows:,} builds costed")
@@ -882,18 +883,18 @@ def cost_whatif(
     as_json: JsonOption = False,
 ) -> None:
     """What a change would cost: each table states its assumption, evidence, uncertainty."""
-    from ciwb.cost.whatif import run_whatif
+    from ciwb.cost import run_whatif
+    from ciwb.store import Selection
 
     given = {
-        "since": since,
-        "until": until,
         "factor": factor,
         "fleet_rate": fleet_rate,
         "headroom": headroom,
         "percentile": percentile,
         "last_n": last,
     }
-    result = run_whatif(kind, db, **{k: v for k, v in given.items() if v is not None})
+    options = {k: v for k, v in given.items() if v is not None}
+    result = run_whatif(kind, db, Selection(since, until), **options)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -32,9 +32,9 @@ import pyarrow as pa
 from ciwb.bill.charges import CHOSEN_LINE_ITEMS
 from ciwb.bill.usage_types import _preferred_prefix, usage_mappings
 from ciwb.cost.billing import BillingOptions, register_billing_rules
-from ciwb.cost.frames import frame
 from ciwb.cost.prices import register_prices
 from ciwb.errors import BillError
+from ciwb.store.query import fetch_frame
 
 __all__ = [
     "BUCKETS",
@@ -218,7 +218,9 @@ def implied_usage(
     register_billing_rules(con, BillingOptions())
     _register_mapping(con)
     keys = ", project_name" if by_project else ""
-    return frame(con, f"WITH {_builds_ctes(grain, keys=keys)} SELECT * FROM built ORDER BY ALL")
+    return fetch_frame(
+        con, f"WITH {_builds_ctes(grain, keys=keys)} SELECT * FROM built ORDER BY ALL"
+    )
 
 
 def _cells_sql(grain: str) -> str:
@@ -423,7 +425,7 @@ def reconcile_con(
     _register_mapping(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ciwb_recon AS {_cells_sql(GRAINS[by])}")
     bucket_sum = " + ".join(f"coalesce({b}, 0)" for b in BUCKETS if b != "unexplained")
-    cells = frame(
+    cells = fetch_frame(
         con,
         f"""
         SELECT billing_period, cell, account_id, region, usage_type, environment_type,
@@ -438,7 +440,7 @@ def reconcile_con(
         """,
     )
     sums = ", ".join(f"sum({b}) AS {b}" for b in BUCKETS if b != "unexplained")
-    periods = frame(
+    periods = fetch_frame(
         con,
         f"""
         WITH c AS (
@@ -461,7 +463,7 @@ def reconcile_con(
         FROM c GROUP BY c.billing_period ORDER BY c.billing_period
         """,
     )
-    not_in_store = frame(
+    not_in_store = fetch_frame(
         con,
         """
         SELECT billing_period, not_in_store_reason AS reason, account_id, region, usage_type,
@@ -470,7 +472,7 @@ def reconcile_con(
         GROUP BY ALL ORDER BY billing_period, gross_cost DESC
         """,
     )
-    rates = frame(
+    rates = fetch_frame(
         con,
         """
         SELECT br.billing_period, br.region, br.environment_type, br.compute_type,
@@ -508,7 +510,7 @@ def reconcile_con(
     has_projects = con.execute(
         f"SELECT count(*) FROM ({CHOSEN_LINE_ITEMS}) WHERE {_PROJECT} IS NOT NULL"
     ).fetchall()[0][0]
-    projects = frame(con, _projects_sql()) if has_projects else pl.DataFrame()
+    projects = fetch_frame(con, _projects_sql()) if has_projects else pl.DataFrame()
     con.execute("DROP TABLE _ciwb_recon")
     assumptions = [
         "implied units: each build's time from its SUBMITTED start, rounded up per build "

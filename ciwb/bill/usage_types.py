@@ -142,7 +142,7 @@ def build_usage_type(
     region: str | None, environment_type: str | None, compute_type: str | None
 ) -> str | None:
     """The usage type a build on demand is billed under, e.g. `USE1-Build-Min:Linux:g1.small`."""
-    from ciwb.cost.shapes import price_environment
+    from ciwb.cost.billing import price_environment
 
     env = price_environment(environment_type)
     for row in usage_mappings():

@@ -19,7 +19,7 @@ from ciwb.bill.cur2_writer import write_cur2_period
 from ciwb.bill.formats import normalise_name
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ACCOUNT = "123456789012"  # tests/cost/builders.py's account
+ACCOUNT = "123456789012"  # support.aws.ACCOUNT, the account support.builds writes
 PAYER = "999988887777"
 _ids = itertools.count(1)
 

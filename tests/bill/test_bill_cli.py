@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from support.builds import T0, build_record
+from support.stores import write_store
 from tests.bill.billfiles import item, write_cur2
-from tests.cost.builders import T0, build_record, write_store
 from tests.test_cli import assert_one_line_error, ciwb
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from ciwb.bill import import_bill, reconcile
 from ciwb.cost import BillingOptions, cost_summary
+from support.builds import T0, build_record
+from support.stores import write_store
 from tests.bill.billfiles import item, write_cur2
-from tests.cost.builders import T0, build_record, write_store
 
 SMALL = "USE1-Build-Min:Linux:g1.small"
 

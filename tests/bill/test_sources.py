@@ -11,8 +11,9 @@ from botocore.stub import Stubber
 from ciwb.bill import fetch_cost_explorer, import_bill, reconcile
 from ciwb.errors import BillSourceNotFoundError, NoCodeBuildRowsError
 from ciwb.store import connect
+from support.builds import T0, build_record
+from support.stores import write_store
 from tests.bill.billfiles import item, write_cur2
-from tests.cost.builders import T0, build_record, write_store
 
 
 @pytest.fixture

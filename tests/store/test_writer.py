@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from collect_history import query as _q
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_project
-from ciwb.collect.pipeline import BackgroundWriter
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
+from ciwb.store.writer import BackgroundWriter
+from support.queries import query as _q
 
 
 def _project(name: str) -> NormalisedBatch:
