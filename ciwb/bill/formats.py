@@ -153,9 +153,18 @@ def _tags(layout: FileLayout) -> str:
     return f"json_object({pairs})"
 
 
+# Older legacy exports carry the region code only as product/region.
+_FALLBACKS = {"region": "product_region"}
+
+
 def select_sql(layout: FileLayout, where: str = "") -> str:
     """SELECT of the named columns plus `resource_tags` and `raw` from one file."""
-    cols = [f"{_cast(layout, src, typ)} AS {name}" for name, (src, typ) in CORE_COLUMNS.items()]
+    cols = []
+    for name, (src, typ) in CORE_COLUMNS.items():
+        expr = _cast(layout, src, typ)
+        if name in _FALLBACKS and _FALLBACKS[name] in layout.by_name:
+            expr = f"coalesce({expr}, {_cast(layout, _FALLBACKS[name], typ)})"
+        cols.append(f"{expr} AS {name}")
     cols.append(f"{_tags(layout)} AS resource_tags")
     cols.append("to_json(src) AS raw")
     product = layout.by_name["line_item_product_code"]

@@ -151,3 +151,34 @@ def test_errors_name_the_problem(tmp_path, db_path):
         import_bill(ec2_only, db_path)
     with pytest.raises(NotABillError, match="looks like cur2"):
         import_bill(write_cur2(tmp_path / "c2", sample_items()), db_path, fmt="cur")
+
+
+def test_legacy_cur_parquet_with_athena_column_names(tmp_path, db_path):
+    # The legacy CUR's Parquet (Athena) layout: category/Name in snake case, one column per
+    # tag, no product map, region code in product_region.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ciwb.bill.formats import normalise_name
+
+    legacy = [
+        normalise_name(c)
+        for c in legacy_columns()
+        if c != "product/regionCode" and not c.startswith("resourceTags/")
+    ]
+    src = item("USW2-Build-Min:ARM:g1.large", 10, 0.15, region="us-west-2")
+    row = {c: src.get(c) for c in legacy}
+    row["product_region"] = "us-west-2"
+    row["resource_tags_user_project"] = "mobile"
+    row["line_item_usage_start_date"] = src["line_item_usage_start_date"]
+    table = pa.Table.from_pylist(
+        [row, {**row, "line_item_product_code": "AmazonEC2", "line_item_usage_type": "x"}]
+    )
+    path = tmp_path / "legacy" / "20250301-20250401" / "cur-00001.snappy.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+    summary = import_bill(path.parent.parent, db_path)
+    assert (summary.format, summary.line_items) == ("cur", 1)
+    rows = _rows(db_path, "SELECT region, environment_type, resource_tags FROM bill_line_items")
+    assert rows[0][:2] == ("us-west-2", "ARM_CONTAINER")
+    assert json.loads(rows[0][2]) == {"user_project": "mobile"}
