@@ -11,6 +11,7 @@ final) is marked open.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -76,8 +77,33 @@ class ImportSummary:
         return asdict(self)
 
 
+def _current_assembly(files: list[Path], root: Path) -> list[Path]:
+    """Drop superseded legacy-CUR deliveries.
+
+    The legacy CUR writes each refresh of a period into a new `<assemblyId>/` folder beside
+    the old ones, and `<period>/<report>-Manifest.json` lists the current files in
+    `reportKeys`; reading every folder would count the period several times.
+    """
+    keep = set(files)
+    for manifest in root.rglob("*-Manifest.json"):
+        if "metadata" in manifest.parts or not _PERIOD_DIR.fullmatch(manifest.parent.name):
+            continue
+        try:
+            keys = json.loads(manifest.read_text(encoding="utf-8")).get("reportKeys") or []
+        except (OSError, ValueError):
+            continue
+        current = {tuple(k.split("/")[-2:]) for k in keys}
+        if not current:
+            continue
+        for path in files:
+            if manifest.parent in path.parents and tuple(path.parts[-2:]) not in current:
+                keep.discard(path)
+    return [p for p in files if p in keep]
+
+
 def data_files(root: Path) -> list[Path]:
-    """The Parquet / CSV files of an export, in a stable order (manifests and metadata skipped)."""
+    """The Parquet / CSV files of an export, in a stable order (manifests and metadata skipped,
+    superseded legacy-CUR deliveries left out)."""
     if root.is_file():
         return [root]
     if not root.exists():
@@ -87,6 +113,7 @@ def data_files(root: Path) -> list[Path]:
         for p in root.rglob("*")
         if p.is_file() and p.name.lower().endswith(_DATA_SUFFIXES) and "metadata" not in p.parts
     )
+    files = _current_assembly(files, root)
     if not files:
         raise BillSourceNotFoundError(f"{root}: no Parquet or CSV files found")
     return files
@@ -292,8 +319,10 @@ def import_layouts(
     )
 
 
-def _s3_download(uri: str, target: Path, *, profile: str | None, client: Any) -> int:
-    """Download the data files under an s3:// prefix into `target`; returns how many."""
+def _s3_download(
+    uri: str, target: Path, *, profile: str | None, client: Any, progress: Progress
+) -> int:
+    """Download the data files (and legacy manifests) under an s3:// prefix into `target`."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -302,17 +331,24 @@ def _s3_download(uri: str, target: Path, *, profile: str | None, client: Any) ->
 
         session = boto3.Session(profile_name=profile) if profile else boto3.Session()
         client = session.client("s3")
-    count = 0
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", ()):
-                key = obj["Key"]
-                if not key.lower().endswith(_DATA_SUFFIXES) or "/metadata/" in f"/{key}":
-                    continue
-                local = target / key
-                local.parent.mkdir(parents=True, exist_ok=True)
-                client.download_file(bucket, key, str(local))
-                count += 1
+        keys = [
+            obj["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
+            for obj in page.get("Contents", ())
+            if obj["Key"].lower().endswith((*_DATA_SUFFIXES, "-manifest.json"))
+            and "/metadata/" not in f"/{obj['Key']}"
+        ]
+        data = [k for k in keys if k.lower().endswith(_DATA_SUFFIXES)]
+        if not data:
+            raise BillSourceNotFoundError(f"{uri}: no Parquet or CSV files under this prefix")
+        for i, key in enumerate(keys):
+            local = target / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(local))
+            progress("downloading", i + 1, len(keys))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchBucket", "404"):
@@ -322,9 +358,7 @@ def _s3_download(uri: str, target: Path, *, profile: str | None, client: Any) ->
         raise BillSourceNotFoundError(f"{uri}: {code or exc}") from None
     except BotoCoreError as exc:
         raise BillSourceNotFoundError(f"{uri}: {exc}") from None
-    if count == 0:
-        raise BillSourceNotFoundError(f"{uri}: no Parquet or CSV files under this prefix")
-    return count
+    return len(data)
 
 
 def import_bill(
@@ -343,8 +377,9 @@ def import_bill(
     with tempfile.TemporaryDirectory(prefix="ciwb-bill-") as scratch:
         if location.startswith("s3://"):
             report = progress or (lambda stage, done, total: None)
-            report("downloading", 0, 0)
-            _s3_download(location, Path(scratch), profile=profile, client=s3_client)
+            _s3_download(
+                location, Path(scratch), profile=profile, client=s3_client, progress=report
+            )
             root = Path(scratch)
         else:
             root = Path(location)

@@ -182,3 +182,51 @@ def test_legacy_cur_parquet_with_athena_column_names(tmp_path, db_path):
     rows = _rows(db_path, "SELECT region, environment_type, resource_tags FROM bill_line_items")
     assert rows[0][:2] == ("us-west-2", "ARM_CONTAINER")
     assert json.loads(rows[0][2]) == {"user_project": "mobile"}
+
+
+def test_superseded_legacy_deliveries_are_left_out(tmp_path, db_path):
+    # Two deliveries of March: the manifest names the second; the first must not count twice.
+    period = tmp_path / "cur" / "codebuild" / "20250301-20250401"
+    write_legacy_csv(
+        period / "old-assembly" / "codebuild-00001.csv.gz",
+        [item("USE1-Build-Min:Linux:g1.small", 4, 0.02)],
+    )
+    write_legacy_csv(
+        period / "new-assembly" / "codebuild-00001.csv.gz",
+        [item("USE1-Build-Min:Linux:g1.small", 6, 0.03)],
+    )
+    (period / "codebuild-Manifest.json").write_text(
+        json.dumps(
+            {"reportKeys": ["cur/codebuild/20250301-20250401/new-assembly/codebuild-00001.csv.gz"]}
+        )
+    )
+    summary = import_bill(tmp_path / "cur", db_path)
+    assert summary.files == 1
+    assert _rows(db_path, "SELECT sum(usage_amount) FROM bill_line_items") == [(6.0,)]
+
+
+def test_cur2_gzipped_csv(tmp_path, db_path):
+    # Data Exports also writes CUR 2.0 as gzipped CSV: same snake-case names, maps as JSON.
+    import csv
+    import gzip
+
+    src = item("USE1-Build-Min:Linux:g1.small", 6, 0.03, tags={"user_project": "web"})
+    path = tmp_path / "x" / "data" / "BILLING_PERIOD=2025-03" / "x-00001.csv.gz"
+    path.parent.mkdir(parents=True)
+    with gzip.open(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(cur2_columns())
+        values = []
+        for name in cur2_columns():
+            value = src.get(name)
+            if isinstance(value, dict):
+                value = json.dumps(value)
+            elif hasattr(value, "strftime"):
+                value = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+            values.append("" if value is None else value)
+        writer.writerow(values)
+    summary = import_bill(tmp_path / "x", db_path)
+    assert (summary.format, summary.line_items) == ("cur2", 1)
+    rows = _rows(db_path, "SELECT usage_amount, usage_start, resource_tags FROM bill_line_items")
+    assert rows[0][0] == 6.0 and rows[0][1].isoformat() == "2025-03-03T00:00:00"
+    assert json.loads(rows[0][2]) == {"user_project": "web"}
