@@ -326,6 +326,8 @@ Every other cost in ciwb is builds × prices. This report lines the imported bil
 Data Exports, legacy CUR or Cost Explorer: `ciwb bill import` / `ciwb bill fetch`) up with
 the stored builds per account, region, usage type and month: how much of the bill the builds
 explain, why the rest is not explained, and the rates you really pay. Findings first.
+The reconciliation covers every imported billing period and every stored build in them; the
+selection parameters apply to the cost summary at the end.
 """,
     [
         md("""

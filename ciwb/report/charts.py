@@ -319,6 +319,10 @@ def bill_vs_estimate_bar(periods: pl.DataFrame) -> go.Figure:
     fig.add_bar(name="bill", x=months, y=periods["bill_cost"].to_list())
     fig.add_bar(name="estimate (builds × bill rate)", x=months, y=periods["estimate"].to_list())
     if "estimate_list" in periods.columns:
-        fig.add_bar(name="estimate at list prices", x=months, y=periods["estimate_list"].to_list())
+        fig.add_bar(
+            name="estimate at list prices (builds with a list price only)",
+            x=months,
+            y=periods["estimate_list"].to_list(),
+        )
     fig.update_yaxes(title="USD")
     return fig
