@@ -165,13 +165,22 @@ def fetch_cost_explorer(
 
     from ciwb.store import connect
 
+    def day(value: date | str, option: str) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise BillError(f"{option} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
     today = datetime.now(UTC).date()
-    end = date.fromisoformat(until) if isinstance(until, str) else (until or today)
+    end = day(until, "--until") if until else today
     if since is None:
-        first = today.replace(day=1)
-        start = (first - timedelta(days=62)).replace(day=1)  # this month and the two before
+        start = today.replace(day=1)
+        for _ in range(2):  # this month and the two before
+            start = (start - timedelta(days=1)).replace(day=1)
     else:
-        start = date.fromisoformat(since) if isinstance(since, str) else since
+        start = day(since, "--since")
     # Whole periods only: a fetch replaces the periods it touches.
     start = start.replace(day=1)
     if start >= end:

@@ -65,3 +65,9 @@ def test_bill_errors_are_one_line(tmp_path, db_path):
     assert_one_line_error(
         ciwb("cost", "summary", "--db", str(db_path), "--prices", "cheap"), "unknown price source"
     )
+
+
+def test_fetch_with_a_bad_date_is_one_line(db_path):
+    assert_one_line_error(
+        ciwb("bill", "fetch", "--since", "last tuesday", "--db", str(db_path)), "is not a date"
+    )
