@@ -11,7 +11,8 @@ Cells are account × region × usage type × UTC day (or month). In each cell:
 
 The estimate is I × g; the bill is gross + discounts + credits + other. Their difference is
 split into buckets that sum to it exactly: free tier (−min(F, I) × g), discounts, credits,
-other charges (tax, fees), fleet standing charges (reserved-capacity usage types), usage not in
+other charges (tax, fees), fleet standing charges (a reserved-capacity fleet's billed
+instance-minutes beyond those its stored builds used, matched by fleet ARN), usage not in
 the store (billed cells without builds, with the reason: account, region, usage type or day
 not collected), unknown usage types, rounding (a unit gap of at most one unit per build), and
 unexplained (the rest, including builds the bill does not show). Coverage is the share of the
@@ -251,6 +252,34 @@ def _cells_sql(grain: str) -> str:
                count(*) AS line_items
         FROM li GROUP BY ALL
     ),
+    fleet_builds AS (
+        SELECT b.account_id, b.region, b.fleet_arn,
+               CAST(date_trunc('{grain}', b.start_time) AS DATE) AS cell,
+               count(*) AS builds,
+               -- a build holds one fleet instance while it runs: its minutes, rounded up
+               sum(ceil(greatest(b.total_s, 0) / 60)) AS used_minutes
+        FROM builds b
+        WHERE b.fleet_arn IS NOT NULL AND b.build_complete AND b.start_time IS NOT NULL
+          AND CAST(date_trunc('month', b.start_time) AS DATE) IN (SELECT * FROM covered)
+        GROUP BY ALL
+    ),
+    fleet_used AS (
+        SELECT f.account_id, f.region, f.environment_type, f.compute_type, f.cell,
+               sum(coalesce(fb.builds, 0)) AS fleet_builds,
+               sum(least(coalesce(fb.used_minutes, 0), f.units)) AS fleet_used_units
+        FROM (
+            SELECT usage_account_id AS account_id, region, environment_type, compute_type,
+                   resource_id,
+                   CAST(date_trunc('{grain}', coalesce(usage_start, billing_period)) AS DATE)
+                       AS cell,
+                   sum(usage_amount) AS units
+            FROM li WHERE usage_kind = 'fleet' AND charge_class = 'usage' GROUP BY ALL
+        ) f
+        LEFT JOIN fleet_builds fb
+          ON fb.account_id = f.account_id AND fb.region = f.region
+         AND fb.fleet_arn = f.resource_id AND fb.cell = f.cell
+        GROUP BY ALL
+    ),
     month_rate AS (
         SELECT usage_account_id AS account_id, region, environment_type, compute_type,
                billing_period,
@@ -278,8 +307,14 @@ def _cells_sql(grain: str) -> str:
                coalesce(bd.discount_cost, 0) AS discount_cost,
                coalesce(bd.credit_cost, 0) AS credit_cost,
                coalesce(bd.other_cost, 0) AS other_cost,
-               coalesce(bd.line_items, 0) AS line_items
+               coalesce(bd.line_items, 0) AS line_items,
+               coalesce(fu.fleet_builds, 0) AS fleet_builds,
+               coalesce(fu.fleet_used_units, 0) AS fleet_used_units
         FROM billed bd
+        LEFT JOIN fleet_used fu
+          ON fu.account_id = bd.account_id AND fu.region = bd.region
+         AND fu.environment_type = bd.environment_type AND fu.compute_type = bd.compute_type
+         AND fu.cell = bd.cell
         FULL OUTER JOIN built bt
           ON bd.account_id = bt.account_id AND bd.region = bt.region
          AND bd.environment_type = bt.environment_type AND bd.compute_type = bt.compute_type
@@ -335,14 +370,18 @@ def _cells_sql(grain: str) -> str:
     )
     SELECT c.*,
            c.gross_cost + c.discount_cost + c.credit_cost + c.other_cost AS bill_cost,
-           c.implied_units * c.rate AS estimate,
-           least(c.billed_units, c.implied_units) * c.rate AS explained_cost,
+           CASE WHEN c.category = 'fleet' THEN c.fleet_used_units * c.rate
+                ELSE c.implied_units * c.rate END AS estimate,
+           CASE WHEN c.category = 'fleet' THEN c.fleet_used_units * c.rate
+                ELSE least(c.billed_units, c.implied_units) * c.rate END AS explained_cost,
            CASE WHEN c.category = 'matched'
                 THEN -least(c.free_units, c.implied_units) * c.rate ELSE 0 END AS free_tier,
            c.discount_cost AS discounts,
            c.credit_cost AS credits,
            c.other_cost AS other_charges,
-           CASE WHEN c.category = 'fleet' THEN c.gross_cost ELSE 0 END AS fleet_standing,
+           -- a fleet's cost beyond the instance-minutes its stored builds used: idle capacity
+           CASE WHEN c.category = 'fleet' THEN c.gross_cost - c.fleet_used_units * c.rate
+                ELSE 0 END AS fleet_standing,
            CASE WHEN c.category = 'not in store' THEN c.gross_cost ELSE 0 END AS not_in_store,
            CASE WHEN c.category = 'unknown usage type' THEN c.gross_cost ELSE 0 END
                AS unknown_usage_type,
@@ -430,6 +469,7 @@ def reconcile_con(
         f"""
         SELECT billing_period, cell, account_id, region, usage_type, environment_type,
                compute_type, unit, category, not_in_store_reason, mapping_inferred, builds,
+               fleet_builds, fleet_used_units,
                billed_units, free_units, implied_units, implied_units_lower, rate, list_rate,
                gross_cost, bill_cost, estimate, explained_cost,
                {", ".join(b for b in BUCKETS if b != "unexplained")},
@@ -450,7 +490,7 @@ def reconcile_con(
         SELECT c.billing_period,
                coalesce((SELECT bool_or(period_open) FROM bill_imports i
                          WHERE i.billing_period = c.billing_period), false) AS period_open,
-               sum(builds) AS builds,
+               sum(builds + fleet_builds) AS builds,
                sum(bill_cost) AS bill_cost,
                sum(gross_cost) AS gross_cost,
                sum(estimate) AS estimate,
@@ -519,8 +559,8 @@ def reconcile_con(
         "rate: the bill's gross usage cost ÷ charged units per account, usage type and month; "
         "the list price where the bill has none",
         "rounding: a unit gap of at most one unit per build in the cell",
-        "builds on reserved-capacity fleets are not compared unit by unit: their fleet's "
-        "usage types are fleet standing charges",
+        "reserved-capacity fleets: a build holds one instance for its minutes (rounded up); "
+        "the rest of the fleet's billed instance-minutes is standing (idle) charge",
     ]
     return Reconciliation(
         by=by,

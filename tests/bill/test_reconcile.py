@@ -187,3 +187,32 @@ def test_resource_ids_take_the_reconciliation_down_to_the_project(tmp_path, db_p
     nightly = only(rec.projects, project_name="nightly")
     assert (nightly["builds"], nightly["billed_units"]) == (0, 4)
     assert nightly["gross_cost"] == pytest.approx(0.02)
+
+
+def test_a_fleet_is_idle_for_what_its_builds_did_not_use(tmp_path, db_path):
+    fleet = "arn:aws:codebuild:us-east-1:123456789012:fleet/f1:abc"
+    # two builds of 10 minutes each on the fleet: 20 instance-minutes used
+    write_store(
+        db_path,
+        [
+            build_record(
+                "f", n, start=T0 + timedelta(hours=n), phases={"BUILD": 600}, fleet_arn=fleet
+            )
+            for n in range(2)
+        ],
+    )
+    # the fleet billed 600 instance-minutes at $0.001 = $0.60
+    import_bill(
+        write_cur2(
+            tmp_path / "bill",
+            [item("USE1-Build-Min:Linux:Reserved:g1.medium", 600, 0.6, resource_id=fleet)],
+        ),
+        db_path,
+    )
+    rec = reconcile(db_path, by="day")
+    cell = only(rec.cells, category="fleet")
+    assert (cell["fleet_builds"], cell["fleet_used_units"]) == (2, 20)
+    assert cell["explained_cost"] == pytest.approx(0.02)
+    assert cell["fleet_standing"] == pytest.approx(0.58)  # 580 idle instance-minutes
+    assert cell["unexplained"] == pytest.approx(0)
+    assert rec.coverage == pytest.approx(0.02 / 0.6)

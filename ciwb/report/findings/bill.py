@@ -134,12 +134,13 @@ def bill_findings(
                 kind="fleet-standing",
                 subject=", ".join(sorted(set(fleet_cells["usage_type"].drop_nulls()))),
                 title=(
-                    f"Reserved-capacity fleets cost {_money(fleet / months)}/month while "
-                    "no stored build ran on them"
+                    f"Reserved-capacity fleets cost {_money(fleet / months)}/month for "
+                    "capacity no stored build used"
                 ),
                 evidence=(
-                    f"{span}: {_money(fleet)} for {units:,.0f} instance-minutes "
-                    f"({units / 60:,.0f} instance-hours) of fleet usage types"
+                    f"{span}: {units:,.0f} instance-minutes billed, "
+                    f"{float(fleet_cells['fleet_used_units'].sum()):,.0f} used by "
+                    f"{int(fleet_cells['fleet_builds'].sum()):,} builds; idle: {_money(fleet)}"
                 ),
                 strength="strong",
                 action="scale idle fleets down (or delete them) outside working hours",
