@@ -43,6 +43,17 @@ def test_import_then_reconcile_then_cost_with_bill_prices(tmp_path, db_path):
     assert round(billed["cost_upper"], 6) == 0.024
     assert round(listed["cost_upper"], 6) == 0.03
     assert "prices: list prices only" in listed["assumptions"]
+    shown = json.loads(ciwb("pricing", "show", "--db", str(db_path), "--json").stdout)
+    small = [
+        r
+        for r in shown
+        if r["compute_type"] == "BUILD_GENERAL1_SMALL"
+        and r["environment_type"] == "LINUX_CONTAINER"
+        and r["region"] == "us-east-1"
+    ]
+    assert [(r["price"], r["source"][:12], r["as_of"]) for r in small] == [
+        (0.004, "bill 2025-03", "2025-03-01")
+    ]
 
 
 def test_bill_errors_are_one_line(tmp_path, db_path):
