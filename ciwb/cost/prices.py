@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ciwb.errors import CiwbError
+from ciwb.errors import PricingError
 
 __all__ = [
     "PRICE_SOURCES",
@@ -55,10 +55,6 @@ _COLUMNS = (
     "as_of",
     "confidence",
 )
-
-
-class PricingError(CiwbError):
-    """A price table or Price List answer that cannot be used."""
 
 
 class PriceRow(NamedTuple):
