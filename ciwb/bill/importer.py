@@ -251,7 +251,7 @@ def import_layouts(
     location: str,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Stage every file's CodeBuild rows, map usage types, and replace their periods."""
+    """Insert every file's CodeBuild rows, map usage types, and replace their periods."""
     report = progress or (lambda stage, done, total: None)
     now = new_batch()
     names = [c for c in CORE_COLUMNS if c != "period_start"]
