@@ -188,7 +188,7 @@ def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptio
     """Register prices, billing rules and fleet relations on `con`; returns the price rows."""
     register_billing_rules(con, options)
     register_fleet_relations(con)
-    return register_prices(con, as_of=options.prices_as_of)
+    return register_prices(con, as_of=options.prices_as_of, prices=options.prices)
 
 
 def materialise_costs(

@@ -9,7 +9,9 @@ with `@register("cost_report")` in a module of this package (imported below) and
 change elsewhere.
 """
 
-from ciwb.report.findings import fleets as _fleets  # noqa: F401  (registers its producers)
+# Producers register on import.
+from ciwb.report.findings import bill as _bill  # noqa: E402, F401
+from ciwb.report.findings import fleets as _fleets  # noqa: E402, F401
 from ciwb.report.findings.base import (
     Finding,
     Strength,
