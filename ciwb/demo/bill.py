@@ -39,6 +39,9 @@ DEMO_RATES = {
     ("us-east-1", "ARM_CONTAINER", "BUILD_GENERAL1_XLARGE"): 0.03,
     ("us-east-1", "ARM_CONTAINER", "BUILD_GENERAL1_2XLARGE"): 0.06,
     ("us-east-1", "ARM_LAMBDA_CONTAINER", "BUILD_LAMBDA_2GB"): 0.00002,
+    # the 2026 projects' Lambda sizes above 1 GB (ciwb.demo.modern)
+    ("us-east-1", "LINUX_LAMBDA_CONTAINER", "BUILD_LAMBDA_4GB"): 0.00008,
+    ("us-east-1", "ARM_LAMBDA_CONTAINER", "BUILD_LAMBDA_10GB"): 0.00011,
 }
 DISCOUNT = 0.08  # private pricing on the platform account
 UNCOVERED_REGION = "us-west-2"
