@@ -62,12 +62,19 @@ class BackgroundWriter:
     committed when the process dies is simply fetched again by the next run. At most
     `depth` batches wait in memory. `drain()` waits until everything queued is committed
     (before a stage reads the store) and re-raises a write error in the caller's thread.
+
+    Several threads may write through one writer (concurrent collect walks). `sync()` waits
+    only for what the calling thread queued before it, so one walk reading the store does
+    not wait on the others. After a failed write every later batch is dropped, whoever
+    queued it: what commits is always a prefix of the queue, so no cursor is ever committed
+    without the builds queued before it.
     """
 
     def __init__(self, db: Path | str | None, depth: int = 4) -> None:
         self._writer = StoreWriter(db)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._failed = False
         self._thread = threading.Thread(target=self._run, name="ciwb-store-writer", daemon=True)
         self._thread.start()
 
@@ -85,10 +92,12 @@ class BackgroundWriter:
             try:
                 if item is None:
                     return
-                if self._error is None:
+                if isinstance(item, threading.Event):
+                    item.set()  # a sync() marker: everything queued before it is committed
+                elif not self._failed:
                     self._writer(*item)
             except BaseException as exc:  # surfaced by the next call or drain()
-                self._error = exc
+                self._error, self._failed = exc, True
             finally:
                 self._queue.task_done()
 
@@ -97,13 +106,28 @@ class BackgroundWriter:
             error, self._error = self._error, None
             raise error
 
-    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
+    def _check_open(self) -> None:
+        # The failure is raised once (where it is first seen); any other thread still writing
+        # learns its batches are being dropped.
         self._check()
+        if self._failed:
+            raise RuntimeError("the store writer failed earlier: this batch was not written")
+
+    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
+        self._check_open()
         self._queue.put((batch, extra))
 
     def drain(self) -> None:
         self._queue.join()
         self._check()
+
+    def sync(self) -> None:
+        """Wait until everything this thread queued so far is committed (or failed)."""
+        self._check_open()
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+        self._check_open()
 
     def close(self) -> None:
         if self._thread.is_alive():
