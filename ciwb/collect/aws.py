@@ -204,9 +204,33 @@ def assumed_role_credentials(
     )
 
 
+_prototype_lock = threading.Lock()
+_prototype: Any = None
+# What every session reads from botocore's data files and then only reads: the models and
+# the endpoint rules. A fresh session loads them from disk again (~150 ms of CPU for its first
+# client, serialised by the GIL across concurrent walks); sharing the loaded objects keeps the
+# sessions themselves separate, as they must be.
+_SHARED_COMPONENTS = ("endpoint_resolver", "smart_defaults_factory")
+
+
+def _prototype_session() -> Any:
+    global _prototype
+    with _prototype_lock:
+        if _prototype is None:
+            _prototype = botocore.session.Session()
+            _prototype.get_component("data_loader")
+            for name in _SHARED_COMPONENTS:
+                _prototype._get_internal_component(name)
+        return _prototype
+
+
 def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
-    """A boto3 session over given credentials, keeping the profile's other settings."""
+    """A new boto3 session over given credentials, keeping the profile's other settings."""
+    proto = _prototype_session()
     core = botocore.session.Session(profile=profile)
+    core.register_component("data_loader", proto.get_component("data_loader"))
+    for name in _SHARED_COMPONENTS:
+        core._internal_components.register_component(name, proto._get_internal_component(name))
     core._credentials = credentials
     return boto3.Session(botocore_session=core, region_name=region)
 
