@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import threading
@@ -166,8 +167,9 @@ class AwsAccount:
         return self.counter.attach(client)
 
     def new_session(self) -> boto3.Session:
-        """A session for one thread: the profile's settings, this account's credentials."""
-        # the credentials object is shared: refreshable ones refresh under their own lock
+        """A new session for one walk (boto3 sessions are not thread-safe): the profile's
+        settings, this account's credentials. The credentials object is shared by the
+        account's walks: refreshable ones refresh under their own lock."""
         return session_with(self.session.get_credentials(), self.profile, self.session.region_name)
 
 
@@ -228,7 +230,11 @@ def session_with(credentials: Any, profile: str | None, region: str | None) -> b
     """A new boto3 session over given credentials, keeping the profile's other settings."""
     proto = _prototype_session()
     core = botocore.session.Session(profile=profile)
-    core.register_component("data_loader", proto.get_component("data_loader"))
+    # The loader's cache is shared; its search paths are not (boto3.Session appends its own
+    # data directory to them every time, which would grow one shared list without end).
+    loader = copy.copy(proto.get_component("data_loader"))
+    loader._search_paths = list(dict.fromkeys(loader.search_paths))
+    core.register_component("data_loader", loader)
     for name in _SHARED_COMPONENTS:
         core._internal_components.register_component(name, proto._get_internal_component(name))
     core._credentials = credentials
