@@ -35,7 +35,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, _local_now
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, CollectAwsError
 
 __all__ = [
     "AwsAccount",
@@ -63,10 +63,6 @@ _REJECTED = frozenset(
 )
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ROLE_SESSION_NAME = "ciwb-collect"  # shows in the member accounts' CloudTrail
-
-
-class CollectAwsError(CiwbError):
-    """AWS refused or could not be reached; the message says which and what to do."""
 
 
 def client_config(max_attempts: int = 10, connect_timeout: float = 5.0) -> Config:
