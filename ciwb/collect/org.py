@@ -28,6 +28,7 @@ from ciwb.collect.aws import (
     is_access_denied,
     session_with,
 )
+from ciwb.errors import CollectAwsError
 
 __all__ = [
     "DEFAULT_ORG_ROLE",
@@ -75,21 +76,26 @@ def list_org_accounts(admin: AwsAccount, region: str) -> list[OrgAccount]:
                     )
                 )
     except Exception as exc:
-        explained = explain_aws_error(exc, admin.label)
         code = error_code(exc)
         if code == "AWSOrganizationsNotInUseException":
-            raise type(explained)(  # type: ignore[call-arg]
-                f"account {admin.account_id} is not in an organisation ({admin.label})",
-                hint="run --org from the management account or a delegated administrator",
-            ) from None
+            raise _not_in_org(admin) from None
         if is_access_denied(exc):
-            raise type(explained)(  # type: ignore[call-arg]
+            raise CollectAwsError(
                 f"cannot list the organisation's accounts ({admin.label}): {code}",
                 hint="--org needs organizations:ListAccounts: run it from the management"
                 " account or a delegated administrator",
             ) from None
-        raise explained from None
+        raise explain_aws_error(exc, admin.label) from None
+    if not accounts:  # an organisation holds at least its management account
+        raise _not_in_org(admin)
     return accounts
+
+
+def _not_in_org(admin: AwsAccount) -> CollectAwsError:
+    return CollectAwsError(
+        f"account {admin.account_id} is not in an organisation ({admin.label})",
+        hint="run --org from the management account or a delegated administrator",
+    )
 
 
 def _matches(account: OrgAccount, patterns: Sequence[str]) -> bool:

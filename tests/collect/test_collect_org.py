@@ -311,3 +311,10 @@ def _expire(access_key: str) -> None:
                 role.expiration = datetime(2000, 1, 1)
                 return
     raise AssertionError(f"no assumed role with key {access_key}")
+
+
+def test_org_outside_an_organisation_is_one_line(aws_env, db_path):
+    from ciwb.errors import CollectAwsError
+
+    with pytest.raises(CollectAwsError, match="is not in an organisation"):
+        collect(CollectOptions(regions=[REGION], db=db_path, org=True))
