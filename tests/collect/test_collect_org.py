@@ -280,7 +280,7 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire(org_server):
     )
     session = session_with(creds, None, REGION)
     client = counter.attach(session.client("codebuild", region_name=REGION))
-    assert len(client.list_projects()["projects"]) == 5  # dev's us-east-1 projects
+    assert len(client.list_projects()["projects"]) == 9  # dev's us-east-1 projects (5 classic, 4 of 2026)
     first = creds.get_frozen_credentials()
     frozen = boto3.Session(
         aws_access_key_id=first.access_key,
@@ -294,7 +294,7 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire(org_server):
     offset[0] = timedelta(minutes=47)
     with pytest.raises(Exception, match="ExpiredTokenException"):
         frozen.list_projects()
-    assert len(client.list_projects()["projects"]) == 5
+    assert len(client.list_projects()["projects"]) == 9
     assert counter.calls["sts.AssumeRole"] >= 2
     assert creds.get_frozen_credentials().access_key != first.access_key
 
