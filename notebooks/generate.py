@@ -37,11 +37,21 @@ def code(text: str) -> nbformat.NotebookNode:
     return new_code_cell(text.strip())
 
 
-def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") -> nbformat.NotebookNode:
+FINDINGS = """
+## Findings
+What this report found, ranked: money first (per month, as a lower–upper range), then how
+strong the evidence is. Each says what to do next; the sections below hold the evidence.
+"""
+
+
+def notebook(
+    name: str, title: str, intro: str, cells: list, extra_parameters: str = ""
+) -> nbformat.NotebookNode:
     parameters = new_code_cell(PARAMETERS + ("\n" + extra_parameters if extra_parameters else ""))
     parameters.metadata["tags"] = ["parameters"]
+    findings = [md(FINDINGS), code(f"notebook.show_findings({name!r}, sel)")]
     nb = new_notebook(
-        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *cells],
+        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *findings, *cells],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
@@ -51,6 +61,7 @@ def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") ->
 
 
 EXPLORE = notebook(
+    "explore",
     "Explore the build history",
     """
 A first look at a CodeBuild history: which projects build most, how long they take,
@@ -64,7 +75,7 @@ One row per project: builds, success rate, median (p50) and p95 duration of succ
 builds, total build hours, and the compute type, architecture and cache it mostly runs on.
 **What to do:** the projects with the most build hours are where any saving counts most.
 """),
-        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        code("notebook.table(notebook.cached(analytics.projects_overview, sel), sort=('build_hours', True))"),
         md("""
 ## Where the time goes
 Each bar is one project's wall time, split by phase. QUEUED and PROVISIONING are time spent
@@ -72,16 +83,14 @@ waiting for CodeBuild; DOWNLOAD_SOURCE and INSTALL are what caching can shorten;
 your own work. **What to do:** a wide INSTALL or DOWNLOAD_SOURCE slice is a caching
 candidate (see *cache_tuning*); a wide QUEUED slice means too little capacity.
 """),
-        code("charts.phase_share_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        code("charts.phase_share_bar(notebook.cached(analytics.phase_breakdown, sel))"),
         md("""
 ## Weekly trend
 Median build time per week for each project (p95 is in the legend, hidden by default).
 **What to do:** a rising line is a regression worth bisecting; the *bottleneck_report*
 dates each change for you.
 """),
-        code(
-            "charts.trend_lines(analytics.duration_trends(sel.db, period='week', **sel.filters))"
-        ),
+        code("charts.trend_lines(notebook.cached(analytics.duration_trends, sel, period='week'))"),
         md("""
 ## Why builds fail
 Failed builds split into *code* (a command or buildspec failed), *platform* (CodeBuild,
@@ -89,11 +98,12 @@ source provider or infrastructure: provisioning faults, disk full, throttling), 
 and *stopped*. **What to do:** platform failures are retried-away money; raise them with
 the platform team, not the developers.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
+        code("charts.failure_causes_bar(notebook.cached(analytics.failure_causes, sel))"),
     ],
 )
 
 BOTTLENECK = notebook(
+    "bottleneck_report",
     "Bottlenecks: where build time goes and what slowed down",
     """
 Percentiles per phase (CloudWatch only offers averages), queueing, regressions with the
@@ -108,11 +118,11 @@ share of wall time. **What to do:** a phase whose p95 is far above its p50 has a
 look at what the slow builds have in common before optimising the median.
 """),
         code("""
-breakdown = analytics.phase_breakdown(sel.db, **sel.filters)
+breakdown = notebook.cached(analytics.phase_breakdown, sel)
 charts.phase_share_bar(breakdown)
 """),
         code("charts.phase_percentiles_bar(breakdown)"),
-        code("breakdown"),
+        code("notebook.table(breakdown, sort=('total_s', True))"),
         md("""
 ## Waiting for CodeBuild
 Seconds in QUEUED and PROVISIONING, which no buildspec change can shorten.
@@ -128,39 +138,39 @@ first day of the new level, the size and the confidence.
 **What to do:** look at what merged on the change date in that project.
 """),
         code("""
-regressions = analytics.duration_regressions(sel.db, **sel.filters)
-charts.trend_lines(analytics.duration_trends(sel.db, period='day', **sel.filters), regressions)
+regressions = notebook.cached(analytics.duration_regressions, sel)
+charts.trend_lines(notebook.cached(analytics.duration_trends, sel, period='day'), regressions)
 """),
-        code("regressions"),
+        code("notebook.table(regressions, columns=['project_name', 'change_date', 'direction', 'before_s', 'after_s', 'change_pct', 'confidence'])"),
         md("""
 ## Failures
 Failure rate by failing phase and context code, then the commands that fail most.
 **What to do:** a command that fails often in many projects is a shared script or tool to fix
 once.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
-        code("analytics.failure_rates(sel.db, **sel.filters)"),
-        code("analytics.failing_commands(sel.db, **sel.filters)"),
+        code("charts.failure_causes_bar(notebook.cached(analytics.failure_causes, sel))"),
+        code("notebook.table(notebook.cached(analytics.failure_rates, sel), sort=('failures', True))"),
+        code("notebook.table(notebook.cached(analytics.failing_commands, sel))"),
         md("""
 ## Flaky tests
 Tests that both passed and failed on the same source version (pass-on-retry) on at least
 two versions, with at least 10 runs in the last 30 days of test reports, ranked by the
-builds they failed. `flip_rate` is how often the outcome changed between consecutive runs.
+builds they failed. *Flip rate* is how often the outcome changed between consecutive runs.
 **What to do:** quarantine or fix the top ones: each failed build they caused was a retry
 someone waited for.
 """),
         code("""
-flaky = analytics.flaky_tests(sel.db, **sel.filters)
+flaky = notebook.cached(analytics.flaky_tests, sel)
 charts.flaky_tests_bar(flaky)
 """),
-        code("flaky"),
+        code("notebook.table(flaky, columns=['project_name', 'suite', 'test_name', 'runs', 'failures', 'builds_failed', 'pass_on_retry_versions', 'failure_rate', 'flip_rate'])"),
         md("""
 ## Command hotspots
 The commands that take the most time in total across all builds (from build logs or
 replays). **What to do:** the top few usually dominate; cache their inputs or split them.
 """),
         code("""
-hotspots = analytics.command_hotspots(sel.db, **sel.filters)
+hotspots = notebook.cached(analytics.command_hotspots, sel)
 charts.hotspots_bar(hotspots)
 """),
         md("""
@@ -172,14 +182,15 @@ were on the critical path and their *exclusive* time (seconds when nothing else 
 speeding up the others does not shorten the batch.
 """),
         code("""
-paths = analytics.batch_critical_paths(sel.db, **sel.filters)
+paths = notebook.cached(analytics.batch_critical_paths, sel)
 charts.batch_timeline(paths)
 """),
-        code("analytics.summarise_critical_paths(paths)"),
+        code("notebook.table(analytics.summarise_critical_paths(paths))"),
     ],
 )
 
 CACHE = notebook(
+    "cache_tuning",
     "Cache tuning",
     """
 CodeBuild does not record cache hits. This report infers them: in a cache-enabled project,
@@ -194,37 +205,38 @@ cache lives on the build host and is dropped after a short idle period, so the r
 off a cliff past it. **What to do:** if most builds arrive after the cliff, the LOCAL cache
 rarely helps: switch to an S3 cache, or keep the host warm with a scheduled build.
 """),
-        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(sel.db, **sel.filters))"),
+        code("charts.hit_rate_by_gap_lines(notebook.cached(analytics.cache_hit_rate_by_gap, sel))"),
         md("""
 ## Estimated idle expiry per project
 The idle gap that best separates hits from misses, with the hit rate either side.
-`cliff` near 1 means an expiry, near 0 means idle time does not matter for this cache.
+A *cliff* near 100 % means an expiry, near 0 means idle time does not matter for this cache.
 """),
-        code("analytics.cache_idle_expiry(sel.db, **sel.filters)"),
+        code("notebook.table(notebook.cached(analytics.cache_idle_expiry, sel))"),
         md("""
 ## Measured warm vs cold
 From replay experiments (`ciwb replay experiment --cache none,local`): median seconds of
 cold and warm runs per matrix cell. Emulated runs are flagged and are not native timings.
 Empty until an experiment has been run.
 """),
-        code("analytics.cache_warm_vs_cold(sel.db)"),
+        code("notebook.table(analytics.cache_warm_vs_cold(sel.db))"),
         md("""
 ## What the cache is worth
 Warm and cold INSTALL seconds, the hit rate and the monthly value of the cache per project,
 with a bootstrap interval. **What to do:** a cache worth little at a low hit rate is worth
 more if the hit rate rises (S3 cache, fewer idle gaps); a cache worth nothing can go.
 """),
-        code("notebook.show_whatif(cost.run_whatif('cache', sel.db, **sel.period))"),
+        code("notebook.show_whatif(notebook.whatif('cache', sel))"),
         md("""
 ## Restore phases in cache-enabled projects
 Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
 p95 is the signature of a cache that often misses.
 """),
-        code("analytics.phase_breakdown(sel.db, **sel.filters)"),
+        code("notebook.table(notebook.cached(analytics.phase_breakdown, sel), sort=('total_s', True))"),
     ],
 )
 
 GRAVITON = notebook(
+    "graviton_vs_x86",
     "Graviton (arm64) vs x86_64",
     """
 Would arm64 be faster or cheaper for *these* builds? This report compares observed build
@@ -236,15 +248,15 @@ built different commits.
         md("""
 ## Observed build time by architecture
 Median successful build seconds per project and compute size, arm64 beside x86_64.
-`p50_vs_x86` below 1 means arm64 builds faster on the same size.
+*Median vs x86* below 1 means arm64 builds faster on the same size.
 **What to do:** projects already fast on arm64 are safe candidates to switch; arm prices
 per minute are lower for the same size.
 """),
         code("""
-comparison = analytics.arch_comparison(sel.db, **sel.filters)
+comparison = notebook.cached(analytics.arch_comparison, sel)
 charts.arch_bar(comparison)
 """),
-        code("comparison"),
+        code("notebook.table(comparison)"),
         md("""
 ## What switching would save
 Per project: the arm64 speed factor with its 95% interval (from paired replays when they
@@ -253,11 +265,12 @@ breaks even on price, and the monthly saving range. *Unknown* means there is no 
 evidence for that project: run `ciwb replay experiment --arch amd64,arm64` on it.
 **What to do:** switch projects whose whole interval is below the break-even factor.
 """),
-        code("notebook.show_whatif(cost.run_whatif('arm64', sel.db, **sel.period))"),
+        code("notebook.show_whatif(notebook.whatif('arm64', sel))"),
     ],
 )
 
 COST = notebook(
+    "cost_report",
     "Cost report",
     """
 What the builds cost, per project, month and phase, and what would change it. Prices come
@@ -274,51 +287,53 @@ not be priced and the billing assumptions behind the numbers.
 **What to do:** the top projects are where right-sizing, arm64 and caching pay most.
 """),
         code("""
-costs = cost.cost_summary(sel.db, **sel.period)
+costs = notebook.cached(cost.cost_summary, sel, cost=True, by='project')
 notebook.show_cost_summary(costs)
 charts.cost_bar(costs.table)
 """),
-        code("costs.table"),
+        code("notebook.table(costs.table, sort=('cost_upper', True), missing={'cost_lower': 'unpriced', 'cost_upper': 'unpriced'})"),
         md("""
 ## Cost per month
+Cost per day, averaged over each month, so a month the window covers only in part (drawn
+hollow; hover for its days) is not a drop or a rise that is only the calendar.
 **What to do:** a month that jumps without more builds points at a compute-type change or a
 regression (see *bottleneck_report*).
 """),
-        code("charts.cost_over_time(cost.cost_summary(sel.db, by='month', **sel.period).table)"),
+        code("notebook.cost_over_time(sel)"),
         md("""
 ## Cost by phase
 Each build's cost shared out over its phases in proportion to their time. The lower bound
 counts nothing before PROVISIONING. **What to do:** money in INSTALL and DOWNLOAD_SOURCE is
 what a cache can save; money in QUEUED only exists if queue time is billed.
 """),
-        code("cost.phase_cost_shares(sel.db, **sel.period)"),
+        code("notebook.table(notebook.cached(cost.phase_cost_shares, sel, cost=True), sort=('cost_upper', True))"),
         md("""
 ## Right-sizing
 Per project: p95 CPU and memory use, the smallest compute type that holds it with headroom,
 the finding and the monthly saving. **What to do:** move OVER_PROVISIONED projects to the
 recommended type; UNDER_PROVISIONED ones are slow for want of memory or CPU.
 """),
-        code("notebook.show_whatif(cost.run_whatif('rightsize', sel.db, **sel.period))"),
+        code("notebook.show_whatif(notebook.whatif('rightsize', sel))"),
         md("""
 ## Lambda compute
 Builds short enough, unprivileged and small enough in memory to run on Lambda compute
 (billed per second, no provisioning wait). **What to do:** try the eligible projects with
 the suggested Lambda size; durations may change because Lambda CPUs differ.
 """),
-        code("notebook.show_whatif(cost.run_whatif('lambda', sel.db, **sel.period))"),
+        code("notebook.show_whatif(notebook.whatif('lambda', sel))"),
         md("""
 ## Reserved capacity
 For each compute type, what a reserved fleet of N instances would carry and the hourly
-rate at which it breaks even against on-demand. **What to do:** compare `break_even_rate`
+rate at which it breaks even against on-demand. **What to do:** compare the *break-even fleet rate*
 with the fleet price for your region; below it, a fleet is cheaper.
 """),
-        code("notebook.show_whatif(cost.run_whatif('reserved', sel.db, **sel.period))"),
+        code("notebook.show_whatif(notebook.whatif('reserved', sel))"),
         md("""
 ## Time that is not building
 Queue and provisioning seconds per project. Whether queued time is billed is not documented
 (hence the lower and upper bounds above); provisioning is billed.
 """),
-        code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        code("charts.waiting_bar(notebook.cached(analytics.phase_breakdown, sel))"),
     ],
 )
 

@@ -32,8 +32,18 @@ __all__ = [
 # than `MAX_SERIES` series: the rest are grouped as "other".
 MAX_SERIES = 12
 PALETTE = [
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b",
-    "#b279a2", "#ff9da6", "#9d755d", "#79706e", "#1f77b4", "#2ca02c",
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#79706e",
+    "#1f77b4",
+    "#2ca02c",
 ]
 OTHER_COLOUR = "#bab0ac"
 PHASE_COLOURS = {
@@ -128,11 +138,10 @@ def phase_percentiles_bar(breakdown: pl.DataFrame, project: str | None = None) -
             "project_name"
         ][0]
     part = breakdown.filter(pl.col("project_name") == project)
-    fig = go.Figure(
-        layout={**_LAYOUT, "title": f"Phase duration percentiles, seconds — {project}"}
-    )
+    fig = go.Figure(layout={**_LAYOUT, "title": f"Phase duration percentiles, seconds — {project}"})
     for column, colour in zip(
-        ("p50_s", "p90_s", "p95_s", "p99_s"), ("#4c78a8", "#72b7b2", "#f58518", "#e45756"),
+        ("p50_s", "p90_s", "p95_s", "p99_s"),
+        ("#4c78a8", "#72b7b2", "#f58518", "#e45756"),
         strict=True,
     ):
         label = column.removesuffix("_s")

@@ -13,7 +13,18 @@ from ciwb.report import charts
 if TYPE_CHECKING:
     from ciwb.cost import CostSummary, WhatIf
 
-__all__ = ["DEMO_DB", "Selection", "setup", "show_cost_summary", "show_whatif"]
+__all__ = [
+    "DEMO_DB",
+    "Selection",
+    "cost_over_time",
+    "setup",
+    "show_cost_summary",
+    "show_findings",
+    "show_whatif",
+    "table",
+    "cached",
+    "whatif",
+]
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
@@ -57,8 +68,13 @@ def setup(
     region: str | None = None,
 ) -> Selection:
     """Chart and table defaults on; the store is `db`, else $CIWB_DB, else the demo DB."""
+    from ciwb.report import tables
+    from ciwb.report.findings import _memo
+
+    _memo.clear()  # a re-run reads the store afresh
     charts.setup()
     _table_defaults()
+    tables.setup()
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
@@ -79,6 +95,8 @@ def show_whatif(whatif: WhatIf) -> None:
     """A what-if as the reader needs it: assumption, evidence, uncertainty, then the table."""
     from IPython.display import Markdown, display
 
+    from ciwb.report import tables
+
     lines = [
         f"**Assumes:** {whatif.assumption}",
         f"**Evidence:** {whatif.evidence}",
@@ -88,7 +106,7 @@ def show_whatif(whatif: WhatIf) -> None:
         lines.append(f"**Unpriced builds:** {whatif.unpriced_builds:,} (no price known; not zero)")
     lines += [f"- {note}" for note in whatif.notes]
     display(Markdown("\n\n".join(lines)))
-    display(whatif.display())
+    display(tables.show(whatif.display()))
 
 
 def show_cost_summary(summary: CostSummary) -> None:
@@ -106,3 +124,49 @@ def show_cost_summary(summary: CostSummary) -> None:
     ]
     lines += ["", "Assumptions:"] + [f"- {a}" for a in summary.assumptions]
     display(Markdown("\n".join(lines)))
+
+
+def show_findings(report: str, sel: Selection) -> None:
+    """The report's window and ranked findings, as HTML, with the same data attached as JSON
+    for `ciwb report` (findings.json, the index page)."""
+    import json
+
+    from IPython.display import display
+
+    from ciwb.report.findings_view import headline_html
+    from ciwb.report.headline import MIMETYPE, headline
+
+    found = headline(report, selection=sel)
+    data = json.loads(json.dumps(found.as_dict(), default=str))
+    display({"text/html": headline_html(found), MIMETYPE: data}, raw=True)
+
+
+def whatif(kind: str, sel: Selection) -> WhatIf:
+    """The what-if `kind` for the selection: the one the findings were computed from."""
+    from ciwb.report.findings.cost import whatif as cached
+
+    return cached(kind, sel.db, sel)
+
+
+def table(frame: Any, **options: Any) -> Any:
+    """A table for people (`ciwb.report.tables.show`)."""
+    from ciwb.report import tables
+
+    return tables.show(frame, **options)
+
+
+def cost_over_time(sel: Selection) -> Any:
+    """Cost per day by month, partial first and last months marked."""
+    from ciwb.report.findings.cost import summary
+    from ciwb.report.headline import days_per_month, window
+
+    table = summary(sel.db, sel, by="month").table
+    return charts.cost_over_time(table, days_per_month(window(selection=sel)))
+
+
+def cached(fn: Any, sel: Selection, *, cost: bool = False, **options: Any) -> Any:
+    """`fn(store, **filters)` computed once per report (the findings share it)."""
+    from ciwb.report.findings._memo import memo
+
+    given = sel.period if cost else sel.filters
+    return memo(fn, sel.db, **given, **options)

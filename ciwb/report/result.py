@@ -18,6 +18,8 @@ class ReportResult:
     html_location: str | None
     seconds: float
     error: str | None = None
+    findings_name: str | None = None  # <stem>.findings.json: the headline and findings
+    headline: dict[str, Any] | None = None  # what that file holds (`Headline.as_dict`)
 
     @property
     def ok(self) -> bool:

@@ -22,11 +22,20 @@ from ciwb.report import format as fmt
 __all__ = ["COLUMNS", "LONG", "Column", "render", "setup", "show"]
 
 Kind = Literal[
-    "text", "usd", "duration", "share", "pct", "int", "number", "factor", "date", "bool", "compute", "env"
+    "text",
+    "usd",
+    "duration",
+    "share",
+    "pct",
+    "int",
+    "number",
+    "factor",
+    "date",
+    "bool",
+    "compute",
+    "env",
 ]
-NUMERIC: frozenset[str] = frozenset(
-    {"usd", "duration", "share", "pct", "int", "number", "factor"}
-)
+NUMERIC: frozenset[str] = frozenset({"usd", "duration", "share", "pct", "int", "number", "factor"})
 LONG = 25  # more rows than this: interactive
 
 
@@ -251,11 +260,29 @@ def render(
     return pl.DataFrame(data, schema={k: pl.String for k in data}), numeric
 
 
-def setup() -> None:
-    """Inline itables' JavaScript once (offline); call from the notebook's setup cell."""
-    import itables
+_READY = False
 
-    itables.init_notebook_mode(all_interactive=False, connected=False)
+
+def setup() -> None:
+    """Forget that itables' JavaScript was inlined: the next long table inlines it again.
+
+    Called by the notebook's setup cell, so a re-run in JupyterLab still finds it. itables is
+    imported only by a report that shows a long table (the import takes over a second).
+    """
+    global _READY
+    _READY = False
+
+
+def _itables_bundle() -> str:
+    """itables' JavaScript, inlined once per page (connected=False: no network)."""
+    global _READY
+    if _READY:
+        return ""
+    from itables import init_notebook_mode
+
+    _READY = True
+    init_notebook_mode(all_interactive=False, connected=False)  # displays the bundle
+    return ""
 
 
 class _Html:
@@ -285,8 +312,10 @@ def show(
     if sort and sort[0] in frame.columns:
         frame = frame.sort(sort[0], descending=sort[1], nulls_last=True)
     if frame.is_empty():
-        return _Html(f"<p class='ciwb-empty'><em>{title + ': ' if title else ''}no rows in this "
-                     "selection.</em></p>")
+        return _Html(
+            f"<p class='ciwb-empty'><em>{title + ': ' if title else ''}no rows in this "
+            "selection.</em></p>"
+        )
     text, numeric = render(frame, columns=columns, labels=labels, missing=missing)
     if text.height > LONG:
         return _interactive(text, numeric, title=title, note=note)
@@ -327,6 +356,7 @@ def _interactive(text: pl.DataFrame, numeric: list[str], *, title: str | None, n
         style="width:100%;table-layout:auto",
         showIndex=False,
     )
+    bundle = _itables_bundle()
     tail = f"<p class='ciwb-note'>{note}</p>" if note else ""
     head = f"<p class='ciwb-note'>{text.height:,} rows: sort, search and page through them.</p>"
-    return _Html(f"<div class='ciwb-long-table'>{head}{table}{tail}</div>")
+    return _Html(f"{bundle}<div class='ciwb-long-table'>{head}{table}{tail}</div>")

@@ -18,9 +18,7 @@ REPORT = "cache_tuning"
 
 @register(REPORT)
 def cache_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Finding]:
-    found = [
-        Finding(**{**f.as_dict(), "report": REPORT}) for f in cache_expiry(db, selection)
-    ]
+    found = [Finding(**{**f.as_dict(), "report": REPORT}) for f in cache_expiry(db, selection)]
     table: pl.DataFrame = whatif("cache", db, selection).table
     none = table.filter(pl.col("cache_type") == "NO_CACHE")
     if none.height:

@@ -21,7 +21,9 @@ from ciwb.report.tables import ENVIRONMENTS
 __all__ = ["cost_findings", "whatif"]
 
 REPORT = "cost_report"
-ARM_EXPERIMENT = "ciwb replay experiment <checkout of {project}> --arch amd64,arm64 --compute {size}"
+ARM_EXPERIMENT = (
+    "ciwb replay experiment <checkout of {project}> --arch amd64,arm64 --compute {size}"
+)
 
 
 def whatif(kind: str, db: Any, selection: Any = None) -> Any:
@@ -59,7 +61,6 @@ def rightsize(db: Any, selection: Any) -> Iterator[Finding]:
             title=(
                 f"Right-size {r['project_name']}: {_compute(r['compute_type'], env)} → "
                 f"{_compute(r['recommended_compute_type'], env)}"
-                + (f", saving {fmt.usd_range(low, high)} per month" if priced else "")
             ),
             evidence=(
                 f"p95 use over {r['builds_with_metrics']:,} builds with metrics: CPU "
@@ -123,11 +124,7 @@ def arm64(db: Any, selection: Any) -> Iterator[Finding]:
             report=REPORT,
             title=(
                 f"arm64 for {r['project_name']}: builds take {factor:.2f} × the x86 time"
-                + (
-                    f", saving {fmt.usd_range(low, high)} per month"
-                    if pays and not fmt.is_missing(high)
-                    else " — slower than the price difference pays for"
-                )
+                + ("" if pays else " — slower than the price difference pays for")
             ),
             evidence=(
                 f"{r['evidence']}; factor 95 % interval {r['factor_low']:.2f}–"
@@ -135,8 +132,7 @@ def arm64(db: Any, selection: Any) -> Iterator[Finding]:
             ),
             strength="strong" if str(r["evidence"]).startswith("replay") else "moderate",
             action=(
-                f"Run {r['project_name']} on arm64 "
-                f"({_compute(r['compute_type'], 'ARM_CONTAINER')})"
+                f"Run {r['project_name']} on arm64 ({_compute(r['compute_type'], 'ARM_CONTAINER')})"
                 if pays
                 else f"Keep {r['project_name']} on x86_64"
             ),
@@ -185,8 +181,7 @@ def cache(db: Any, selection: Any) -> Iterator[Finding]:
             report=REPORT,
             title=(
                 f"{r['project_name']}'s {row.get('cache_type', '')} cache expires after "
-                f"{r['expiry_min']:.0f} min idle"
-                + (f": misses cost {fmt.usd_range(low, high)} per month" if priced else "")
+                f"{r['expiry_min']:.0f} min idle" + (" — what its misses cost" if priced else "")
             ),
             evidence=(
                 f"hit rate {fmt.share(r['hit_rate_before'])} within {r['expiry_min']:.0f} min "
@@ -245,9 +240,8 @@ def lambda_compute(db: Any, selection: Any) -> Iterator[Finding]:
         yield Finding(
             report=REPORT,
             title=(
-                f"Lambda compute for {r['project_name']} ({_compute(r['lambda_compute_type'])}): "
-                f"saving {fmt.usd_range(r['saving_month_lower'], r['saving_month_upper'])} "
-                "per month"
+                f"Lambda compute for {r['project_name']} "
+                f"({_compute(r['lambda_compute_type'])}) costs less than EC2"
             ),
             evidence=(
                 f"{r['eligible_builds']:,} of {r['builds']:,} builds short, unprivileged and "

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
-
 from ciwb import analytics
 from ciwb.report import format as fmt
 from ciwb.report.findings._memo import memo
@@ -77,5 +75,3 @@ def explore_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Fi
             subject=slowest["project_name"],
         ),
     ]
-
-

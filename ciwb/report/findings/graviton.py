@@ -49,7 +49,6 @@ def graviton_findings(db: Any = None, selection: Any = None, **_: Any) -> list[F
                 report=REPORT,
                 title=(
                     f"{project}: {verdict} — arm64 takes {r['speed_factor']:.2f} × the x86 time"
-                    + (f", saving {fmt.usd_range(low, high)} per month" if switch else "")
                 ),
                 evidence=(
                     f"{r['evidence']}; 95 % interval {r['factor_low']:.2f}–{r['factor_high']:.2f}"
