@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ciwb.collect.ledger import finish_run, start_run, utcnow
-from ciwb.collect.normalise import (
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_code_coverage,
@@ -24,9 +24,11 @@ from ciwb.collect.normalise import (
     normalise_report,
     normalise_test_case,
 )
-from ciwb.collect.records import CoverageRow
+from ciwb.codebuild.records import CoverageRow
+from ciwb.collect.ledger import finish_run, start_run
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
 from ciwb.collect.sources.events import read_build_events
+from ciwb.store.writer import StoreWriter
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -48,8 +50,6 @@ class ImportSummary:
 
 class _Loader:
     def __init__(self, db: Any) -> None:
-        from ciwb.collect.pipeline import StoreWriter
-
         self.write = StoreWriter(db)
         self.batch = NormalisedBatch()
         self.coverages: list[CoverageRow] = []

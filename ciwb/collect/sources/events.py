@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from ciwb.collect.normalise import parse_arn, to_utc
+from ciwb.codebuild.arns import id_of_arn
+from ciwb.codebuild.clock import to_utc
 from ciwb.errors import CiwbError
 
 __all__ = ["BUILD_STATE_CHANGE", "build_from_event", "event_date", "read_build_events"]
@@ -72,8 +73,7 @@ def build_from_event(event: dict[str, Any]) -> dict[str, Any] | None:
     arn = detail.get("build-id") or (event.get("resources") or [None])[0]
     if not arn:
         raise ValueError("event has no build-id")
-    _, _, resource = parse_arn(arn)
-    build_id = resource.split("/", 1)[1]
+    build_id = id_of_arn(arn)
     phases = []
     for phase in info.get("phases") or ():
         entry: dict[str, Any] = {"phaseType": phase.get("phase-type")}
