@@ -93,6 +93,13 @@ def regressions(db: Any, selection: Any) -> Iterator[Finding]:
             action=f"Look at what merged in {r['project_name']} on {r['change_date']}",
             kind="regression",
             subject=r["project_name"],
+            figures={
+                "change_date": str(r["change_date"]),
+                "change_pct": r["change_pct"],
+                "before_s": r["before_s"],
+                "after_s": r["after_s"],
+                "confidence": r["confidence"],
+            },
         )
     faster = found.filter(pl.col("direction") == "faster")
     for r in faster.to_dicts():

@@ -20,8 +20,10 @@ REPORT = "cache_tuning"
 def cache_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Finding]:
     found = [Finding(**{**f.as_dict(), "report": REPORT}) for f in cache_expiry(db, selection)]
     table: pl.DataFrame = whatif("cache", db, selection).table
-    none = table.filter(pl.col("cache_type") == "NO_CACHE")
-    if none.height:
+    none = (
+        table.filter(pl.col("cache_type") == "NO_CACHE") if "cache_type" in table.columns else table
+    )
+    if none.height and "builds_per_month" in none.columns:
         busiest = none.sort("builds_per_month", descending=True).head(3)["project_name"]
         found.append(
             Finding(

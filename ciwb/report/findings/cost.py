@@ -51,6 +51,8 @@ def _compute(compute_type: str | None, environment: str | None = "LINUX_CONTAINE
 
 def rightsize(db: Any, selection: Any) -> Iterator[Finding]:
     table: pl.DataFrame = whatif("rightsize", db, selection).table
+    if table.is_empty() or "saving_month_upper" not in table.columns:
+        return
     over = table.filter(pl.col("finding") == "OVER_PROVISIONED")
     for r in over.sort("saving_month_upper", descending=True, nulls_last=True).to_dicts():
         low, high = r.get("saving_month_lower"), r.get("saving_month_upper")
@@ -80,6 +82,12 @@ def rightsize(db: Any, selection: Any) -> Iterator[Finding]:
             kind="rightsize",
             subject=r["project_name"],
             command="ciwb cost whatif rightsize",
+            figures={
+                "compute_type": r["compute_type"],
+                "recommended_compute_type": r["recommended_compute_type"],
+                "cpu_pct": r["cpu_pct"],
+                "memory_pct": r["memory_pct"],
+            },
         )
     under = table.filter(pl.col("finding") == "UNDER_PROVISIONED")
     for r in under.to_dicts():
@@ -114,6 +122,8 @@ def rightsize(db: Any, selection: Any) -> Iterator[Finding]:
 
 def arm64(db: Any, selection: Any) -> Iterator[Finding]:
     table: pl.DataFrame = whatif("arm64", db, selection).table
+    if table.is_empty() or "speed_factor" not in table.columns:
+        return
     measured = table.filter(pl.col("speed_factor").is_not_null())
     for r in measured.sort("saving_month_high", descending=True, nulls_last=True).to_dicts():
         factor = r["speed_factor"]
@@ -141,6 +151,12 @@ def arm64(db: Any, selection: Any) -> Iterator[Finding]:
             kind="arm64",
             subject=r["project_name"],
             command="ciwb cost whatif arm64",
+            figures={
+                "speed_factor": factor,
+                "factor_low": r["factor_low"],
+                "factor_high": r["factor_high"],
+                "break_even_factor": even,
+            },
         )
     unknown = table.filter(pl.col("speed_factor").is_null())
     if unknown.height:
@@ -165,6 +181,8 @@ def cache(db: Any, selection: Any) -> Iterator[Finding]:
     from ciwb.report.findings._selection import filters
 
     table: pl.DataFrame = whatif("cache", db, selection).table
+    if table.is_empty():
+        return
     expiry = memo(analytics.cache_idle_expiry, store(db, selection), **filters(selection))
     by_project = {r["project_name"]: r for r in table.to_dicts()}
     for r in expiry.sort("cliff", descending=True).to_dicts():
@@ -200,6 +218,12 @@ def cache(db: Any, selection: Any) -> Iterator[Finding]:
             usd_per_month_high=high if priced else None,
             kind="cache_expiry",
             subject=r["project_name"],
+            figures={
+                "expiry_min": r["expiry_min"],
+                "hit_rate": r["hit_rate"],
+                "hit_rate_before": r["hit_rate_before"],
+                "hit_rate_after": r["hit_rate_after"],
+            },
             command="ciwb replay experiment <checkout> --cache none,local,s3",
         )
 
@@ -207,7 +231,7 @@ def cache(db: Any, selection: Any) -> Iterator[Finding]:
 def reserved(db: Any, selection: Any) -> Iterator[Finding]:
     result = whatif("reserved", db, selection)
     table: pl.DataFrame = result.table
-    if table.is_empty():
+    if table.is_empty() or "fleet_size" not in table.columns:
         return
     one = table.filter(pl.col("fleet_size") == 1).sort("utilisation", descending=True)
     if one.is_empty():
@@ -235,6 +259,8 @@ def reserved(db: Any, selection: Any) -> Iterator[Finding]:
 
 def lambda_compute(db: Any, selection: Any) -> Iterator[Finding]:
     table: pl.DataFrame = whatif("lambda", db, selection).table
+    if table.is_empty() or "saving_month_upper" not in table.columns:
+        return
     saving = table.filter(pl.col("saving_month_upper") > 0)
     for r in saving.sort("saving_month_upper", descending=True).to_dicts():
         yield Finding(

@@ -20,6 +20,8 @@ REPORT = "graviton_vs_x86"
 def graviton_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Finding]:
     table: pl.DataFrame = whatif("arm64", db, selection).table
     found: list[Finding] = []
+    if "speed_factor" not in table.columns:
+        table = table.clear()
     for r in table.to_dicts():
         project, even = r["project_name"], r.get("break_even_factor")
         experiment = ARM_EXPERIMENT.format(project=project, size=_size(r["compute_type"]))
@@ -66,6 +68,12 @@ def graviton_findings(db: Any = None, selection: Any = None, **_: Any) -> list[F
                 usd_per_month_high=high if switch else None,
                 kind=f"verdict_{verdict.split()[0]}",
                 subject=project,
+                figures={
+                    "speed_factor": r["speed_factor"],
+                    "factor_low": r["factor_low"],
+                    "factor_high": r["factor_high"],
+                    "break_even_factor": even,
+                },
                 command=None if switch or keep else experiment,
             )
         )
