@@ -56,6 +56,16 @@ class PageReport:
     probe: object = None  # what the caller's `probe` expression returned (JSON)
 
 
+# What a page may load without the network: its own file, inline data, and in-memory blobs
+# (itables imports its inlined JavaScript bundle as a module from a blob: URL).
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+
+
+def network_requests(report: PageReport) -> list[str]:
+    """The requests that would leave the machine (must be none for an offline report)."""
+    return [u for u in report.requests if not u.startswith(LOCAL_SCHEMES)]
+
+
 def _devtools_port(profile: Path, proc: subprocess.Popen, timeout: float = 30) -> int:
     marker = profile / "DevToolsActivePort"
     deadline = time.monotonic() + timeout

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, open_page
+from chromium import CHROMIUM, network_requests, open_page
 
 from ciwb import analytics
 from ciwb.cost import cost_summary, run_whatif
@@ -80,7 +80,7 @@ def test_report_page_reads_well_at_1280_px(all_reports, report_db, name):
     page = _page(all_reports, name)
     probe = page.probe
     assert page.errors == []
-    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    assert network_requests(page) == []
     # findings first: the first section, with at least one finding in it
     assert probe["first_h2"] == "Findings"
     assert probe["findings_under_first_h2"] and probe["findings"] >= 1
@@ -112,7 +112,7 @@ def test_findings_json_sits_beside_each_report(all_reports):
 def test_index_shows_each_reports_headline(all_reports, report_db):
     page = open_page(all_reports / "index.html", width=1280, probe=PROBE)
     assert page.errors == []
-    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    assert network_requests(page) == []
     assert page.probe["scroll_width"] <= 1280
     s = cost_summary(report_db)
     assert f"total cost {fmt.usd_range(s.cost_lower, s.cost_upper)}" in page.text

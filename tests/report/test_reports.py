@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from chromium import CHROMIUM, open_page
+from chromium import CHROMIUM, network_requests, open_page
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from reporting import REPO, run_ciwb
 
@@ -44,7 +44,7 @@ def test_html_report_renders_offline_in_chromium(all_reports, name):
     assert source.count("* plotly.js v") == 1  # the bundle is embedded exactly once
     page = open_page(path)
     assert page.errors == []
-    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    assert network_requests(page) == []
     assert page.charts > 0
     assert page.charts_with_svg == page.charts
     assert "What to do" in page.text  # the markdown is there
