@@ -120,3 +120,30 @@ def test_index_shows_each_reports_headline(all_reports, report_db):
         (path,) = all_reports.glob(f"{name}-*.findings.json")
         top = json.loads(path.read_text())["findings"][0]["title"]
         assert top in page.text, name
+
+
+def test_executed_notebooks_carry_what_jupyterlab_draws(all_reports):
+    """JupyterLab draws text/html and plotly's JSON: every table, chart and the findings of
+    the executed notebook is one of those, so the notebook reads as the HTML does."""
+    import nbformat
+
+    from ciwb.report.headline import MIMETYPE
+    from ciwb.report.html import PLOTLY_MIMETYPE
+
+    for name in REPORTS:
+        (path,) = all_reports.glob(f"{name}-*.ipynb")
+        shown = [
+            o
+            for c in nbformat.read(path, as_version=4).cells
+            for o in c.get("outputs", [])
+            if o.get("output_type") in ("display_data", "execute_result")
+        ]
+        assert shown, name
+        for out in shown:
+            data = out.get("data", {})
+            assert "text/html" in data or PLOTLY_MIMETYPE in data or "text/markdown" in data, (
+                name,
+                list(data),
+            )
+        findings = [o for o in shown if MIMETYPE in o.get("data", {})]
+        assert len(findings) == 1 and "ciwb-findings" in "".join(findings[0]["data"]["text/html"])

@@ -185,7 +185,8 @@ def test_reports_upload_to_s3(report_db, moto_s3):
     assert run.index_location == "s3://ci-reports/nightly/index.html"
     listed = s3.list_objects_v2(Bucket="ci-reports", Prefix="nightly/")["Contents"]
     keys = sorted(o["Key"] for o in listed)
-    assert len(keys) == 3 and "nightly/index.html" in keys
+    assert len(keys) == 4 and "nightly/index.html" in keys
+    assert sum(k.endswith(".findings.json") for k in keys) == 1  # the findings beside the HTML
     (html_key,) = [k for k in keys if k.endswith(".html") and not k.endswith("index.html")]
     head = s3.head_object(Bucket="ci-reports", Key=html_key)
     assert head["ContentType"].startswith("text/html")

@@ -29,7 +29,7 @@ class Finding:
     command: str | None = None  # a ciwb command that follows the finding up, if any
     # The measured figures behind the title, by name (e.g. speed_factor, expiry_min,
     # change_date as ISO text), for JSON readers and tests; the words above stay the finding.
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def worth(self) -> float:

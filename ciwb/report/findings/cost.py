@@ -288,8 +288,8 @@ def lambda_compute(db: Any, selection: Any) -> Iterator[Finding]:
         yield Finding(
             report=REPORT,
             title=(
-                f"Lambda compute fits {unpriced.height} more project(s), but their Lambda size "
-                "has no price"
+                f"Lambda compute would suit {unpriced.height} project(s) whose Lambda size "
+                "has no price yet"
             ),
             evidence=", ".join(
                 f"{r['project_name']} ({_compute(r['lambda_compute_type'])})"
