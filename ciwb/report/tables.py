@@ -19,7 +19,7 @@ import polars as pl
 
 from ciwb.report import format as fmt
 
-__all__ = ["COLUMNS", "LONG", "Column", "render", "setup", "show"]
+__all__ = ["COLUMNS", "ENVIRONMENTS", "LONG", "Column", "compute_name", "render", "setup", "show"]
 
 Kind = Literal[
     "text",
@@ -34,6 +34,7 @@ Kind = Literal[
     "bool",
     "compute",
     "env",
+    "cache",
 ]
 NUMERIC: frozenset[str] = frozenset({"usd", "duration", "share", "pct", "int", "number", "factor"})
 LONG = 25  # more rows than this: interactive
@@ -62,7 +63,7 @@ COLUMNS: dict[str, Column] = {
     "lambda_compute_type": _c("Lambda size", "compute", "not eligible"),
     "arch": _c("Architecture"),
     "size": _c("Size", "compute"),
-    "cache_type": _c("Cache"),
+    "cache_type": _c("Cache", "cache"),
     "month": _c("Month", "date"),
     "builds": _c("Builds", "int"),
     "priced_builds": _c("Priced builds", "int"),
@@ -191,7 +192,7 @@ def _column(name: str, dtype: pl.DataType) -> Column:
     return Column(_words(name))
 
 
-def _compute(value: str, environment: str | None = None) -> str:
+def compute_name(value: str, environment: str | None = None) -> str:
     """`BUILD_GENERAL1_XLARGE` → `xlarge` (or `arm1.xlarge` / `general1.xlarge` when the
     environment is known), `BUILD_LAMBDA_2GB` → `lambda 2 GB`."""
     text = str(value)
@@ -229,9 +230,11 @@ def _cell(value: Any, col: Column) -> str:
         case "bool":
             return "yes" if value else "no"
         case "compute":
-            return _compute(value)
+            return compute_name(value)
         case "env":
             return ENVIRONMENTS.get(str(value), str(value))
+        case "cache":
+            return {"NO_CACHE": "none", "LOCAL": "local", "S3": "S3"}.get(str(value), str(value))
     return str(value)
 
 

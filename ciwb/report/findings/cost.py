@@ -44,7 +44,7 @@ def _size(compute_type: str | None) -> str:
 
 
 def _compute(compute_type: str | None, environment: str | None = "LINUX_CONTAINER") -> str:
-    from ciwb.report.tables import _compute as words
+    from ciwb.report.tables import compute_name as words
 
     return words(compute_type or "?", environment)
 

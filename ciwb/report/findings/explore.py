@@ -9,6 +9,7 @@ from ciwb.report import format as fmt
 from ciwb.report.findings._memo import memo
 from ciwb.report.findings._selection import filters, store
 from ciwb.report.findings.base import Finding, register
+from ciwb.report.tables import compute_name
 
 __all__ = ["explore_findings"]
 
@@ -44,7 +45,9 @@ def explore_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Fi
                 f"all build hours ({fmt.number(busiest['build_hours'], digits=0)} of "
                 f"{fmt.number(hours, digits=0)} h)"
             ),
-            evidence=f"{busiest['builds']:,} builds on {busiest['compute_type']}",
+            evidence=(
+                f"{busiest['builds']:,} builds, mostly on {compute_name(busiest['compute_type'])}"
+            ),
             strength="strong",
             action="Savings there count most: open the cost report",
             kind="fact",
