@@ -16,7 +16,6 @@ import polars as pl
 
 from ciwb.report.findings import Finding, findings_for
 from ciwb.report.findings._memo import memo
-from ciwb.report.findings._selection import filters, period, store
 
 __all__ = ["COSTED", "MIMETYPE", "Headline", "Window", "days_per_month", "headline", "window"]
 
@@ -69,10 +68,10 @@ class Headline:
         )
 
 
-def _window(db: Any, **given: Any) -> Window:
-    from ciwb.analytics._store import BuildFilter, reading
+def _window(db: Any, selection: Any = None) -> Window:
+    from ciwb.store import Selection, reading
 
-    where, params = BuildFilter(**given).sql("b")
+    where, params = (selection or Selection()).where("b")
     with reading(db) as con:
         first, last, builds = con.execute(
             "SELECT min(b.start_time), max(coalesce(b.end_time, b.start_time)), count(*) "
@@ -84,7 +83,7 @@ def _window(db: Any, **given: Any) -> Window:
 
 def window(db: Any = None, selection: Any = None) -> Window:
     """First build, last build and number of builds in the selection."""
-    return memo(_window, store(db, selection), **filters(selection))
+    return memo(_window, db, selection)
 
 
 # Reports whose headline carries the total cost: pricing every build takes a second or two,
@@ -99,7 +98,7 @@ def headline(report: str, db: Any = None, selection: Any = None) -> Headline:
     if report in COSTED:
         from ciwb.cost import cost_summary
 
-        costs = memo(cost_summary, store(db, selection), by="project", **period(selection))
+        costs = memo(cost_summary, db, selection, by="project")
         if costs.priced_builds:
             low, high = costs.cost_lower, costs.cost_upper
         unpriced = costs.unpriced_builds

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ciwb.report import charts
+from ciwb.store import Selection
 
 if TYPE_CHECKING:
     from ciwb.cost import CostSummary, WhatIf
 
 __all__ = [
     "DEMO_DB",
-    "Selection",
+    "Scope",
+    "cached",
     "cost_over_time",
     "setup",
     "show_cost_summary",
     "show_findings",
     "show_whatif",
     "table",
-    "cached",
     "whatif",
 ]
 
@@ -30,33 +31,34 @@ __all__ = [
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The store and the filters every analytics call in a notebook shares."""
+class Scope(NamedTuple):
+    """What a notebook reads: the store, and the builds every analytics and cost call covers.
+
+    A named tuple so the first cell unpacks it: `db, sel = notebook.setup(...)`, then
+    every cell calls `analytics.<function>(db, sel)` or `cost.<function>(db, sel)`.
+    """
 
     db: Path
-    since: str | None = None
-    until: str | None = None
-    projects: Sequence[str] | None = None
-    region: str | None = None
-
-    @property
-    def filters(self) -> dict[str, Any]:
-        return {
-            "since": self.since,
-            "until": self.until,
-            "projects": list(self.projects) if self.projects else None,
-            "region": self.region,
-        }
-
-    @property
-    def period(self) -> dict[str, Any]:
-        """The filters `ciwb.cost` takes (it has no region filter: costs span regions)."""
-        return {k: v for k, v in self.filters.items() if k != "region"}
+    selection: Selection
 
     def __str__(self) -> str:
-        shown = {k: v for k, v in self.filters.items() if v}
+        shown = {
+            name: value
+            for name, value in (
+                ("since", _when(self.selection.since)),
+                ("until", _when(self.selection.until)),
+                ("projects", list(self.selection.projects or ())),
+                ("region", self.selection.region),
+            )
+            if value
+        }
         return f"store {self.db}" + (f", {shown}" if shown else ", all builds")
+
+
+def _when(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.date().isoformat() if value.time() == time() else str(value)
 
 
 def setup(
@@ -66,8 +68,9 @@ def setup(
     until: str | None = None,
     projects: Sequence[str] | str | None = None,
     region: str | None = None,
-) -> Selection:
-    """Chart and table defaults on; the store is `db`, else $CIWB_DB, else the demo DB."""
+) -> Scope:
+    """Chart and table defaults on, and the scope printed; the store is `db`, else $CIWB_DB,
+    else the demo DB. `projects` may be one comma-separated string (a papermill parameter)."""
     from ciwb.report import tables
     from ciwb.report.findings import _memo
 
@@ -78,7 +81,9 @@ def setup(
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
-    return Selection(path, since or None, until or None, projects or None, region or None)
+    scope = Scope(path, Selection(since, until, projects, region))
+    print(scope)
+    return scope
 
 
 def _table_defaults() -> None:
@@ -126,7 +131,7 @@ def show_cost_summary(summary: CostSummary) -> None:
     display(Markdown("\n".join(lines)))
 
 
-def show_findings(report: str, sel: Selection) -> None:
+def show_findings(report: str, db: Path, sel: Selection) -> None:
     """The report's window and ranked findings, as HTML, with the same data attached as JSON
     for `ciwb report` (findings.json, the index page)."""
     import json
@@ -136,16 +141,16 @@ def show_findings(report: str, sel: Selection) -> None:
     from ciwb.report.findings_view import headline_html
     from ciwb.report.headline import MIMETYPE, headline
 
-    found = headline(report, selection=sel)
+    found = headline(report, db, sel)
     data = json.loads(json.dumps(found.as_dict(), default=str))
     display({"text/html": headline_html(found), MIMETYPE: data}, raw=True)
 
 
-def whatif(kind: str, sel: Selection) -> WhatIf:
+def whatif(kind: str, db: Path, sel: Selection) -> WhatIf:
     """The what-if `kind` for the selection: the one the findings were computed from."""
-    from ciwb.report.findings.cost import whatif as cached
+    from ciwb.report.findings.cost import whatif as shared
 
-    return cached(kind, sel.db, sel)
+    return shared(kind, db, sel)
 
 
 def table(frame: Any, **options: Any) -> Any:
@@ -155,18 +160,17 @@ def table(frame: Any, **options: Any) -> Any:
     return tables.show(frame, **options)
 
 
-def cost_over_time(sel: Selection) -> Any:
+def cost_over_time(db: Path, sel: Selection) -> Any:
     """Cost per day by month, partial first and last months marked."""
     from ciwb.report.findings.cost import summary
     from ciwb.report.headline import days_per_month, window
 
-    table = summary(sel.db, sel, by="month").table
-    return charts.cost_over_time(table, days_per_month(window(selection=sel)))
+    months = summary(db, sel, by="month").table
+    return charts.cost_over_time(months, days_per_month(window(db, sel)))
 
 
-def cached(fn: Any, sel: Selection, *, cost: bool = False, **options: Any) -> Any:
-    """`fn(store, **filters)` computed once per report (the findings share it)."""
+def cached(fn: Any, db: Path, sel: Selection, **options: Any) -> Any:
+    """`fn(db, sel, **options)`, computed once per report (the findings share it)."""
     from ciwb.report.findings._memo import memo
 
-    given = sel.period if cost else sel.filters
-    return memo(fn, sel.db, **given, **options)
+    return memo(fn, db, sel, **options)

@@ -1,4 +1,4 @@
-"""The one DuckDB file: schema, migrations, connection discipline, upserts, export."""
+"""The one DuckDB file: schema, migrations, connection discipline, upserts, export, reads."""
 
 from ciwb.store.connection import (
     DEFAULT_DB,
@@ -11,6 +11,7 @@ from ciwb.store.connection import (
 from ciwb.store.export import ExportResult, export_parquet
 from ciwb.store.info import StoreInfo, TableInfo, db_info
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
+from ciwb.store.query import DbLike, Selection, TimeLike, fetch_frame, reading
 from ciwb.store.writer import BackgroundWriter, StoreWriter
 from ciwb.store.writes import upsert_rows, write_batch
 
@@ -19,14 +20,19 @@ __all__ = [
     "DEFAULT_DB",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "DbLike",
     "ExportResult",
+    "Selection",
     "StoreInfo",
     "StoreWriter",
     "TableInfo",
+    "TimeLike",
     "connect",
     "db_info",
     "export_parquet",
+    "fetch_frame",
     "migrate",
+    "reading",
     "resolve_db_path",
     "schema_version",
     "upgrade",

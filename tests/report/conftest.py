@@ -19,7 +19,7 @@ def report_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def all_reports(report_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`ciwb report all` on the fixture store, run once for every report test."""
-    from reporting import run_ciwb
+    from support.reporting import run_ciwb
 
     out = tmp_path_factory.mktemp("reports")
     done = run_ciwb("report", "all", "--db", str(report_db), "--out", str(out))

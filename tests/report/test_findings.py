@@ -10,16 +10,16 @@ import pytest
 
 from ciwb.demo import PlantedFacts, load_demo
 from ciwb.report.findings import Finding, findings_for, registered_reports
-from ciwb.report.notebook import Selection
+from ciwb.store import Selection
 
 REPORTS = ["bottleneck_report", "cache_tuning", "cost_report", "explore", "graviton_vs_x86"]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Selection, PlantedFacts]:
+def demo(tmp_path_factory) -> tuple[Path, PlantedFacts]:
     db = tmp_path_factory.mktemp("findings-demo") / "demo.duckdb"
     summary = load_demo(db, builds=10_000, seed=11)
-    return Selection(db), PlantedFacts.read(summary.planted_path)
+    return db, PlantedFacts.read(summary.planted_path)
 
 
 def _money(f: Finding) -> bool:
@@ -27,10 +27,10 @@ def _money(f: Finding) -> bool:
 
 
 def test_every_report_has_ranked_findings(demo):
-    sel, _ = demo
+    db, _ = demo
     assert set(REPORTS) <= set(registered_reports())
     for report in REPORTS:
-        found = findings_for(report, selection=sel)
+        found = findings_for(report, db=db)
         assert found, report
         assert all(f.report == report and f.title and f.action for f in found)
         worth = [f.worth for f in found]
@@ -39,8 +39,8 @@ def test_every_report_has_ranked_findings(demo):
 
 
 def test_cost_findings_name_the_planted_over_provisioned_projects_with_money(demo):
-    sel, planted = demo
-    found = findings_for("cost_report", selection=sel)
+    db, planted = demo
+    found = findings_for("cost_report", db=db)
     rightsize = {f.subject: f for f in found if f.kind == "rightsize"}
     for project in planted.over_provisioned:
         assert project in rightsize, project
@@ -49,8 +49,8 @@ def test_cost_findings_name_the_planted_over_provisioned_projects_with_money(dem
 
 
 def test_cost_findings_name_the_planted_arm64_switch_with_its_factor(demo):
-    sel, planted = demo
-    found = {f.subject: f for f in findings_for("cost_report", selection=sel) if f.kind == "arm64"}
+    db, planted = demo
+    found = {f.subject: f for f in findings_for("cost_report", db=db) if f.kind == "arm64"}
     faster = [s for s in planted.switches if s.arm_speed_factor < 1]
     assert faster
     for switch in faster:
@@ -62,10 +62,8 @@ def test_cost_findings_name_the_planted_arm64_switch_with_its_factor(demo):
 
 
 def test_cost_findings_name_the_planted_cache_idle_expiry_with_money(demo):
-    sel, planted = demo
-    found = {
-        f.subject: f for f in findings_for("cost_report", selection=sel) if f.kind == "cache_expiry"
-    }
+    db, planted = demo
+    found = {f.subject: f for f in findings_for("cost_report", db=db) if f.kind == "cache_expiry"}
     for cache in planted.caches:
         f = found[cache.project]
         assert abs(f.figures["expiry_min"] - cache.idle_threshold_min) <= 3
@@ -74,10 +72,10 @@ def test_cost_findings_name_the_planted_cache_idle_expiry_with_money(demo):
 
 
 def test_bottleneck_findings_name_the_planted_regression_with_its_date(demo):
-    sel, planted = demo
+    db, planted = demo
     found = [
         f
-        for f in findings_for("bottleneck_report", selection=sel)
+        for f in findings_for("bottleneck_report", db=db)
         if f.kind == "regression" and f.subject == planted.regression.project
     ]
     assert len(found) == 1
@@ -87,8 +85,8 @@ def test_bottleneck_findings_name_the_planted_regression_with_its_date(demo):
 
 
 def test_graviton_gives_a_verdict_per_project_and_the_experiment_for_unknowns(demo):
-    sel, planted = demo
-    found = findings_for("graviton_vs_x86", selection=sel)
+    db, planted = demo
+    found = findings_for("graviton_vs_x86", db=db)
     verdicts = {f.subject: f.kind for f in found}
     for switch in planted.switches:
         if switch.arm_speed_factor < 1:
@@ -98,16 +96,16 @@ def test_graviton_gives_a_verdict_per_project_and_the_experiment_for_unknowns(de
 
 
 def test_an_empty_selection_says_there_is_nothing_to_do(demo):
-    sel, _ = demo
-    empty = Selection(sel.db, since="2099-01-01")
+    db, _ = demo
+    empty = Selection(since="2099-01-01")
     for report in ("cost_report", "explore", "graviton_vs_x86"):
-        found = findings_for(report, selection=empty)
+        found = findings_for(report, db=db, selection=empty)
         assert found and all(f.worth == 0 for f in found), report
 
 
 def test_the_demo_is_priced(demo):
     from ciwb.cost import cost_summary
 
-    sel, _ = demo
-    summary = cost_summary(Path(sel.db))
+    db, _ = demo
+    summary = cost_summary(db)
     assert summary.unpriced_builds <= 0.05 * summary.builds

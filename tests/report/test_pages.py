@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, network_requests, open_page
 
 from ciwb import analytics
 from ciwb.cost import cost_summary, run_whatif
 from ciwb.report import format as fmt
+from support.chromium import CHROMIUM, network_requests, open_page
 
 REPORTS = ["bottleneck_report", "cache_tuning", "cost_report", "explore", "graviton_vs_x86"]
 needs_chromium = pytest.mark.skipif(

@@ -10,7 +10,6 @@ import polars as pl
 from ciwb import analytics
 from ciwb.report import format as fmt
 from ciwb.report.findings._memo import memo
-from ciwb.report.findings._selection import filters, store
 from ciwb.report.findings.base import Finding, register
 
 __all__ = ["bottleneck_findings"]
@@ -19,7 +18,7 @@ REPORT = "bottleneck_report"
 
 
 def phases(db: Any, selection: Any) -> Iterator[Finding]:
-    breakdown = memo(analytics.phase_breakdown, store(db, selection), **filters(selection))
+    breakdown = memo(analytics.phase_breakdown, db, selection)
     if breakdown.is_empty():
         return
     by_phase = (
@@ -76,7 +75,7 @@ def phases(db: Any, selection: Any) -> Iterator[Finding]:
 
 
 def regressions(db: Any, selection: Any) -> Iterator[Finding]:
-    found = memo(analytics.duration_regressions, store(db, selection), **filters(selection))
+    found = memo(analytics.duration_regressions, db, selection)
     slower = found.filter(pl.col("direction") == "slower").sort("change_pct", descending=True)
     for r in slower.to_dicts():
         yield Finding(
@@ -127,7 +126,7 @@ def regressions(db: Any, selection: Any) -> Iterator[Finding]:
 
 
 def failures(db: Any, selection: Any) -> Iterator[Finding]:
-    rates = memo(analytics.failure_rates, store(db, selection), **filters(selection))
+    rates = memo(analytics.failure_rates, db, selection)
     for r in rates.sort("failures", descending=True).head(3).to_dicts():
         yield Finding(
             report=REPORT,
@@ -141,7 +140,7 @@ def failures(db: Any, selection: Any) -> Iterator[Finding]:
             kind="failure_hotspot",
             subject=r["project_name"],
         )
-    causes = memo(analytics.failure_causes, store(db, selection), **filters(selection))
+    causes = memo(analytics.failure_causes, db, selection)
     platform = causes.filter(pl.col("cause") == "platform")
     if not platform.is_empty():
         total = int(platform["failures"].sum())
@@ -159,7 +158,7 @@ def failures(db: Any, selection: Any) -> Iterator[Finding]:
 
 
 def flaky(db: Any, selection: Any) -> Iterator[Finding]:
-    tests = memo(analytics.flaky_tests, store(db, selection), **filters(selection))
+    tests = memo(analytics.flaky_tests, db, selection)
     for r in tests.head(3).to_dicts():
         yield Finding(
             report=REPORT,

@@ -14,7 +14,6 @@ import polars as pl
 
 from ciwb.report import format as fmt
 from ciwb.report.findings._memo import memo
-from ciwb.report.findings._selection import period, store
 from ciwb.report.findings.base import Finding, register
 from ciwb.report.tables import ENVIRONMENTS
 
@@ -30,13 +29,13 @@ def whatif(kind: str, db: Any, selection: Any = None) -> Any:
     """The what-if `kind` for this selection, computed once per report run."""
     from ciwb.cost import run_whatif
 
-    return memo(run_whatif, kind, store(db, selection), **period(selection))
+    return memo(run_whatif, kind, db, selection)
 
 
 def summary(db: Any, selection: Any = None, by: str = "project") -> Any:
     from ciwb.cost import cost_summary
 
-    return memo(cost_summary, store(db, selection), by=by, **period(selection))
+    return memo(cost_summary, db, selection, by=by)
 
 
 def _size(compute_type: str | None) -> str:
@@ -178,12 +177,11 @@ def arm64(db: Any, selection: Any) -> Iterator[Finding]:
 
 def cache(db: Any, selection: Any) -> Iterator[Finding]:
     from ciwb import analytics
-    from ciwb.report.findings._selection import filters
 
     table: pl.DataFrame = whatif("cache", db, selection).table
     if table.is_empty():
         return
-    expiry = memo(analytics.cache_idle_expiry, store(db, selection), **filters(selection))
+    expiry = memo(analytics.cache_idle_expiry, db, selection)
     by_project = {r["project_name"]: r for r in table.to_dicts()}
     for r in expiry.sort("cliff", descending=True).to_dicts():
         if (r.get("cliff") or 0) < 0.3:  # idle time hardly matters for this cache

@@ -7,7 +7,6 @@ from typing import Any
 from ciwb import analytics
 from ciwb.report import format as fmt
 from ciwb.report.findings._memo import memo
-from ciwb.report.findings._selection import filters, store
 from ciwb.report.findings.base import Finding, register
 from ciwb.report.tables import compute_name
 
@@ -18,7 +17,7 @@ REPORT = "explore"
 
 @register(REPORT)
 def explore_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Finding]:
-    overview = memo(analytics.projects_overview, store(db, selection), **filters(selection))
+    overview = memo(analytics.projects_overview, db, selection)
     if overview.is_empty():
         return [
             Finding(
