@@ -377,11 +377,19 @@ def report(
     out: Annotated[
         str, typer.Option("--out", help="Output directory or s3://bucket/prefix.")
     ] = "reports",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where each report went and its findings.")
+    ] = False,
 ) -> None:
-    """Execute report notebooks with papermill; write HTML, executed notebooks and index.html."""
+    """Execute report notebooks with papermill; write HTML, executed notebooks, findings.json
+    beside each and index.html."""
     from ciwb.report import parse_parameters, raise_for_failures, run_reports
 
     run = run_reports(names, db=db, parameters=parse_parameters(param or []), out=out)
+    if as_json:
+        _print_json(run.to_dict())
+        raise_for_failures(run)
+        return
     table = Table(title=f"reports in {run.out}")
     table.add_column("report")
     table.add_column("status")

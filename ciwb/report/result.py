@@ -35,3 +35,23 @@ class ReportRun:
     @property
     def failed(self) -> list[ReportResult]:
         return [r for r in self.results if not r.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `ciwb report --json` prints: where each report went, and its headline."""
+        return {
+            "out": self.out,
+            "index": self.index_location,
+            "reports": [
+                {
+                    "name": r.name,
+                    "ok": r.ok,
+                    "error": r.error,
+                    "seconds": round(r.seconds, 3),
+                    "html": r.html_location,
+                    "notebook": r.notebook_location,
+                    "findings": r.findings_name,
+                    "headline": r.headline,
+                }
+                for r in self.results
+            ],
+        }

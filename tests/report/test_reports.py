@@ -190,3 +190,16 @@ def test_missing_s3_bucket_is_one_clear_error(report_db, aws_env):
     assert done.returncode == 2
     assert "s3://no-such-bucket: bucket not usable (404)" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_json_output_names_each_report_and_its_findings(report_db, tmp_path):
+    done = run_ciwb(
+        "report", "graviton_vs_x86", "--db", str(report_db), "--out", str(tmp_path), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    (one,) = printed["reports"]
+    assert one["name"] == "graviton_vs_x86" and one["ok"]
+    assert (tmp_path / one["findings"]).is_file()
+    assert one["headline"]["findings"][0]["title"]
+    assert printed["index"] == str(tmp_path / "index.html")
