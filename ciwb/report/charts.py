@@ -271,6 +271,10 @@ def hit_rate_by_gap_lines(by_gap: pl.DataFrame) -> go.Figure:
     title = "Cache hit rate by idle time before the build (% of builds)"
     if by_gap.is_empty():
         return _empty(title, "no cache-enabled projects with a bimodal restore time")
+    projects = by_gap["project_name"].unique(maintain_order=True).to_list()
+    if len(projects) > MAX_SERIES:  # more lines than that is unreadable: say so
+        by_gap = by_gap.filter(pl.col("project_name").is_in(projects[:MAX_SERIES]))
+        title += f" — {MAX_SERIES} of {len(projects)} projects"
     fig = go.Figure(layout={**_LAYOUT, "title": title})
     for (project,), part in by_gap.group_by("project_name", maintain_order=True):
         fig.add_scatter(
