@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from ciwb import __version__
 from ciwb.errors import CiwbError
+
+if TYPE_CHECKING:
+    from ciwb.replay import BatchResult, ReplayResult
 
 app = typer.Typer(
     name="ciwb",
@@ -72,6 +75,12 @@ def demo(
     ] = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same history).")] = 7,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    bill: Annotated[
+        bool,
+        typer.Option(
+            "--bill/--no-bill", help="Also write and import a CUR 2.0 export (data/demo.bill/)."
+        ),
+    ] = True,
 ) -> None:
     """Generate a realistic synthetic CodeBuild history and load it through normalisation."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -91,7 +100,7 @@ def demo(
         def on_progress(stage: str, done: int, total: int) -> None:
             progress.update(task, description=stage, completed=done, total=total)
 
-        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress)
+        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress, bill=bill)
 
     table = Table(title=f"demo history in {summary.db}")
     table.add_column("table")
@@ -424,13 +433,25 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
-# the codebuild executor's options, shared by `replay run` and `replay experiment`
+# options shared by `replay run` and `replay experiment` (same flag, same help)
 CodeBuildProjectOption = Annotated[
     str | None,
     typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
 ]
 SourceVersionOption = Annotated[
     str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+]
+BuildspecOption = Annotated[
+    str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+]
+CacheLocationOption = Annotated[
+    str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+]
+ReplayOutOption = Annotated[
+    Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
 ]
 
 
@@ -439,7 +460,7 @@ def replay_validate(
     files: Annotated[list[Path], typer.Argument(help="Buildspec files to check.")],
 ) -> None:
     """Check buildspecs: `file:line:col: message` per problem; exit 1 on any error."""
-    from ciwb.replay import validate_files
+    from ciwb.buildspec import validate_files
 
     diagnostics = validate_files(list(files))
     for diag in diagnostics:
@@ -455,9 +476,7 @@ def replay_validate(
 @replay_app.command("run")
 def replay_run(
     source: Annotated[Path, typer.Argument(help="Source directory (a copy is built).")],
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     db: DbOption = None,
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="NAME=value lines (start-build overrides).")
@@ -477,9 +496,7 @@ def replay_run(
     unpacked: Annotated[
         bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
     ] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    out: ReplayOutOption = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
     ] = "local",
@@ -499,12 +516,8 @@ def replay_run(
         bool, typer.Option("--privileged", help="docker: privileged container (dind).")
     ] = False,
     cache: Annotated[str, typer.Option("--cache", help="none, local or s3.")] = "none",
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
     cache_idle_expiry: Annotated[
         str | None,
         typer.Option("--cache-idle-expiry", help="local: wipe after this idle time (AWS ~15m)."),
@@ -521,36 +534,53 @@ def replay_run(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
 ) -> None:
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
-    from ciwb.replay.api import replay_source
-    from ciwb.replay.batch import BatchResult
-
-    result = replay_source(
-        source,
-        buildspec=buildspec,
-        db=db,
-        env_file=env_file,
-        secrets_file=secrets_file,
-        resolve_secrets=resolve_secrets,
-        profile=profile,
-        region=region,
-        timeout=timeout,
-        unpacked=unpacked,
-        out=out,
-        executor=executor,
-        batch=batch,
-        honour_gitignore=honour_gitignore,
-        echo=follow,
-        arch=arch,
-        compute=compute,
-        image=image,
-        privileged=privileged,
-        cache=cache,
-        cache_location=cache_location,
-        cache_dir=cache_dir,
-        cache_idle_expiry=cache_idle_expiry,
-        project=project,
-        source_version=source_version,
+    from ciwb.experiments import run_source
+    from ciwb.replay import (
+        CacheOptions,
+        EnvironmentOptions,
+        ExecutorOptions,
+        OutputOptions,
+        ReplayOptions,
+        SourceOptions,
     )
+
+    options = ReplayOptions(
+        source=SourceOptions(
+            source,
+            buildspec=buildspec,
+            batch=batch,
+            honour_gitignore=honour_gitignore,
+            project=project,
+            source_version=source_version,
+        ),
+        environment=EnvironmentOptions(
+            env_file=env_file,
+            secrets_file=secrets_file,
+            resolve_secrets=resolve_secrets,
+            profile=profile,
+            region=region,
+        ),
+        executor=ExecutorOptions(
+            executor,
+            arch=arch,
+            compute=compute,
+            image=image,
+            privileged=privileged,
+            timeout=timeout,
+        ),
+        cache=CacheOptions(
+            cache, location=cache_location, dir=cache_dir, idle_expiry=cache_idle_expiry
+        ),
+        output=OutputOptions(db=db, out=out, unpacked=unpacked, echo=follow),
+    )
+    result = run_source(options)
+    _print_replay(result, as_json)
+
+
+def _print_replay(result: ReplayResult | BatchResult, as_json: bool) -> None:
+    """The phase table, log, artifacts and test reports of a build or of each batch child."""
+    from ciwb.replay import BatchResult
+
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -622,26 +652,18 @@ def replay_experiment(
         str | None, typer.Option("--profile", help="codebuild: AWS profile.")
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="codebuild: AWS region.")] = None,
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     image: Annotated[
         str | None, typer.Option("--image", help="Image (default ciwb/base:…-ARCH).")
     ] = None,
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
+    out: ReplayOutOption = None,
     db: DbOption = None,
 ) -> None:
     """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
-    from ciwb.replay.api import cache_options
-    from ciwb.replay.experiments import ExperimentRunRow, run_experiment
+    from ciwb.experiments import ExperimentRunRow, run_experiment
+    from ciwb.replay import CacheOptions
 
     def progress(run: ExperimentRunRow) -> None:
         err_console.print(
@@ -661,14 +683,11 @@ def replay_experiment(
         db=db,
         out=out,
         image=image,
-        cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
+        cache_options=CacheOptions(location=cache_location, dir=cache_dir),
         on_run=progress,
         project=project,
-        executor_options=(
-            {"profile": profile, "region": region, "source_version": source_version}
-            if executor == "codebuild"
-            else None
-        ),
+        # used by a remote runner (codebuild) only
+        executor_options={"profile": profile, "region": region, "source_version": source_version},
     )
     from rich.markup import escape
 
@@ -719,6 +738,12 @@ SinceOption = Annotated[
     str | None, typer.Option("--since", help="Builds started on/after: 2025-01-31, 90d, 12w.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PricesOption = Annotated[
+    str,
+    typer.Option(
+        "--prices", help="bill: effective rates from an imported bill where there is one; list."
+    ),
+]
 
 
 def _print_json(data: object) -> None:
@@ -749,12 +774,13 @@ def _render_frame(frame: object, title: str, money: tuple[str, ...] = ()) -> Non
 def pricing_show(
     region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
     db: DbOption = None,
+    prices: PricesOption = "bill",
     as_json: JsonOption = False,
 ) -> None:
-    """Prices in force (seed CSVs in data/pricing plus refreshed rows in the store)."""
+    """Prices in force (seed CSVs in data/pricing, refreshed rows and bill rates in the store)."""
     from ciwb.cost import show_prices
 
-    frame = show_prices(db, region=region)
+    frame = show_prices(db, region=region, prices=prices)
     if as_json:
         _print_json(frame.to_dicts())
         return
@@ -789,6 +815,7 @@ def cost_summary_cmd(
     until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
     by: Annotated[str, typer.Option("--by", help="project | month | compute | arch")] = "project",
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    prices: PricesOption = "bill",
     as_json: JsonOption = False,
 ) -> None:
     """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
@@ -796,7 +823,10 @@ def cost_summary_cmd(
     from ciwb.store import Selection
 
     summary = cost_summary(
-        db, Selection(since, until), by=by, options=BillingOptions(free_tier=free_tier)
+        db,
+        Selection(since, until),
+        by=by,
+        options=BillingOptions(free_tier=free_tier, prices=prices),
     )
     if as_json:
         _print_json(summary.to_dict())
@@ -840,11 +870,12 @@ def cost_phases(
 def cost_save(
     db: DbOption = None,
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    prices: PricesOption = "bill",
 ) -> None:
     """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
     from ciwb.cost import BillingOptions, save_build_costs
 
-    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
+    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier, prices=prices))
     console.print(f"build_costs: {rows:,} builds costed")
 
 
@@ -896,6 +927,118 @@ def cost_whatif(
     console.print(f"[bold]unpriced builds:[/] {result.unpriced_builds:,}")
     for note in result.notes:
         console.print(f"  {note}", style="dim")
+
+
+# --------------------------------------------------------------------------- bill
+# The bill (`ciwb bill …`): CUR / Data Exports / Cost Explorer → store; logic in ciwb.bill.
+
+bill_app = typer.Typer(
+    help="Import the AWS bill (CUR, Data Exports, Cost Explorer) and reconcile it with builds.",
+    no_args_is_help=True,
+)
+app.add_typer(bill_app, name="bill")
+
+
+def _print_import(summary: object, as_json: bool) -> None:
+    from ciwb.bill import ImportSummary
+
+    assert isinstance(summary, ImportSummary)
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    periods = ", ".join(
+        f"{p:%Y-%m}{' (open)' if p in summary.open_periods else ''}" for p in summary.periods
+    )
+    console.print(
+        f"{summary.line_items:,} CodeBuild line items from {summary.files} file(s) "
+        f"({summary.format}) for {periods}; {summary.replaced_line_items:,} replaced"
+    )
+    for usage_type, rows in summary.unknown_usage_types.items():
+        console.print(f"[yellow]unknown usage type {usage_type}: {rows} line items kept[/]")
+    if summary.inferred_usage_types:
+        console.print(
+            "inferred usage-type rules: " + ", ".join(summary.inferred_usage_types), style="dim"
+        )
+    for folder in summary.folders_without_codebuild:
+        console.print(f"[yellow]period {folder}: no CodeBuild line items[/]")
+
+
+@bill_app.command("import")
+def bill_import(
+    source: Annotated[str, typer.Argument(help="Export folder or file, or s3://bucket/prefix.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto | cur2 | cur")] = "auto",
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (s3://).")] = None,
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import CodeBuild line items from CUR 2.0 / Data Exports or a legacy CUR; replaces periods."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from ciwb.bill import import_bill
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=err_console,
+        disable=quiet or as_json,
+        transient=True,  # an error stays one line
+    ) as progress:
+        task = progress.add_task("reading", total=None)
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            progress.update(task, description=stage, completed=done, total=total or None)
+
+        summary = import_bill(source, db, fmt=fmt, profile=profile, progress=on_progress)
+    _print_import(summary, as_json)
+
+
+@bill_app.command("fetch")
+def bill_fetch(
+    since: Annotated[
+        str | None, typer.Option("--since", help="First day (YYYY-MM-DD; whole months).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch daily CodeBuild cost and usage from Cost Explorer (for users without a CUR)."""
+    from ciwb.bill import fetch_cost_explorer
+
+    _print_import(fetch_cost_explorer(db, since=since, profile=profile), as_json)
+
+
+@bill_app.command("reconcile")
+def bill_reconcile(
+    by: Annotated[str, typer.Option("--by", help="day | month")] = "day",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Billed vs implied units and cost; coverage and the residual, explained."""
+    from ciwb.bill import reconcile
+
+    rec = reconcile(db, by=by)
+    if as_json:
+        _print_json(rec.to_dict())
+        return
+    _render_frame(
+        rec.summary_table(), "CodeBuild bill vs builds per period (USD)", ("bill_cost", "estimate")
+    )
+    residual = rec.residual_table()
+    _render_frame(residual, "the residual, explained (USD)", tuple(residual.columns[1:]))
+    if rec.coverage is not None:
+        console.print(f"coverage: {rec.coverage:.1%} of the bill's usage cost explained by builds")
+    for row in rec.not_in_store.head(10).iter_rows(named=True):
+        console.print(
+            f"  not in store: {row['billing_period']:%Y-%m} {row['account_id']} "
+            f"{row['region']} {row['usage_type']}: ${row['gross_cost']:,.2f} ({row['reason']})"
+        )
+    for usage_type, usd in rec.unknown_usage_types.items():
+        console.print(f"[yellow]  unknown usage type {usage_type}: ${usd:,.2f}[/]")
+    _render_frame(rec.latest_rates(), "effective (bill) vs list rates, latest period")
+    for line in rec.assumptions:
+        console.print(f"  assumption: {line}", style="dim")
 
 
 def main() -> None:

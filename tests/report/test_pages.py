@@ -14,7 +14,14 @@ from ciwb.cost import cost_summary, run_whatif
 from ciwb.report import format as fmt
 from support.chromium import CHROMIUM, network_requests, open_page
 
-REPORTS = ["bottleneck_report", "cache_tuning", "cost_report", "explore", "graviton_vs_x86"]
+REPORTS = [
+    "bottleneck_report",
+    "cache_tuning",
+    "cost_report",
+    "explore",
+    "graviton_vs_x86",
+    "reconciliation",
+]
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
 )
@@ -69,6 +76,10 @@ def _headline_figure(name: str, db: Path) -> str:
     if name == "cache_tuning":
         row = analytics.cache_idle_expiry(db).sort("cliff", descending=True).row(0, named=True)
         return f"expires after {row['expiry_min']:.0f} min idle"
+    if name == "reconciliation":
+        from ciwb.report.findings import findings_for
+
+        return findings_for("reconciliation", db=db)[0].title
     overview = analytics.projects_overview(db)
     return f"of {int(overview['builds'].sum()):,} builds succeeded"
 
