@@ -286,14 +286,25 @@ def import_(
 
 @app.command("import-events")
 def import_events(
-    file: Annotated[Path, typer.Argument(help="EventBridge events, one JSON per line.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, .gz files, directories or s3://BUCKET/PREFIX of EventBridge events: "
+            "NDJSON, pretty-printed, JSON arrays or concatenated objects (Firehose).",
+            show_default=False,
+        ),
+    ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load EventBridge "CodeBuild Build State Change" events into builds and phases."""
+    """Load EventBridge CodeBuild "Build State Change" and "Build Phase Change" events.
+
+    State changes give builds and phases; phase changes update the phases of their build
+    (in the same events or already in the store).
+    """
     from ciwb.collect import import_events as _import_events
 
-    _print_import_summary(_import_events(file, db), as_json)
+    _print_import_summary(_import_events(sources, db), as_json)
 
 
 def _print_import_summary(summary: object, as_json: bool) -> None:

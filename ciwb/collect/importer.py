@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ciwb.collect.ledger import finish_run, start_run, utcnow
 from ciwb.collect.normalise import (
     NormalisedBatch,
@@ -26,7 +28,12 @@ from ciwb.collect.normalise import (
 )
 from ciwb.collect.records import CoverageRow
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
-from ciwb.collect.sources.events import read_build_events
+from ciwb.collect.sources.events import (
+    BUILD_PHASE_CHANGE,
+    inferred_status,
+    merge_phases,
+    read_events,
+)
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -170,31 +177,88 @@ def import_paths(
     )
 
 
-def import_events(
-    path: str | os.PathLike[str], db: str | os.PathLike[str] | None = None
-) -> ImportSummary:
-    """Load EventBridge "CodeBuild Build State Change" events (one JSON per line).
+def _stored_builds(db: Any, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The raw records already in the store for `arns` (an absent store holds none)."""
+    from ciwb.store import connect
+    from ciwb.store.connection import resolve_db_path
 
-    A build seen in several events keeps its most advanced state: a complete record beats
-    an in-progress one, then the later line wins, whatever order the lines come in.
+    if not arns or not resolve_db_path(db).exists():
+        return {}
+    with connect(db) as con:
+        rows = con.execute(
+            "SELECT build_arn, raw FROM builds WHERE build_arn IN (SELECT unnest(?))", [list(arns)]
+        ).fetchall()
+    return {arn: orjson.loads(raw) for arn, raw in rows if raw}
+
+
+def _apply_phase_event(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` (a Build record) with the phases a phase-change record reports.
+
+    A build that the update says is complete becomes complete: end time from its phases,
+    status inferred from them unless `base` already knows it (a state-change event or the API).
     """
+    merged = dict(base)
+    merged["phases"] = merge_phases(base.get("phases") or (), update.get("phases") or ())
+    if update.get("buildComplete") and not base.get("buildComplete"):
+        merged["buildComplete"] = True
+        merged["currentPhase"] = "COMPLETED"
+        if base.get("buildStatus") in (None, "IN_PROGRESS"):
+            merged["buildStatus"] = inferred_status(merged["phases"])
+        merged["endTime"] = update.get("endTime")
+    elif not base.get("buildComplete") and update.get("currentPhase"):
+        merged["currentPhase"] = update["currentPhase"]
+    for key, value in update.items():  # fields the base lacks (an event may know the logs)
+        merged.setdefault(key, value)
+    return merged
+
+
+def import_events(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    db: str | os.PathLike[str] | None = None,
+) -> ImportSummary:
+    """Load EventBridge CodeBuild events from files, gzip files, directories and s3:// prefixes.
+
+    Any saved shape is read (NDJSON, pretty-printed, arrays, Firehose's concatenated objects;
+    see `sources.events`). A build seen in several state-change events keeps its most
+    advanced state: a complete record beats an in-progress one, then the later event wins,
+    whatever order they come in. "Build Phase Change" events then update the phases of their
+    build: the one in these events, else the one already in the store, else a build made from
+    the phase events alone.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
     ignored: Counter[str] = Counter()
-    best: dict[str, tuple[bool, int, dict[str, Any]]] = {}
-    lines = 0
-    with _ledgered_loader(db, "events", {"path": str(path)}) as (run_id, loader):
-        for number, record, skipped in read_build_events(path):
-            lines += 1
+    states: dict[str, tuple[bool, int, dict[str, Any]]] = {}
+    phase_events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    events = 0
+    origins: set[str] = set()
+    args = {"paths": [os.fspath(s) for s in sources]}
+    with _ledgered_loader(db, "events", args) as (run_id, loader):
+        for event in read_events(sources):
+            events += 1
+            origins.add(event.origin.rsplit(":", 1)[0])
+            record = event.record
             if record is None:
-                ignored[skipped or "unknown"] += 1
+                ignored[event.detail_type or "unknown"] += 1
                 continue
-            rank = (bool(record.get("buildComplete")), number)
-            current = best.get(record["arn"])
+            if event.detail_type == BUILD_PHASE_CHANGE:
+                phase_events.setdefault(record["arn"], []).append((event.seq, record))
+                continue
+            rank = (bool(record.get("buildComplete")), event.seq)
+            current = states.get(record["arn"])
             if current is None or rank > current[:2]:
-                best[record["arn"]] = (*rank, record)
-        for _, _, record in best.values():
+                states[record["arn"]] = (*rank, record)
+        builds = {arn: record for arn, (_, _, record) in states.items()}
+        stored = _stored_builds(db, [arn for arn in phase_events if arn not in builds])
+        for arn, updates in phase_events.items():
+            base = builds.get(arn) or stored.get(arn)
+            for _, update in sorted(updates, key=lambda u: (bool(u[1].get("buildComplete")), u[0])):
+                base = update if base is None else _apply_phase_event(base, update)
+            builds[arn] = base
+        for record in builds.values():
             loader.batch.add_build(record, origin="aws", now=loader.now)
             loader.records["builds"] += 1
             loader.maybe_flush()
     return ImportSummary(
-        run_id, 1, lines, dict(loader.records), dict(loader.write.rows), dict(ignored)
+        run_id, len(origins), events, dict(loader.records), dict(loader.write.rows), dict(ignored)
     )
