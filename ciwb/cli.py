@@ -273,15 +273,33 @@ def _print_collect_summary(summary: object) -> None:
 @app.command("import")
 def import_(
     paths: Annotated[
-        list[Path], typer.Argument(help="Raw archives (--save-raw) or `aws codebuild` JSON.")
+        list[Path],
+        typer.Argument(
+            help="Raw archives (--save-raw), `aws codebuild` JSON, `aws logs get-log-events` / "
+            "`filter-log-events` JSON, or a plain-text build log."
+        ),
     ],
+    build: Annotated[
+        str | None,
+        typer.Option(
+            "--build",
+            metavar="ARN|ID",
+            help="The stored build a log belongs to (needed for plain-text logs and "
+            "get-log-events output; filter-log-events is matched by its log stream).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load raw archives and AWS CLI batch-get-builds / batch-get-projects JSON."""
+    """Load raw archives, AWS CLI batch-get-* JSON, and build logs into the store.
+
+    Logs (CloudWatch JSON from `aws logs`, the console's download, lines copied from the
+    console with line numbers or from the local agent) become the build's commands.
+    """
     from ciwb.collect import import_paths
 
-    _print_import_summary(import_paths(paths, db), as_json)
+    _print_import_summary(import_paths(paths, db, build=build), as_json)
 
 
 @app.command("import-events")

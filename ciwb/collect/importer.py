@@ -1,4 +1,4 @@
-"""Load records gathered elsewhere: raw archives, AWS CLI JSON, EventBridge events.
+"""Load records gathered elsewhere: raw archives, AWS CLI JSON, build logs, EventBridge events.
 
 They travel the same normalisation path as a live collect, so a user without ciwb-side
 credentials can hand over exported data. Each source is written in batches, one
@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,6 +35,13 @@ from ciwb.collect.sources.events import (
     merge_phases,
     read_events,
 )
+from ciwb.collect.sources.logfiles import (
+    FILTER_LOG_EVENTS,
+    GET_LOG_EVENTS,
+    is_text_log,
+    read_text_log,
+)
+from ciwb.errors import CiwbError
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -62,6 +70,9 @@ class _Loader:
         self.coverages: list[CoverageRow] = []
         self.records: Counter[str] = Counter()
         self.now = utcnow()
+        # log events by stream name (None: a log that names no stream, for --build)
+        self.logs: dict[str | None, list[tuple[int | None, str]]] = {}
+        self.origins: dict[str | None, str] = {}
 
     def size(self) -> int:
         return sum(self.batch.counts().values()) + len(self.coverages)
@@ -107,10 +118,20 @@ class _Loader:
                 self.records["code_coverages"] += 1
         elif op == "GetMetricData":
             self._metrics(page)
+        elif op in (GET_LOG_EVENTS, FILTER_LOG_EVENTS):
+            self._log_events(page)
         else:
             return False
         self.maybe_flush()
         return True
+
+    def _log_events(self, page: RawPage) -> None:
+        for event in page.response.get("events") or ():
+            # get-log-events does not name its stream: it belongs to --build
+            stream = event.get("logStreamName") if page.operation == FILTER_LOG_EVENTS else None
+            message = event.get("message") or ""
+            self.logs.setdefault(stream, []).append((int(event["timestamp"]), message))
+            self.origins.setdefault(stream, page.origin)
 
     def _metrics(self, page: RawPage) -> None:
         periods = {
@@ -159,19 +180,101 @@ def _ledgered_loader(db: Any, source: str, args: dict[str, Any]) -> Iterator[tup
         )
 
 
+def _find_build(con: Any, build: str) -> str:
+    """The ARN of a stored build named by ARN or ID (`project:uuid`)."""
+    rows = con.execute(
+        "SELECT build_arn FROM builds WHERE build_arn = ? OR build_id = ? ORDER BY 1",
+        [build, build],
+    ).fetchall()
+    if not rows:
+        raise CiwbError(
+            f"build {build}: not in the store",
+            hint="collect or import the build first (e.g. `aws codebuild batch-get-builds` JSON)",
+        )
+    return str(rows[0][0])
+
+
+def _attach_logs(db: Any, loader: _Loader, build: str | None) -> int:
+    """Parse each gathered log into `build_commands` rows of its build; returns logs parsed.
+
+    `--build` names the build of a log that names no stream (plain text, get-log-events) and of
+    a single filter-log-events stream; other streams are matched to builds by their log stream.
+    """
+    from ciwb.collect.agent_log import command_rows
+    from ciwb.store import connect
+
+    if not loader.logs:
+        return 0
+    streams = [s for s in loader.logs if s is not None]
+    if build is None and None in loader.logs:
+        raise CiwbError(
+            f"{loader.origins[None]}: this log does not say which build it is",
+            hint="pass --build ARN|ID (a build already in the store)",
+        )
+    if build is not None and len(streams) + (None in loader.logs) > 1:
+        raise CiwbError(
+            f"--build {build}: these files hold the logs of {len(streams)} streams",
+            hint="import one build's log per --build, or leave --build out for filter-log-events",
+        )
+    targets: dict[str | None, str] = {}
+    with connect(db) as con:
+        if build is not None:
+            targets = {key: _find_build(con, build) for key in loader.logs}
+        else:
+            for stream in streams:
+                rows = con.execute(
+                    "SELECT build_arn FROM builds WHERE log_stream = ? OR build_id LIKE ?",
+                    [stream, f"%:{stream}"],
+                ).fetchall()
+                if not rows:
+                    raise CiwbError(
+                        f"{loader.origins[stream]}: no stored build has log stream {stream}",
+                        hint="pass --build ARN|ID, or collect/import the build first",
+                    )
+                targets[stream] = str(rows[0][0])
+    for key, events in loader.logs.items():
+        # pages saved in several files: in time order (stable, so one page's order stands)
+        if all(ts is not None for ts, _ in events):
+            events.sort(key=lambda e: e[0])
+        rows = command_rows(events, build_arn=targets[key], source_name="cloudwatch")
+        loader.batch.build_commands.extend(rows)
+        loader.records["build_commands"] += len(rows)
+    loader.records["logs"] += len(loader.logs)
+    return len(loader.logs)
+
+
 def import_paths(
-    paths: Sequence[str | os.PathLike[str]], db: str | os.PathLike[str] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    db: str | os.PathLike[str] | None = None,
+    *,
+    build: str | None = None,
 ) -> ImportSummary:
-    """Load raw archives (`--save-raw` output) and AWS CLI JSON files or directories."""
+    """Load raw archives (`--save-raw` output), AWS CLI JSON files or directories, and logs.
+
+    Logs: `aws logs get-log-events` / `filter-log-events` JSON and plain-text build logs
+    (console downloads and copies) become `build_commands` rows of a stored build (`build`,
+    an ARN or ID; filter-log-events output is matched by its log stream without it).
+    """
     ignored: Counter[str] = Counter()
     pages = 0
     files: set[str] = set()
+    text_logs = [Path(p) for p in paths if Path(p).is_file() and is_text_log(p)]
+    others = [p for p in paths if Path(p) not in text_logs]
     with _ledgered_loader(db, "import", {"paths": [str(p) for p in paths]}) as (run_id, loader):
-        for page in iter_raw_pages(paths):
+        if others:
+            for page in iter_raw_pages(others):
+                pages += 1
+                files.add(page.origin.rsplit(":", 1)[0] if ":" in page.origin else page.origin)
+                if not loader.page(page):
+                    ignored[page.operation] += 1
+        for path in text_logs:
+            files.add(str(path))
             pages += 1
-            files.add(page.origin.rsplit(":", 1)[0] if ":" in page.origin else page.origin)
-            if not loader.page(page):
-                ignored[page.operation] += 1
+            loader.logs.setdefault(None, []).extend((None, line) for line in read_text_log(path))
+            loader.origins.setdefault(None, str(path))
+        loader.flush()  # builds in these files first, so their logs can attach to them
+        loader.write.close()
+        _attach_logs(db, loader, build)
     return ImportSummary(
         run_id, len(files), pages, dict(loader.records), dict(loader.write.rows), dict(ignored)
     )

@@ -25,7 +25,9 @@ BUILD_COLUMNS = (
     "SELECT build_arn, status, build_complete, current_phase, start_time, end_time, total_s,"
     " log_stream FROM builds"
 )
-PHASES = "SELECT phase_type, status, start_time, end_time, duration_s FROM build_phases ORDER BY seq"
+PHASES = (
+    "SELECT phase_type, status, start_time, end_time, duration_s FROM build_phases ORDER BY seq"
+)
 # The published build: SUCCEEDED, 4:12:29 PM → COMPLETED at 4:14:26 PM.
 PUBLISHED_BUILD = (
     ARN,
