@@ -36,7 +36,10 @@ err_console = Console(stderr=True)
 DbOption = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="DuckDB file (default: $CIWB_DB, else data/ciwb.duckdb).", show_default=False
+        "--db",
+        help="DuckDB file (default: $CIWB_DB, else ciwb.duckdb in $CIWB_HOME or the user data "
+        "directory).",
+        show_default=False,
     ),
 ]
 
@@ -256,6 +259,7 @@ def _print_collect_summary(summary: object) -> None:
     )
     written = ", ".join(f"{t} {n:,}" for t, n in s.rows_written.items() if n)
     console.print(f"rows written: {written or 'none'}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.raw_archive:
         console.print(f"raw archive: {s.raw_archive}")
     for skip in s.skipped:
@@ -332,6 +336,7 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
         return
     records = ", ".join(f"{k} {v:,}" for k, v in s.records.items()) or "none"
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
 
@@ -498,7 +503,10 @@ def replay_run(
         bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+        Path | None,
+        typer.Option(
+            "--out", help="Where logs and artifacts go (default: replays/ beside the store)."
+        ),
     ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
@@ -655,7 +663,10 @@ def replay_experiment(
         Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+        Path | None,
+        typer.Option(
+            "--out", help="Where logs and artifacts go (default: replays/ beside the store)."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:

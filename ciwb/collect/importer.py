@@ -42,6 +42,7 @@ from ciwb.collect.sources.logfiles import (
     read_text_log,
 )
 from ciwb.errors import CiwbError
+from ciwb.store.connection import resolve_db_path
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -56,6 +57,7 @@ class ImportSummary:
     records: dict[str, int]
     rows_written: dict[str, int]
     ignored: dict[str, int]
+    store: str = ""  # the store written, absolute
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -276,14 +278,19 @@ def import_paths(
         loader.write.close()
         _attach_logs(db, loader, build)
     return ImportSummary(
-        run_id, len(files), pages, dict(loader.records), dict(loader.write.rows), dict(ignored)
+        run_id,
+        len(files),
+        pages,
+        dict(loader.records),
+        dict(loader.write.rows),
+        dict(ignored),
+        str(resolve_db_path(db).absolute()),
     )
 
 
 def _stored_builds(db: Any, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The raw records already in the store for `arns` (an absent store holds none)."""
     from ciwb.store import connect
-    from ciwb.store.connection import resolve_db_path
 
     if not arns or not resolve_db_path(db).exists():
         return {}
@@ -363,5 +370,11 @@ def import_events(
             loader.records["builds"] += 1
             loader.maybe_flush()
     return ImportSummary(
-        run_id, len(origins), events, dict(loader.records), dict(loader.write.rows), dict(ignored)
+        run_id,
+        len(origins),
+        events,
+        dict(loader.records),
+        dict(loader.write.rows),
+        dict(ignored),
+        str(resolve_db_path(db).absolute()),
     )

@@ -34,7 +34,7 @@ from ciwb.collect.normalise import NormalisedBatch
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
-from ciwb.store import connect, write_batch
+from ciwb.store import connect, resolve_db_path, write_batch
 
 __all__ = ["CollectOptions", "CollectSummary", "StoreWriter", "collect", "parse_since"]
 
@@ -99,6 +99,7 @@ class CollectSummary:
     errors: list[dict[str, str]]
     raw_archive: str | None = None
     stage_seconds: dict[str, float] | None = None  # wall time per stage, all regions
+    store: str | None = None  # the store written, absolute
 
     @property
     def exit_code(self) -> int:
@@ -335,6 +336,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
         errors,
         str(archive.path) if archive else None,
         {k: round(v, 3) for k, v in seconds.items()},
+        str(resolve_db_path(options.db).absolute()),
     )
 
 

@@ -39,6 +39,7 @@ from ciwb.replay.log import AgentLogWriter, utcnow
 from ciwb.replay.record import mask_record, phase_records, store_replay
 from ciwb.replay.reports import build_reports
 from ciwb.replay.runner import PhaseResult, PhaseRunner
+from ciwb.store.connection import replays_dir
 
 __all__ = ["ReplayRequest", "ReplayResult", "run_replay"]
 
@@ -200,7 +201,8 @@ def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayR
         request.build_number or int(time.time()),
         int(time.time() * 1000),
     )
-    out_dir = (request.out_dir or Path("data/replays")) / build_uuid
+    # absolute, so every path in the result (and `--json`) works from any directory
+    out_dir = (request.out_dir or replays_dir(request.db)).absolute() / build_uuid
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "build.log"
     masker = Masker()

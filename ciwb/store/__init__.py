@@ -1,9 +1,11 @@
 """The one DuckDB file: schema, migrations, connection discipline, upserts, export."""
 
 from ciwb.store.connection import (
-    DEFAULT_DB,
+    ciwb_home,
     connect,
+    default_db_path,
     migrate,
+    replays_dir,
     resolve_db_path,
     schema_version,
     upgrade,
@@ -14,16 +16,18 @@ from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
 from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
-    "DEFAULT_DB",
     "LATEST_VERSION",
     "MIGRATIONS",
     "ExportResult",
     "StoreInfo",
     "TableInfo",
+    "ciwb_home",
     "connect",
     "db_info",
+    "default_db_path",
     "export_parquet",
     "migrate",
+    "replays_dir",
     "resolve_db_path",
     "schema_version",
     "upgrade",
