@@ -1,10 +1,10 @@
 """CodeBuild's phases and phase statuses, defined once for the whole package.
 
-From shared/reference/codebuild-facts.md ("Phases"): a build goes through SUBMITTED, QUEUED,
+From docs/reference/codebuild-facts.md ("Phases"): a build goes through SUBMITTED, QUEUED,
 PROVISIONING, DOWNLOAD_SOURCE, INSTALL, PRE_BUILD, BUILD, POST_BUILD, UPLOAD_ARTIFACTS,
 FINALIZING, COMPLETED, and COMPLETED carries only its type and start time. A build batch has
-its own phases. What runs after a failing phase is from shared/reference/buildspec-semantics.md
-("Phase transitions", no on-failure given).
+its own phases. What runs after a failing phase is from docs/reference/buildspec-semantics.md
+("Phase transitions"; no on-failure given).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How analytics read the store: one read-only connection, shared build filters.
 
 Every analytics function takes either a DB path (opened read-only for the duration of
-the call, so a notebook never blocks a scheduled collect — DESIGN.md, "The store") or an
+the call, so a notebook never blocks a scheduled collect — docs/design.md, "The store") or an
 already-open DuckDB connection, plus the same optional filters.
 """
 

@@ -178,7 +178,7 @@ def cache_warm_vs_cold(db: DbLike = None) -> pl.DataFrame:
     """Measured warm-vs-cold from replay experiments (`experiment_runs`), per matrix cell.
 
     Runs marked `emulated` are kept but flagged: their seconds are not native timings
-    (DESIGN.md, "Replay").
+    (docs/design.md, "Replay").
     """
     sql = """
         WITH cells AS (

@@ -3,7 +3,7 @@
 The failing phase and its context code come from the `build_facts` view (the first phase
 whose status is FAILED/FAULT/TIMED_OUT/STOPPED). Context codes and the message text are
 what the agent logs as `Phase context status code: <CODE> Message: <text>`
-(shared/reference/codebuild-facts.md, "CloudWatch Logs"), so the message doubles as the
+(docs/reference/codebuild-facts.md, "CloudWatch Logs"), so the message doubles as the
 log marker that separates an infrastructure hiccup from a broken change.
 """
 

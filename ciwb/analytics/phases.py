@@ -1,7 +1,7 @@
 """Where build time goes: each phase's share of wall time and its percentiles.
 
 Phase seconds come from phase timestamps (`build_phases.duration_s`), never from AWS's
-truncated `durationInSeconds` (shared/reference/codebuild-facts.md, "Phases"). Wall time
+truncated `durationInSeconds` (docs/reference/codebuild-facts.md, "Phases"). Wall time
 is the build's `total_s` (end − start, which includes queueing). SUBMITTED, QUEUED and
 PROVISIONING are reported on their own rows, flagged `waiting`: they are CodeBuild's
 time, not the buildspec's.

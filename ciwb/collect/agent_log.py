@@ -2,7 +2,7 @@
 
 Agent lines start `[Container] YYYY/MM/DD HH:MM:SS[.ffffff] ` (microseconds since about
 late 2023); user output is interleaved without the prefix. The lines that matter
-(reference/codebuild-facts.md, "CloudWatch Logs"):
+(docs/reference/codebuild-facts.md, "CloudWatch Logs"):
 
     Entering phase <PHASE>
     Running command <cmd>
@@ -14,7 +14,7 @@ Input is an iterable of CloudWatch events `(timestamp_ms | None, message)` or pl
 plain lines copied from the console with line numbers (`  12 | [Container] ...`) or from the
 local agent's compose output (`agent_1  | [Container] ...`) parse like clean ones.
 The event's own epoch-ms timestamp is the truth when given; otherwise the bracketed time,
-read as UTC (unverified, per the reference). A command ends at the next agent line.
+read as UTC (unverified, same section). A command ends at the next agent line.
 `format_agent_line` is the writer side, used by replays so both sides share one format.
 """
 

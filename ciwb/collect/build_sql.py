@@ -6,7 +6,7 @@ anyway: each record is serialised once (orjson) and parsed once (`from_json`). T
 only implementation of the build rules; `normalise.normalise_build` runs the same SQL for a
 single record.
 
-Rules (DESIGN.md "The store"; shared/reference/codebuild-facts.md "Phases"):
+Rules (docs/design.md, "The store"; docs/reference/codebuild-facts.md, "Phases"):
 - phase seconds from timestamps as floats; AWS's truncated durationInSeconds kept aside;
 - arch derived once from environment.type;
 - a phase's context is its first non-empty one (successful phases carry an empty context);
@@ -21,7 +21,8 @@ import json
 
 __all__ = ["ARM_ENVIRONMENTS", "build_rows_sql", "parse_sql", "phase_rows_sql"]
 
-# ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64 (DESIGN.md).
+# ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64
+# (docs/design.md, "The store").
 # MAC_ARM is Apple silicon, arm64 as well.
 ARM_ENVIRONMENTS = ("ARM_CONTAINER", "ARM_LAMBDA_CONTAINER", "ARM_EC2", "MAC_ARM")
 

@@ -1,6 +1,6 @@
 """Incremental build sync for one account and region.
 
-Per project (DESIGN.md, "Collect"): list build ids newest first and stop at the cursor
+Per project (docs/design.md, "Collect"): list build ids newest first and stop at the cursor
 (the newest id the last complete sync listed), queue every id the store does not hold as
 complete plus the ids that were in progress last time, and fetch queued ids 100 to a
 BatchGetBuilds call. The queue spans projects, so a run with a few new builds in each of

@@ -2,7 +2,7 @@
 
 The group and stream come from the build record (`logs.groupName`, `logs.streamName`),
 never derived from the project name: projects can override them
-(shared/reference/codebuild-facts.md, "CloudWatch Logs"). Pages are consumed one at a time
+(docs/reference/codebuild-facts.md, "CloudWatch Logs"). Pages are consumed one at a time
 and the reader stops at a per-build byte cap, so no log is ever held whole in memory.
 The events go to the agent-log parser shared with the replay engine.
 """

@@ -1,6 +1,6 @@
 """Per-build CloudWatch utilisation: which (build, metric) pairs to ask for, and how.
 
-Rules from shared/reference/codebuild-facts.md ("CloudWatch metrics"):
+Rules from docs/reference/codebuild-facts.md ("CloudWatch metrics"):
 - namespace `AWS/CodeBuild`, metrics CPUUtilized, CPUUtilizedPercent, MemoryUtilized,
   MemoryUtilizedPercent, StorageReadBytes, StorageWriteBytes, with all three build
   dimensions BuildId, BuildNumber, ProjectName; only builds of a minute or more have them;

@@ -1,6 +1,6 @@
 """Raw CodeBuild records, exactly as boto3 returns them, into store rows.
 
-Rules (DESIGN.md, "The store"; shared/reference/codebuild-facts.md):
+Rules (docs/design.md, "The store"; docs/reference/codebuild-facts.md, "Build record"):
 - phase durations come from timestamps as float seconds; AWS's `durationInSeconds`
   is truncated and kept only as `reported_duration_s`;
 - architecture is derived here, once;

@@ -1,7 +1,7 @@
 """`collect`: AWS → normalise → store, per account and region, with a ledger row per run.
 
-Order per region (DESIGN.md, "Collect"): projects → builds → batches → reports → metrics
-(→ logs with `--logs`). Every account is opened and every region checked before any work,
+Order per region (docs/design.md, "Collect"): projects → builds → batches → reports →
+metrics (→ logs with `--logs`). Every account is opened and every region checked before any work,
 so bad credentials or a mistyped region fail in one line with nothing half done.
 """
 
@@ -117,7 +117,7 @@ class StoreWriter:
     """Writes each unit of work in one transaction.
 
     The connection is reused for at most `hold_s` seconds and then closed, so the file is
-    held for one short batch of work at a time (DESIGN.md, "The store") without paying an
+    held for one short batch of work at a time (docs/design.md, "The store") without paying an
     open and checkpoint per 100 builds.
     """
 

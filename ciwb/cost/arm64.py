@@ -3,14 +3,15 @@
 The speed factor (arm seconds / x86 seconds over the compute-bound phases INSTALL, PRE_BUILD,
 BUILD and POST_BUILD) comes from paired evidence only, in this order:
 1. a factor the user gives;
-2. native replay experiments (`experiment_runs`, never emulated runs: DESIGN.md, "Replay");
+2. native replay experiments (`experiment_runs`, never emulated runs: docs/design.md, "Replay");
 3. the project's own history on both architectures, same compute type, the builds just
    before and just after a switch.
 The factor multiplies durations, so it is estimated in log space: the ratio of geometric
 means (efficient for the log-normal spread of build times); its interval is a percentile
 bootstrap of that ratio. No evidence → "unknown":
 the table then shows only the break-even factor (x86 price / arm price), which is a fact.
-The arm and x86 shapes differ (reference/codebuild-facts.md, "Compute types"): both shown.
+The arm and x86 shapes differ (docs/reference/codebuild-facts.md, "Compute types"):
+both shown.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """CodeBuild billing rules as data, not if-chains.
 
-Sources: shared/reference/codebuild-facts.md, "Pricing".
+Sources: docs/reference/codebuild-facts.md, "Pricing".
 - EC2 (container) compute bills per minute, rounded up; Lambda compute per second
   (both from third-party transcriptions: `verified=False`).
 - Whether QUEUED time is billed is unverified, so every cost is a pair of bounds:
@@ -60,7 +60,7 @@ BILLING_RULES: tuple[BillingRule, ...] = (
         ),
         granularity_s=60,
         minimum_s=60,
-        source="reference/codebuild-facts.md, Pricing (third-party)",
+        source='docs/reference/codebuild-facts.md, "Pricing" (third-party)',
         verified=False,
     ),
     BillingRule(
@@ -68,7 +68,7 @@ BILLING_RULES: tuple[BillingRule, ...] = (
         environment_types=("LINUX_LAMBDA_CONTAINER", "ARM_LAMBDA_CONTAINER"),
         granularity_s=1,
         minimum_s=1,
-        source="reference/codebuild-facts.md, Pricing (third-party)",
+        source='docs/reference/codebuild-facts.md, "Pricing" (third-party)',
         verified=False,
     ),
 )

@@ -2,7 +2,7 @@
 
 Everything is one DuckDB query over `builds` and `build_phases` (the same data behind the
 `build_facts` view), so it scales to millions of builds; polars DataFrames come out.
-Bounds (reference/codebuild-facts.md, "Pricing": queue billing is unverified):
+Bounds (docs/reference/codebuild-facts.md, "Pricing": queue billing is unverified):
 lower = billed from the PROVISIONING start, upper = billed from the SUBMITTED start.
 A build with no price row, no billing rule, or on a reserved fleet is *unpriced* and counted.
 """

@@ -1,8 +1,8 @@
 """Refresh prices from the AWS Price List API (boto3 `pricing`, endpoint region us-east-1).
 
-The service code is looked up with DescribeServices rather than assumed (reference:
-codebuild-facts.md, "Pricing": "most likely `CodeBuild`"). Each GetProducts PriceList entry
-is a JSON string: product.attributes (usagetype, regionCode, location, …) and
+The service code is looked up with DescribeServices rather than assumed
+(docs/reference/codebuild-facts.md, "Pricing": "most likely `CodeBuild`"). Each GetProducts
+PriceList entry is a JSON string: product.attributes (usagetype, regionCode, location, …) and
 terms.OnDemand.<offer>.priceDimensions.<rate>.pricePerUnit. Usage types look like
 `USE1-Build-Min:Linux:g1.small`, `USE1-Build-Min:ARM:g1.large`,
 `USE1-Build-Min:Linux:Reserved:t4g.medium` and `Build-Sec:Lambda.1GB`.

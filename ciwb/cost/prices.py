@@ -1,6 +1,6 @@
 """The dated, sourced price table: seed CSVs in data/pricing/ plus the store's `prices` rows.
 
-An unknown price is *unpriced*, never zero (DESIGN.md, "Cost"): a zero or missing price in a
+An unknown price is *unpriced*, never zero (docs/design.md, "Cost"): a zero or missing price in a
 CSV is refused, and a build whose (region, environment, compute type) has no row is counted
 as unpriced by every cost output. When several rows share a key, the newest `as_of` wins,
 so `ciwb pricing refresh` supersedes the seed without deleting it.

@@ -1,7 +1,7 @@
 """What-if: a reserved-capacity fleet instead of on-demand, per compute type.
 
 A fleet costs per instance-minute while provisioned, builds or not; builds beyond the fleet
-overflow to on-demand and are billed on demand (reference/codebuild-facts.md, "Pricing").
+overflow to on-demand and are billed on demand (docs/reference/codebuild-facts.md, "Pricing").
 From history, the exact build concurrency over time (a sweep over build spans from the
 PROVISIONING start, i.e. instance time) gives, for each fleet size N, the build-minutes the
 fleet would carry and the minutes that overflow. Break-even rate = on-demand value of the

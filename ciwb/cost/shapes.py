@@ -1,6 +1,6 @@
 """Compute shapes (vCPU, memory) and how compute types map between families.
 
-Shapes are from shared/reference/codebuild-facts.md, "Compute types": arm and x86 shapes
+Shapes are from docs/reference/codebuild-facts.md, "Compute types": arm and x86 shapes
 differ (x86 xlarge is 36 vCPU / 70 GB, arm xlarge 32 vCPU / 64 GB), so every comparison
 shows both. Lambda sizes are memory-only; CodeBuild does not publish their vCPU count.
 """
@@ -29,7 +29,7 @@ class Shape(NamedTuple):
 
 SIZES = ("SMALL", "MEDIUM", "LARGE", "XLARGE", "2XLARGE")
 
-# reference: codebuild-facts.md, "Compute types" table.
+# docs/reference/codebuild-facts.md, "Compute types" table.
 _LINUX = {
     "SMALL": (2, 3),
     "MEDIUM": (4, 7),

@@ -1,7 +1,7 @@
 """The demo fleet: who builds what, how long each phase takes, and what is planted.
 
 Durations are lognormal per project and phase: (median seconds, sigma of the log).
-Shapes follow shared/reference/codebuild-facts.md ("Compute types").
+Shapes follow docs/reference/codebuild-facts.md ("Compute types").
 """
 
 from __future__ import annotations

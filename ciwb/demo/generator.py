@@ -3,7 +3,7 @@
 Everything it emits is what `BatchGetProjects`, `BatchGetBuilds`, `BatchGetBuildBatches`,
 `BatchGetReports`, `DescribeTestCases`, `GetMetricData` and `GetLogEvents` return (the last
 for the builds of the last `log_days`, see `ciwb.demo.logs`), so demo data travels the
-same normalisation path as collected data (DESIGN.md, "Collect"). Timestamps are aware UTC
+same normalisation path as collected data (docs/design.md, "Collect"). Timestamps are aware UTC
 datetimes, as boto3 gives them.
 
 What is planted (see `PlantedFacts`): x86 and arm64 projects across all compute sizes, two
@@ -53,13 +53,15 @@ __all__ = ["DEFAULT_END", "DemoConfig", "DemoHistory", "DemoMetric", "generate"]
 DEFAULT_END = datetime(2026, 11, 23, tzinfo=UTC)
 IDLE_EXPIRY_MIN = 15.0  # AWS's local cache is reported wiped after ~15 idle minutes
 MISS_P_WARM, MISS_P_IDLE = 0.08, 0.85
-REPORT_RETENTION_DAYS = 30  # test reports are kept 30 days (codebuild-facts.md)
+# test reports are kept 30 days (docs/reference/codebuild-facts.md, "API")
+REPORT_RETENTION_DAYS = 30
 # Log retention is a per-log-group setting (CloudWatch Logs offers 1, 3, 5, 7, 14, 30 … days);
 # the demo's groups keep 7 days, which keeps the log events' share of `make demo` near 5 %
 # (benchmarks/demo_logs.py). `DemoConfig(log_days=…)` asks for more.
 LOG_RETENTION_DAYS = 7
 
-# vCPU and memory (GB) per compute type and arch, from the reference's shape table.
+# vCPU and memory (GB) per compute type and arch, from docs/reference/codebuild-facts.md
+# ("Compute types").
 SHAPES = {
     ("x86_64", "BUILD_GENERAL1_SMALL"): (2, 3),
     ("x86_64", "BUILD_GENERAL1_MEDIUM"): (4, 7),
@@ -311,7 +313,8 @@ class _Gen:
                     status=culprit.exit_status if culprit else 1,
                 )
                 plan.append((phase, seconds * rng.uniform(0.15, 1.0), status, (code, message)))
-                # What runs after a failure (buildspec-semantics.md, "Phase transitions"):
+                # What runs after a failure
+                # (docs/reference/buildspec-semantics.md, "Phase transitions"):
                 # BUILD → POST_BUILD → UPLOAD_ARTIFACTS; POST_BUILD → UPLOAD_ARTIFACTS; every
                 # earlier phase (and PROVISIONING, which the table leaves out) → FINALIZING.
                 after = FAILURE_TRANSITIONS.get(phase, "FINALIZING")

@@ -1,9 +1,9 @@
 """A build's CloudWatch log as CodeBuild's agent writes it, derived from the build's own phases.
 
 The events have `GetLogEvents`' shape (`timestamp` and `ingestionTime` in epoch ms,
-`message`), and the agent lines follow shared/reference/codebuild-facts.md ("CloudWatch
-Logs"): `[Container] YYYY/MM/DD HH:MM:SS.ffffff ` then `Entering phase <PHASE>`,
-`Running command <cmd>`, `Command did not exit successfully <cmd> exit status <n>`,
+`message`), and the agent lines follow docs/reference/codebuild-facts.md ("CloudWatch Logs"):
+`[Container] YYYY/MM/DD HH:MM:SS.ffffff ` then `Entering phase <PHASE>`, `Running command <cmd>`,
+`Command did not exit successfully <cmd> exit status <n>`,
 `Phase complete: <PHASE> State: <STATUS>` and `Phase context status code: <CODE> Message: <text>`
 (two spaces before `Message` when the code is empty); user output comes between them
 without the prefix. The lines are written with `ciwb.collect.agent_log.format_agent_line`,

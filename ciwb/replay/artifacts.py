@@ -1,6 +1,6 @@
 """Artifact selection and packaging, with CodeBuild's glob rules.
 
-reference/buildspec-semantics.md, "Globs" and "Keys": `file`, `dir/file`, `dir/*` (files in
+docs/reference/buildspec-semantics.md, "Globs" and "Keys": `file`, `dir/file`, `dir/*` (files in
 dir), `dir/**/*` (all below dir), `**/*` (everything); `exclude-paths` are relative to
 base-directory, `*` stays within one path component, `**` crosses directories;
 `base-directory` may end in `*` to take every matching top-level directory (their contents,

@@ -1,6 +1,6 @@
 """One replayed build, end to end: provision → download source → phases → finalize → store.
 
-The pre-build phases are CodeBuild's too (reference codebuild-facts.md, "Phases"):
+The pre-build phases are CodeBuild's too (docs/reference/codebuild-facts.md, "Phases"):
 SUBMITTED and QUEUED (instant here), PROVISIONING (the executor prepares its environment),
 DOWNLOAD_SOURCE (the source copy; the buildspec is loaded and secrets resolved here, so a
 bad YAML or a missing secret fails DOWNLOAD_SOURCE and the build goes to FINALIZING, as in

@@ -1,6 +1,6 @@
 """The buildspec: the whole key tree as a typed model, every node with its line and column.
 
-Rules are from reference/buildspec-semantics.md ("Loading", "Keys"): scalars stay as
+Rules are from docs/reference/buildspec-semantics.md ("Loading", "Keys"): scalars stay as
 written, scalar-where-list and null `commands:` are accepted, unknown keys are warnings,
 versions 0.1 and 0.2 are both accepted (0.1 spells env `environment_variables: plaintext:`).
 Problems are `Diagnostic`s printed as `file:line:col: message`.

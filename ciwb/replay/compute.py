@@ -1,6 +1,6 @@
 """CodeBuild compute shapes → container CPU and memory limits on this host.
 
-Shapes from reference/codebuild-facts.md ("Compute types"); arm and x86 shapes differ
+Shapes from docs/reference/codebuild-facts.md ("Compute types"); arm and x86 shapes differ
 (small x86 = 2 vCPU / 3 GB, small arm = 2 vCPU / 4 GB). A shape bigger than the host is capped
 at what the host has, and the cap is said out loud: timings from a capped run are not the
 shape's timings.

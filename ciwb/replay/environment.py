@@ -1,6 +1,6 @@
 """The build environment: CodeBuild's own variables, precedence, env files, secrets, masking.
 
-reference/buildspec-semantics.md, "Environment CodeBuild provides" and "Keys":
+docs/reference/buildspec-semantics.md, "Environment CodeBuild provides" and "Keys":
 - precedence: start-build override (`--env-file`, batch task env) > project > buildspec;
 - names starting CODEBUILD_ are reserved (a buildspec cannot set them);
 - `secrets-manager` values are `secret-id:json-key:version-stage:version-id`, all but the

@@ -4,7 +4,7 @@ Each cell runs `repeat` times: the first cold (its cache cleared), the rest warm
 a stored replay build and a row in `experiment_runs` (cell, repetition, cold/warm, emulated
 or native, host CPU and arch, image id), written as it finishes so an interrupted experiment
 keeps what ran. Emulated timings are kept and marked; they are never presented as native
-speed (DESIGN.md, "Replay"), and ciwb.cost ignores them for speed factors.
+speed (docs/design.md, "Replay"), and ciwb.cost ignores them for speed factors.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A replay as a boto3-shaped `Build` record, stored through the same path as AWS builds.
 
-Everything downstream reads the same tables whatever the origin (DESIGN.md): the record
+Everything downstream reads the same tables whatever the origin
+(docs/design.md, "Data flow"): the record
 goes through `normalise_build`, its commands come from parsing its own log with the
 CloudWatch parser, and reports through `normalise_report` / `normalise_test_case`.
 Secret values never reach the store: every string in the record is masked first.

@@ -1,7 +1,7 @@
 """The phase runner: an explicit state machine over CodeBuild's phases.
 
-Transitions (`ciwb.phases.FAILURE_TRANSITIONS`; reference/buildspec-semantics.md, "Phase
-transitions", no on-failure given):
+Transitions (`ciwb.phases.FAILURE_TRANSITIONS`;
+docs/reference/buildspec-semantics.md, "Phase transitions"; no on-failure given):
 
     failing phase      what runs next
     INSTALL            FINALIZING

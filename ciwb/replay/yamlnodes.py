@@ -1,7 +1,7 @@
 """YAML → a tree of positioned nodes whose scalars stay exactly as written.
 
 A plain YAML load turns `python: 3.10` into 3.1 and `discard-paths: yes` into True
-(reference/buildspec-semantics.md, "Loading"). We stop at ruamel's *compose* step, which
+(docs/reference/buildspec-semantics.md, "Loading"). We stop at ruamel's *compose* step, which
 gives nodes with their source text and start marks, and keep every scalar as a string.
 Typing happens per key in `ciwb.replay.buildspec`.
 """

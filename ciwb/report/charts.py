@@ -1,6 +1,6 @@
 """Plotly figures for the report notebooks, built from `ciwb.analytics` frames.
 
-Notebooks hold no logic (DESIGN.md, "Reports"): they call an analytics function, then
+Notebooks hold no logic (docs/design.md, "Reports"): they call an analytics function, then
 one of these, and display the result. `setup()` makes every figure travel as plotly's
 JSON mimetype, which JupyterLab draws and `ciwb.report.html` turns into offline HTML.
 """

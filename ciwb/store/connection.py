@@ -1,6 +1,6 @@
 """Connection discipline for the one DuckDB file.
 
-A process holds the DB open only for one batch of work (DESIGN.md, "The store").
+A process holds the DB open only for one batch of work (docs/design.md, "The store").
 DuckDB takes an exclusive file lock for a writer, so a reader opening while a
 collect writes (or the other way round) gets an IOException; both sides retry with
 backoff for a bounded time, then fail with one clear line.

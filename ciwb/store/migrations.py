@@ -1,6 +1,7 @@
 """Numbered schema migrations, recorded in `schema_migrations`.
 
-A DB made by an older ciwb is upgraded in place, never dropped (DESIGN.md, "The store").
+A DB made by an older ciwb is upgraded in place, never dropped
+(docs/design.md, "The store").
 Tables are plural nouns; AWS enums keep AWS's own values; every normalised row keeps
 its raw API record as JSON in `raw` so a later migration can re-derive columns.
 All timestamps are UTC, stored as naive TIMESTAMP.

@@ -1,6 +1,6 @@
 """boto3-shaped Build records for small, hand-checkable stores.
 
-Records are the `BatchGetBuilds` shape (see reference/codebuild-facts.md, "Build record")
+Records are the `BatchGetBuilds` shape (see docs/reference/codebuild-facts.md, "Build record")
 and travel the real path: `ciwb.collect.normalise` → `ciwb.store.write_batch`.
 """
 

@@ -1,6 +1,6 @@
 """EventBridge CodeBuild events, as people save them → boto3-shaped `Build` records.
 
-Field names from shared/reference/codebuild-facts.md ("EventBridge"): `detail` holds
+Field names from docs/reference/codebuild-facts.md ("EventBridge"): `detail` holds
 `build-status`, `project-name`, `build-id` (the full ARN), `current-phase`, and
 `additional-information` with kebab-case copies of the build's fields, whose dates are
 strings like `Sep 1, 2017 4:12:29 PM` (taken as UTC: the events carry no zone).

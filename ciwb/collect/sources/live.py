@@ -1,7 +1,7 @@
 """Extract: the CodeBuild, CloudWatch and Logs calls, one function per API walk.
 
 Each function takes a boto3 client and yields AWS's own records; nothing here
-normalises or writes. Limits are from shared/reference/codebuild-facts.md ("API"):
+normalises or writes. Limits are from docs/reference/codebuild-facts.md ("API"):
 every BatchGet* takes at most 100 ids; ListBuildsForProject is newest first by default
 and must not be given `sortOrder`.
 """
@@ -31,7 +31,7 @@ __all__ = [
     "log_event_pages",
 ]
 
-BATCH_GET_LIMIT = 100  # every BatchGet* (codebuild-facts.md, "API")
+BATCH_GET_LIMIT = 100  # every BatchGet* (docs/reference/codebuild-facts.md, "API")
 METRIC_QUERIES_PER_REQUEST = 500  # GetMetricData's MetricDataQueries limit
 
 
@@ -147,7 +147,8 @@ def log_event_pages(client: Any, group: str, stream: str) -> Iterable[list[dict[
     """GetLogEvents pages from the head of a stream, one page in memory at a time.
 
     Pages hold ≤ 10,000 events / 1 MB and may be empty while more remains; the stream is
-    finished when the forward token comes back unchanged (codebuild-facts.md, "Logs").
+    finished when the forward token comes back unchanged
+    (docs/reference/codebuild-facts.md, "CloudWatch Logs").
     """
     token: str | None = None
     while True:

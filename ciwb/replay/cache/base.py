@@ -1,6 +1,6 @@
 """Cache semantics shared by every strategy: restore before INSTALL, save after the build.
 
-Reference (buildspec-semantics.md, "Cache"):
+Reference (docs/reference/buildspec-semantics.md, "Cache"):
 - `key`: exact match; it may contain env vars and `$(codebuild-hash-files <globs>)`.
 - `fallback-keys`: up to 5, tried in order by prefix; ignored without `key`.
 - `action: restore | save` restricts to one direction; default both.

@@ -1,6 +1,6 @@
 """Cache keys and versions.
 
-Reference (buildspec-semantics.md, "Cache"): the key may contain env vars and
+Reference (docs/reference/buildspec-semantics.md, "Cache"): the key may contain env vars and
 `$(codebuild-hash-files <globs>)` (SHA-256 over the matched files); the cache "version" is a
 hash of the cached paths: different paths, different cache.
 """

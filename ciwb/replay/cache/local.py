@@ -1,8 +1,9 @@
 """`local`: a host directory per project, like CodeBuild's local cache on a warm host.
 
-Reference (buildspec-semantics.md, "Cache"): in AWS the local cache is best-effort and is
-reported wiped after about 15 idle minutes. `idle_expiry_s` mimics that: when the project's
-cache has not been used for that long, the next restore or save starts from empty.
+Reference (docs/reference/buildspec-semantics.md, "Cache"): in AWS the local cache is
+best-effort and is reported wiped after about 15 idle minutes. `idle_expiry_s` mimics that:
+when the project's cache has not been used for that long, the next restore or save starts
+from empty.
 Layout: <root>/<project>/<version>/<percent-encoded key>.tar.zst
 """
 

@@ -1,6 +1,6 @@
 """Which files a `cache.paths` / `codebuild-hash-files` glob list selects.
 
-Globs as in the reference (reference/buildspec-semantics.md, "Globs"): `file`, `dir/file`,
+Globs as in the reference (docs/reference/buildspec-semantics.md, "Globs"): `file`, `dir/file`,
 `dir/*` (files in dir), `dir/**/*` (all below dir), `**/*` (everything); cache paths may be
 absolute (`/root/.m2/**/*`). `*` stays within one path component, `**` crosses directories.
 

@@ -3,7 +3,7 @@
 Unlike `local` and `docker`, nothing runs on this host: each run is a StartBuild against the
 project named by `--project`, with the buildspec text as `buildspecOverride` and the cell as
 environment/compute/image/cache overrides, polled with BatchGetBuilds until `buildComplete`
-(reference codebuild-facts.md, "API": at most 100 ids per BatchGet*), then ingested through
+(docs/reference/codebuild-facts.md, "API": at most 100 ids per BatchGet*), then ingested through
 the collector's own normalisation and store path (`NormalisedBatch.add_build`, origin `aws`)
 so the build is an ordinary row in `builds`/`build_phases`. Timings are native: the build ran
 on the architecture it names. Ctrl-C or the wait timeout stops what is still running
