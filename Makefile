@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Both create .venv when missing and (re)install only when pyproject.toml changed.
+# Both create .venv from uv.lock when missing and resync only when pyproject.toml or uv.lock
+# changed. The only things a machine needs are python3 (with its venv module) and PyPI.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,15 +9,39 @@ STAMP  := $(VENV)/.ciwb-installed
 DEMO_DB ?= data/demo.duckdb
 REPORTS ?= reports
 
-.PHONY: demo test lint bench lab setup clean
+# uv lives in its own small venv: `uv sync` makes .venv match uv.lock exactly, so a uv
+# installed inside .venv would be removed by the sync it runs. Bump UV_VERSION to move.
+UV_VERSION := 0.13.9
+UV_VENV    := .uv
+UV         := $(UV_VENV)/bin/uv
+UV_STAMP   := $(UV_VENV)/.uv-$(UV_VERSION)
+# The lock is resolved against PyPI only (uv ignores pip.conf); never download a Python:
+# the interpreter is $(PYTHON), and .venv stays where the targets below look for it.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint bench lab setup lock lock-upgrade clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(UV_STAMP):
+	@test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $(UV_STAMP)
+
+# --locked: install exactly uv.lock, and stop if pyproject.toml changed without `make lock`
+# (or `uv lock`) after it; ciwb itself goes in editable.
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $(STAMP)
+
+# `make lock`: re-lock after editing pyproject.toml's dependencies, moving nothing else.
+# `make lock-upgrade`: the newest versions inside pyproject.toml's ranges; then `make test`.
+lock: $(UV_STAMP)
+	$(UV) lock --python $(PYTHON)
+
+lock-upgrade: $(UV_STAMP)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 demo: $(STAMP)
 	$(CIWB) demo --db $(DEMO_DB)
@@ -26,11 +51,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check ciwb tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check ciwb tests benchmarks
 	$(PY) -m ruff format --check ciwb tests benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
@@ -39,4 +66,4 @@ lab: $(STAMP)
 	$(CIWB) lab --db $(DEMO_DB)
 
 clean:
-	rm -rf $(VENV) .pytest_cache $(REPORTS)
+	rm -rf $(VENV) $(UV_VENV) .pytest_cache .import_linter_cache $(REPORTS)

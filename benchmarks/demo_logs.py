@@ -2,7 +2,7 @@
 
 The baseline is the same load with `log_days=0` (no log events, no build_commands); the
 measured side generates the agent log events of the last LOG_RETENTION_DAYS (7) days'
-builds and parses them with ciwb.collect.agent_log into build_commands. Rounds alternate to
+builds and parses them with ciwb.codebuild.agent_log into build_commands. Rounds alternate to
 share the machine's noise; CPU seconds are printed beside wall seconds because other work
 on a shared machine sways wall time most.
 

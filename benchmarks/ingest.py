@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from ciwb.collect.normalise import NormalisedBatch
+from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.demo import generate
 from ciwb.demo.generator import iter_chunks
 from ciwb.store import connect, write_batch

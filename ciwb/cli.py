@@ -222,7 +222,8 @@ def collect(
     """Collect CodeBuild history (projects, builds, batches, reports, metrics, logs)."""
     from contextlib import nullcontext
 
-    from ciwb.collect import CollectOptions, RichProgress, parse_since
+    from ciwb.codebuild.clock import parse_when
+    from ciwb.collect import CollectOptions, RichProgress
     from ciwb.collect import collect as _collect
 
     options = CollectOptions(
@@ -230,7 +231,7 @@ def collect(
         role_arn=role_arn,
         regions=list(region or ()),
         all_regions=all_regions,
-        since=parse_since(since),
+        since=parse_when(since, option="--since"),
         projects=list(project or ()),
         logs=logs,
         metrics=not no_metrics,

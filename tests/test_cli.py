@@ -57,7 +57,7 @@ def test_demo_then_info_then_export(tmp_path):
 
 
 def test_demo_refuses_to_overwrite_a_store_with_real_history(tmp_path):
-    from ciwb.collect.normalise import NormalisedBatch
+    from ciwb.codebuild.normalise import NormalisedBatch
     from ciwb.demo import generate
     from ciwb.store import connect, write_batch
 

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ciwb.codebuild.clock import parse_when
 from ciwb.store import connect
 
 DbLike = str | os.PathLike[str] | duckdb.DuckDBPyConnection | None
@@ -37,16 +38,6 @@ def reading(db: DbLike) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-def _as_timestamp(value: TimeLike) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return datetime.fromisoformat(str(value))
-
-
 @dataclass(frozen=True)
 class BuildFilter:
     """Which builds an analysis looks at. `until` is exclusive; None means no bound."""
@@ -60,8 +51,8 @@ class BuildFilter:
         """A `WHERE`-ready predicate over a builds-like relation and its parameters."""
         clauses: list[str] = ["TRUE"]
         params: list[Any] = []
-        since = _as_timestamp(self.since)
-        until = _as_timestamp(self.until)
+        since = parse_when(self.since)
+        until = parse_when(self.until)
         if since is not None:
             clauses.append(f"{alias}.start_time >= ?")
             params.append(since)

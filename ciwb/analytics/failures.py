@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
-from ciwb.phases import COMMAND_PHASES, FAILURE_STATUSES
+from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_STATUSES
 
 __all__ = [
     "PLATFORM_MARKERS",

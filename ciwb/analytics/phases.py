@@ -21,7 +21,7 @@ from ciwb.analytics._store import (
     query,
     reading,
 )
-from ciwb.phases import TIMED_PHASES
+from ciwb.codebuild.phases import TIMED_PHASES
 
 __all__ = ["phase_breakdown"]
 

@@ -1,31 +1,17 @@
-"""AWS → store: sources (live API, raw archive, EventBridge events), normalise, sync ledger.
+"""AWS → store: sources (live API, raw archive, EventBridge events), normalise, sync ledger."""
 
-Names are loaded lazily: `ciwb.store` imports `ciwb.collect.normalise`, and the collector
-imports `ciwb.store`, so eager imports here would be circular.
-"""
+from ciwb.collect.importer import ImportSummary, import_events, import_paths
+from ciwb.collect.pipeline import CollectOptions, CollectSummary, collect
+from ciwb.collect.progress import CollectProgress, NullProgress, RichProgress
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "CollectOptions": "ciwb.collect.pipeline",
-    "CollectSummary": "ciwb.collect.pipeline",
-    "collect": "ciwb.collect.pipeline",
-    "parse_since": "ciwb.collect.pipeline",
-    "ImportSummary": "ciwb.collect.importer",
-    "import_events": "ciwb.collect.importer",
-    "import_paths": "ciwb.collect.importer",
-    "CollectProgress": "ciwb.collect.progress",
-    "NullProgress": "ciwb.collect.progress",
-    "RichProgress": "ciwb.collect.progress",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'ciwb.collect' has no attribute {name!r}")
+__all__ = [
+    "CollectOptions",
+    "CollectProgress",
+    "CollectSummary",
+    "ImportSummary",
+    "NullProgress",
+    "RichProgress",
+    "collect",
+    "import_events",
+    "import_paths",
+]

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from ciwb.collect.ledger import finish_run, start_run, utcnow
-from ciwb.collect.normalise import (
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_code_coverage,
@@ -27,7 +27,8 @@ from ciwb.collect.normalise import (
     normalise_report,
     normalise_test_case,
 )
-from ciwb.collect.records import CoverageRow
+from ciwb.codebuild.records import CoverageRow
+from ciwb.collect.ledger import finish_run, start_run
 from ciwb.collect.sources.archive import RawPage, iter_raw_pages
 from ciwb.collect.sources.events import (
     BUILD_PHASE_CHANGE,
@@ -43,6 +44,7 @@ from ciwb.collect.sources.logfiles import (
 )
 from ciwb.errors import CiwbError
 from ciwb.store.connection import resolve_db_path
+from ciwb.store.writer import StoreWriter
 
 __all__ = ["ImportSummary", "import_events", "import_paths"]
 
@@ -65,8 +67,6 @@ class ImportSummary:
 
 class _Loader:
     def __init__(self, db: Any) -> None:
-        from ciwb.collect.pipeline import StoreWriter
-
         self.write = StoreWriter(db)
         self.batch = NormalisedBatch()
         self.coverages: list[CoverageRow] = []
@@ -202,7 +202,7 @@ def _attach_logs(db: Any, loader: _Loader, build: str | None) -> int:
     `--build` names the build of a log that names no stream (plain text, get-log-events) and of
     a single filter-log-events stream; other streams are matched to builds by their log stream.
     """
-    from ciwb.collect.agent_log import command_rows
+    from ciwb.codebuild.agent_log import command_rows
     from ciwb.store import connect
 
     if not loader.logs:

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.clock import to_utc
+from ciwb.codebuild.normalise import NormalisedBatch
+from ciwb.codebuild.records import CursorRow
 from ciwb.collect.aws import is_access_denied
 from ciwb.collect.ledger import RegionState
-from ciwb.collect.normalise import NormalisedBatch, to_utc
-from ciwb.collect.records import CursorRow
 from ciwb.collect.sources import live
 
 __all__ = ["EPOCH", "BuildSync", "Skip"]

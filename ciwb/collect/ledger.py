@@ -11,20 +11,17 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ciwb.collect.records import CursorRow, RunRow
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.records import CursorRow, RunRow
 from ciwb.store import connect, upsert_rows
 
 __all__ = ["KnownBuild", "RegionState", "finish_run", "load_region_state", "start_run"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _json(value: Any) -> str:

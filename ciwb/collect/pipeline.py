@@ -7,17 +7,15 @@ so bad credentials or a mistyped region fail in one line with nothing half done.
 
 from __future__ import annotations
 
-import queue
-import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from ciwb.codebuild.clock import utcnow
 from ciwb.collect import stages
 from ciwb.collect.aws import (
     AwsAccount,
@@ -28,41 +26,15 @@ from ciwb.collect.aws import (
     resolve_regions,
 )
 from ciwb.collect.incremental import BuildSync, Skip
-from ciwb.collect.ledger import finish_run, load_region_state, start_run, utcnow
+from ciwb.collect.ledger import finish_run, load_region_state, start_run
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
-from ciwb.collect.normalise import NormalisedBatch
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
-from ciwb.store import connect, resolve_db_path, write_batch
+from ciwb.store.connection import resolve_db_path
+from ciwb.store.writer import BackgroundWriter
 
-__all__ = ["CollectOptions", "CollectSummary", "StoreWriter", "collect", "parse_since"]
-
-_SINCE_RE = re.compile(r"^(\d+)([hdw])$")
-
-
-def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
-    """`90d`, `12h`, `2w`, or a date/ISO timestamp → naive UTC."""
-    if not text:
-        return None
-    now = now or utcnow()
-    match = _SINCE_RE.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (
-            now
-            - {
-                "h": timedelta(hours=amount),
-                "d": timedelta(days=amount),
-                "w": timedelta(weeks=amount),
-            }[unit]
-        )
-    from ciwb.collect.normalise import to_utc
-
-    try:
-        return to_utc(text)
-    except ValueError:
-        raise CiwbError(f"--since {text!r}: expected e.g. 90d, 12h, 2w or 2025-01-31") from None
+__all__ = ["CollectOptions", "CollectSummary", "collect"]
 
 
 @dataclass
@@ -113,100 +85,9 @@ class CollectSummary:
         return out
 
 
-class StoreWriter:
-    """Writes each unit of work in one transaction.
-
-    The connection is reused for at most `hold_s` seconds and then closed, so the file is
-    held for one short batch of work at a time (docs/design.md, "The store") without paying an
-    open and checkpoint per 100 builds.
-    """
-
-    def __init__(self, db: Path | str | None, hold_s: float = 2.0) -> None:
-        self.db = db
-        self.hold_s = hold_s
-        self.rows: Counter[str] = Counter()
-        self._ctx: Any = None
-        self._con: Any = None
-        self._opened = 0.0
-
-    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
-        if self._con is None:
-            self._ctx = connect(self.db)
-            self._con = self._ctx.__enter__()
-            self._opened = time.monotonic()
-        for table, count in write_batch(self._con, batch, extra).items():
-            self.rows[table] += count
-        if time.monotonic() - self._opened >= self.hold_s:
-            self.close()
-
-    def close(self) -> None:
-        if self._ctx is not None:
-            ctx, self._ctx, self._con = self._ctx, None, None
-            ctx.__exit__(None, None, None)
-
-
-class BackgroundWriter:
-    """A `StoreWriter` on its own thread, so fetching the next page overlaps writing this one.
-
-    Batches are written in the order given, each in its own transaction (with the cursors it
-    completes), so the kill-safety argument is unchanged: whatever was queued but not yet
-    committed when the process dies is simply fetched again by the next run. At most
-    `depth` batches wait in memory. `drain()` waits until everything queued is committed
-    (before a stage reads the store) and re-raises a write error in the caller's thread.
-    """
-
-    def __init__(self, db: Path | str | None, depth: int = 4) -> None:
-        self._writer = StoreWriter(db)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="ciwb-store-writer", daemon=True)
-        self._thread.start()
-
-    @property
-    def rows(self) -> Counter[str]:
-        return self._writer.rows
-
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=self._writer.hold_s)
-            except queue.Empty:
-                self._writer.close()  # idle: do not hold the file while we wait on AWS
-                continue
-            try:
-                if item is None:
-                    return
-                if self._error is None:
-                    self._writer(*item)
-            except BaseException as exc:  # surfaced by the next call or drain()
-                self._error = exc
-            finally:
-                self._queue.task_done()
-
-    def _check(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
-        self._check()
-        self._queue.put((batch, extra))
-
-    def drain(self) -> None:
-        self._queue.join()
-        self._check()
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        self._writer.close()
-        self._check()
-
-
 def _log_parser() -> Callable[[str, Any], list]:
     """The agent-log parser shared with the replay engine, reading CloudWatch events."""
-    from ciwb.collect.agent_log import command_rows
+    from ciwb.codebuild.agent_log import command_rows
 
     def parse(build_arn: str, events: Any) -> list:
         return command_rows(events, build_arn=build_arn, source_name="cloudwatch")

@@ -12,6 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.arns import resource_name
+from ciwb.codebuild.normalise import (
+    NormalisedBatch,
+    normalise_build_batch,
+    normalise_code_coverage,
+    normalise_metric,
+    normalise_project,
+    normalise_report,
+    normalise_test_case,
+)
+from ciwb.codebuild.records import CommandRow, LogReadRow
 from ciwb.collect.aws import is_access_denied
 from ciwb.collect.incremental import Skip
 from ciwb.collect.logs import LogParser, LogReadStats, stream_log_events
@@ -23,16 +34,6 @@ from ciwb.collect.metrics import (
     period_for_age,
     plan_requests,
 )
-from ciwb.collect.normalise import (
-    NormalisedBatch,
-    normalise_build_batch,
-    normalise_code_coverage,
-    normalise_metric,
-    normalise_project,
-    normalise_report,
-    normalise_test_case,
-)
-from ciwb.collect.records import CommandRow, LogReadRow
 from ciwb.collect.sources import live
 from ciwb.store import connect
 
@@ -125,7 +126,7 @@ def _group_matches(group_arn: str, projects: Sequence[str], all_projects: bool) 
     # filter only those groups are read.
     if all_projects:
         return True
-    name = group_arn.rsplit("/", 1)[-1]
+    name = resource_name(group_arn)
     return any(name.startswith(project + "-") for project in projects)
 
 

@@ -24,10 +24,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ciwb.codebuild.phases import COMMAND_PHASES
+from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.costs import materialise_costs
 from ciwb.cost.frames import frame
-from ciwb.cost.shapes import shape_of
 from ciwb.cost.whatif import (
     WhatIf,
     billed_sql,
@@ -35,7 +36,6 @@ from ciwb.cost.whatif import (
     months_covered,
     register_whatif,
 )
-from ciwb.phases import COMMAND_PHASES
 
 __all__ = ["COMPARABLE_PHASES", "arm64_switch", "speed_factor"]
 

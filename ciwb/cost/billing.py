@@ -19,8 +19,6 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from ciwb.cost.shapes import price_environment
-
 __all__ = [
     "BILLED_SPANS",
     "BILLING_RULES",
@@ -30,8 +28,23 @@ __all__ = [
     "BillingRule",
     "FleetRate",
     "FreeTierAllowance",
+    "price_environment",
     "register_billing_rules",
 ]
+
+# Environment types that share one price row. All Windows container types bill as the
+# `Build-Min:Windows:…` usage type; the EC2 fleet types have no on-demand build price.
+_PRICE_ENVIRONMENT = {
+    "WINDOWS_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
+    "WINDOWS_SERVER_2022_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
+}
+
+
+def price_environment(environment_type: str | None) -> str | None:
+    """The environment type under which a build's price row is filed."""
+    if environment_type is None:
+        return None
+    return _PRICE_ENVIRONMENT.get(environment_type, environment_type)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ciwb.codebuild.clock import parse_when, utcnow
+from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.frames import frame
-from ciwb.cost.period import parse_when
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
-from ciwb.phases import TIMED_PHASES
 
 __all__ = [
     "GROUPINGS",
@@ -355,12 +355,11 @@ def save_build_costs(
 ) -> int:
     """Replace the store's `build_costs` snapshot with freshly computed bounds; returns rows."""
     import json
-    from datetime import UTC
 
     from ciwb.store import connect
 
     options = options or BillingOptions()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     with connect(db) as con:
         materialise_costs(con, options=options)
         con.execute("BEGIN TRANSACTION")

@@ -15,10 +15,10 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from ciwb.codebuild.shapes import LAMBDA_SIZES, SHAPES
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.costs import materialise_costs
 from ciwb.cost.frames import frame
-from ciwb.cost.shapes import LAMBDA_SIZES, SHAPES
 from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
 
 __all__ = ["LAMBDA_MAX_SECONDS", "lambda_compute"]

@@ -23,11 +23,11 @@ from typing import Any
 
 import polars as pl
 
+from ciwb.codebuild.shapes import SIZES, shape_of
 from ciwb.cost.billing import BillingOptions
 from ciwb.cost.costs import materialise_costs
 from ciwb.cost.frames import frame
 from ciwb.cost.prices import UNIT_SECONDS
-from ciwb.cost.shapes import SIZES, shape_of
 from ciwb.cost.whatif import WhatIf, months_covered, register_whatif
 
 __all__ = ["FINDINGS", "performance_risk", "recommend_shape", "rightsize"]

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ciwb.codebuild import arns
+from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
+from ciwb.codebuild.shapes import container_environment, shape_of
 from ciwb.demo.catalogue import (
     BATCH_GRAPH,
     FAILURE_CONTEXTS,
@@ -46,7 +49,6 @@ from ciwb.demo.planted import (
     PlantedRegression,
     PlantedSwitch,
 )
-from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, PHASE_ORDER, next_in_order
 
 __all__ = ["DEFAULT_END", "DemoConfig", "DemoHistory", "DemoMetric", "generate"]
 
@@ -60,20 +62,6 @@ REPORT_RETENTION_DAYS = 30
 # (benchmarks/demo_logs.py). `DemoConfig(log_days=…)` asks for more.
 LOG_RETENTION_DAYS = 7
 
-# vCPU and memory (GB) per compute type and arch, from docs/reference/codebuild-facts.md
-# ("Compute types").
-SHAPES = {
-    ("x86_64", "BUILD_GENERAL1_SMALL"): (2, 3),
-    ("x86_64", "BUILD_GENERAL1_MEDIUM"): (4, 7),
-    ("x86_64", "BUILD_GENERAL1_LARGE"): (8, 15),
-    ("x86_64", "BUILD_GENERAL1_XLARGE"): (36, 70),
-    ("x86_64", "BUILD_GENERAL1_2XLARGE"): (72, 145),
-    ("arm64", "BUILD_GENERAL1_SMALL"): (2, 4),
-    ("arm64", "BUILD_GENERAL1_MEDIUM"): (4, 8),
-    ("arm64", "BUILD_GENERAL1_LARGE"): (8, 16),
-    ("arm64", "BUILD_GENERAL1_XLARGE"): (32, 64),
-    ("arm64", "BUILD_GENERAL1_2XLARGE"): (48, 96),
-}
 METRICS = (
     "CPUUtilized",
     "CPUUtilizedPercent",
@@ -190,7 +178,7 @@ class _Gen:
 
     # ------------------------------------------------------------------ projects
     def project_record(self, spec: ProjectSpec, env_type: str, compute: str) -> dict[str, Any]:
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:project/{spec.name}"
+        arn = arns.project_arn(spec.region, spec.account, spec.name)
         created = self.start - timedelta(days=200 + self.rng.randint(0, 400))
         record: dict[str, Any] = {
             "name": spec.name,
@@ -220,10 +208,10 @@ class _Gen:
                 "privilegedMode": spec.name in ("api-service", "legacy-monolith"),
                 "imagePullCredentialsType": "CODEBUILD",
             },
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "timeoutInMinutes": 180 if spec.name == "ml-training" else 60,
             "queuedTimeoutInMinutes": 480,
-            "encryptionKey": f"arn:aws:kms:{spec.region}:{spec.account}:alias/aws/s3",
+            "encryptionKey": arns.default_kms_key_arn(spec.region, spec.account),
             "tags": [{"key": "team", "value": spec.language}],
             "created": created,
             "lastModified": created + timedelta(days=100),
@@ -345,8 +333,8 @@ class _Gen:
         terminal: str | None = None,
     ) -> dict[str, Any]:
         build_uuid = self.uuid()
-        build_id = f"{spec.name}:{build_uuid}"
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:build/{build_id}"
+        build_id = arns.build_id(spec.name, build_uuid)
+        arn = arns.build_arn(spec.region, spec.account, build_id)
         phases: list[dict[str, Any]] = []
         t = _ms(t0)
         status = "SUCCEEDED"
@@ -413,7 +401,7 @@ class _Gen:
             "artifacts": shared["artifacts"],
             "cache": shared["cache"],
             "environment": env,
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "logs": {
                 "groupName": group,
                 "streamName": build_uuid,
@@ -432,7 +420,7 @@ class _Gen:
             "queuedTimeoutInMinutes": 480,
             "buildComplete": complete,
             "initiator": initiator,
-            "encryptionKey": f"arn:aws:kms:{spec.region}:{spec.account}:alias/aws/s3",
+            "encryptionKey": arns.default_kms_key_arn(spec.region, spec.account),
             "fileSystemLocations": [],
         }
         if complete:
@@ -472,7 +460,8 @@ class _Gen:
     def metrics_for(
         self, spec: ProjectSpec, record: dict[str, Any], arch: str, compute: str
     ) -> None:
-        if not record["buildComplete"] or compute not in {c for _, c in SHAPES}:
+        shape = shape_of(container_environment(arch), compute)
+        if not record["buildComplete"] or shape is None or shape.vcpu is None:
             return
         start, end = record["startTime"], record["endTime"]
         seconds = (end - start).total_seconds()
@@ -482,7 +471,7 @@ class _Gen:
         # CloudWatch keeps 1-minute data 15 days, 5-minute 63 days, 1-hour 455 days.
         period = 60 if age_days < 15 else 300 if age_days < 63 else 3600
         points = max(1, math.ceil(seconds / period))
-        vcpu, mem_gb = SHAPES[(arch, compute)]
+        vcpu, mem_gb = shape.vcpu, shape.memory_gb
         rng = self.rng
         cpu_level = min(99.0, spec.cpu_pct * math.exp(rng.gauss(0, 0.12)))
         mem_level = min(99.0, spec.mem_pct * math.exp(rng.gauss(0, 0.10)))
@@ -552,7 +541,7 @@ class _Gen:
     ) -> str:
         group = f"{spec.name}-unit-tests"
         report_uuid = self.uuid()
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:report/{group}:{report_uuid}"
+        arn = arns.report_arn(spec.region, spec.account, group, report_uuid)
         counts: dict[str, int] = {}
         total_ns = 0
         for suite, name, status in results:
@@ -577,7 +566,7 @@ class _Gen:
                 "arn": arn,
                 "type": "TEST",
                 "name": group,
-                "reportGroupArn": f"arn:aws:codebuild:{spec.region}:{spec.account}:report-group/{group}",
+                "reportGroupArn": arns.report_group_arn(spec.region, spec.account, group),
                 "executionId": build_arn,
                 "status": "FAILED" if counts.get("FAILED") else "SUCCEEDED",
                 "created": created,
@@ -595,7 +584,7 @@ class _Gen:
 
     def coverage_report(self, spec: ProjectSpec, build_arn: str, created: datetime) -> str:
         group = f"{spec.name}-coverage"
-        arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:report/{group}:{self.uuid()}"
+        arn = arns.report_arn(spec.region, spec.account, group, self.uuid())
         lines_total = 18_000
         line_pct = min(99.0, max(40.0, self.rng.gauss(81.0, 1.5)))
         branch_pct = min(99.0, max(30.0, line_pct - 9 + self.rng.gauss(0, 1.0)))
@@ -605,7 +594,7 @@ class _Gen:
                 "arn": arn,
                 "type": "CODE_COVERAGE",
                 "name": group,
-                "reportGroupArn": f"arn:aws:codebuild:{spec.region}:{spec.account}:report-group/{group}",
+                "reportGroupArn": arns.report_group_arn(spec.region, spec.account, group),
                 "executionId": build_arn,
                 "status": "SUCCEEDED",
                 "created": created,
@@ -699,10 +688,10 @@ class _Gen:
             )
             if report_arns and record["buildComplete"]:
                 build_phase = next(p for p in record["phases"] if p["phaseType"] == "BUILD")
-                arns = [self.report_for(spec, record["arn"], build_phase["endTime"], results)]
+                made = [self.report_for(spec, record["arn"], build_phase["endTime"], results)]
                 if spec.coverage:
-                    arns.append(self.coverage_report(spec, record["arn"], build_phase["endTime"]))
-                record["reportArns"] = arns
+                    made.append(self.coverage_report(spec, record["arn"], build_phase["endTime"]))
+                record["reportArns"] = made
             self.history.builds.append(record)
             self.metrics_for(spec, record, arch, compute)
             self.log_stream_for(spec, record)
@@ -716,8 +705,8 @@ class _Gen:
         number = 0
         for batch_number, t0 in enumerate(self.arrival_times(n_batches), start=1):
             batch_uuid = self.uuid()
-            batch_id = f"{spec.name}:{batch_uuid}"
-            batch_arn = f"arn:aws:codebuild:{spec.region}:{spec.account}:build-batch/{batch_id}"
+            batch_id = arns.build_id(spec.name, batch_uuid)
+            batch_arn = arns.batch_arn(spec.region, spec.account, batch_id)
             sha = self.sha()
             initiator = self.initiator()
             t_spec = _ms(t0 + timedelta(seconds=self.rng.uniform(0.5, 1.5)))
@@ -839,7 +828,7 @@ class _Gen:
                 "image": IMAGES["LINUX_CONTAINER"],
                 "computeType": spec.compute_type,
             },
-            "serviceRole": f"arn:aws:iam::{spec.account}:role/codebuild-{spec.name}",
+            "serviceRole": arns.role_arn(spec.account, f"codebuild-{spec.name}"),
             "buildTimeoutInMinutes": 60,
             "queuedTimeoutInMinutes": 480,
             "initiator": initiator,

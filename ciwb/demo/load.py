@@ -7,11 +7,12 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from ciwb.collect.agent_log import command_rows
-from ciwb.collect.normalise import (
+from ciwb.codebuild.agent_log import command_rows
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_metric,
@@ -59,7 +60,7 @@ def planted_path_for(db: Path) -> Path:
 def history_batches(history: DemoHistory, chunk: int = CHUNK) -> Iterator[NormalisedBatch]:
     """The whole history as normalised batches: first the non-build records, then builds
     (with their metrics) `chunk` at a time."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     first = NormalisedBatch()
     for project in history.projects:
         first.projects.append(normalise_project(project, origin=ORIGIN, now=now))

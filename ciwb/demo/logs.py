@@ -6,7 +6,7 @@ The events have `GetLogEvents`' shape (`timestamp` and `ingestionTime` in epoch 
 `Command did not exit successfully <cmd> exit status <n>`,
 `Phase complete: <PHASE> State: <STATUS>` and `Phase context status code: <CODE> Message: <text>`
 (two spaces before `Message` when the code is empty); user output comes between them
-without the prefix. The lines are written with `ciwb.collect.agent_log.format_agent_line`,
+without the prefix. The lines are written with `ciwb.codebuild.agent_log.format_agent_line`,
 the same writer the replay uses, so the demo's logs and the parser share one format.
 
 Commands fill their phase: a command ends where the next agent line starts, so the command
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ciwb.collect.agent_log import format_agent_line
+from ciwb.codebuild.agent_log import format_agent_line
+from ciwb.codebuild.phases import COMMAND_PHASES
 from ciwb.demo.catalogue import PROJECT_COMMANDS, DemoCommand, failing_command
-from ciwb.phases import COMMAND_PHASES
 
 __all__ = ["DemoLogStream", "agent_log_events"]
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.buildspec import BatchSpec, BatchTask
-from ciwb.replay.log import utcnow
 
 __all__ = ["BatchCycleError", "BatchPlan", "BatchResult", "PlannedBuild", "plan_batch", "run_batch"]
 
@@ -172,8 +173,8 @@ def run_batch(request: Any, plan: BatchPlan, *, max_parallel: int = 2) -> BatchR
 
     project = request.project or request.source.resolve().name or "replay"
     batch_uuid = str(uuid.uuid4())
-    batch_id = f"{project}:{batch_uuid}"
-    batch_arn = f"arn:aws:codebuild:{request.region}:{request.account}:build-batch/{batch_id}"
+    batch_id = arns.build_id(project, batch_uuid)
+    batch_arn = arns.batch_arn(request.region, request.account, batch_id)
     started = utcnow()
     cancel = threading.Event()
     results: dict[str, Any] = {}

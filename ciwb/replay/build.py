@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ciwb.codebuild import arns
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.artifacts import ArtifactResult, package_artifact
 from ciwb.replay.buildspec import Buildspec, BuildspecError, load_buildspec
@@ -35,7 +37,7 @@ from ciwb.replay.environment import (
     resolve_secrets,
 )
 from ciwb.replay.executors import get_executor
-from ciwb.replay.log import AgentLogWriter, utcnow
+from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.record import mask_record, phase_records, store_replay
 from ciwb.replay.reports import build_reports
 from ciwb.replay.runner import PhaseResult, PhaseRunner
@@ -533,7 +535,7 @@ def _build_record(
             "buildspec": request.buildspec or "buildspec.yml",
         },
         "environment": environment,
-        "serviceRole": f"arn:aws:iam::{ident.account}:role/ciwb-replay",
+        "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
         "logs": {"deepLink": log_path.resolve().as_uri(), "cloudWatchLogs": {"status": "DISABLED"}},
         "timeoutInMinutes": max(1, int(-(-request.timeout_s // 60))) if request.timeout_s else 60,
         "queuedTimeoutInMinutes": 480,

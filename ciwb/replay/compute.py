@@ -11,25 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ciwb.codebuild.shapes import SIZES, container_environment, shape_of
 from ciwb.errors import CiwbError
 from ciwb.images.host import Arch, normalise_arch
 
-GIB = 1024**3
+GIB = 1024**3  # CodeBuild's "GB" taken as GiB (cgroups count bytes)
 
-# (arch, size) → (vCPU, memory GB). CodeBuild's "GB" taken as GiB (cgroups count bytes).
-SHAPES: dict[tuple[Arch, str], tuple[int, int]] = {
-    ("amd64", "small"): (2, 3),
-    ("amd64", "medium"): (4, 7),
-    ("amd64", "large"): (8, 15),
-    ("amd64", "xlarge"): (36, 70),
-    ("amd64", "2xlarge"): (72, 145),
-    ("arm64", "small"): (2, 4),
-    ("arm64", "medium"): (4, 8),
-    ("arm64", "large"): (8, 16),
-    ("arm64", "xlarge"): (32, 64),
-    ("arm64", "2xlarge"): (48, 96),
-}
-_SIZES = ("small", "medium", "large", "xlarge", "2xlarge")
+# Container sizes as replay spells them: `small` … `2xlarge` (the shape table's SIZES).
+_SIZES = tuple(size.lower() for size in SIZES)
 
 
 @dataclass(frozen=True)
@@ -41,7 +30,7 @@ class ComputeShape:
 
     @property
     def environment_type(self) -> str:
-        return "ARM_CONTAINER" if self.arch == "arm64" else "LINUX_CONTAINER"
+        return container_environment(self.arch)
 
     @property
     def compute_type(self) -> str:
@@ -73,10 +62,12 @@ def compute_shape(compute: str, arch: str) -> ComputeShape:
     target = normalise_arch(arch)
     size = compute.strip().lower().removeprefix("build_general1_").removeprefix("general1.")
     size = size.removeprefix("arm1.")
-    if (target, size) not in SHAPES:
+    shape = None
+    if size in _SIZES:
+        shape = shape_of(container_environment(target), f"BUILD_GENERAL1_{size.upper()}")
+    if shape is None or shape.vcpu is None:
         raise CiwbError(f"unknown compute type {compute!r}", hint=f"use one of {', '.join(_SIZES)}")
-    vcpus, memory = SHAPES[(target, size)]
-    return ComputeShape(size, target, vcpus, memory)
+    return ComputeShape(size, target, int(shape.vcpu), int(shape.memory_gb))
 
 
 def _host_memory_bytes() -> int:

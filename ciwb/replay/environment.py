@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ciwb.codebuild import arns
 from ciwb.errors import CiwbError
 
 __all__ = [
@@ -54,15 +55,15 @@ class BuildIdentity:
 
     @property
     def build_id(self) -> str:
-        return f"{self.project}:{self.uuid}"
+        return arns.build_id(self.project, self.uuid)
 
     @property
     def build_arn(self) -> str:
-        return f"arn:aws:codebuild:{self.region}:{self.account}:build/{self.build_id}"
+        return arns.build_arn(self.region, self.account, self.build_id)
 
     @property
     def project_arn(self) -> str:
-        return f"arn:aws:codebuild:{self.region}:{self.account}:project/{self.project}"
+        return arns.project_arn(self.region, self.account, self.project)
 
 
 def git_source_info(src: Path) -> dict[str, str]:
@@ -111,8 +112,7 @@ def codebuild_variables(
         "CODEBUILD_BUILD_NUMBER": str(ident.build_number),
         "CODEBUILD_BUILD_SUCCEEDING": "1",
         "CODEBUILD_INITIATOR": initiator,
-        "CODEBUILD_KMS_KEY_ID": kms_key
-        or f"arn:aws:kms:{ident.region}:{ident.account}:alias/aws/s3",
+        "CODEBUILD_KMS_KEY_ID": kms_key or arns.default_kms_key_arn(ident.region, ident.account),
         "CODEBUILD_LOG_PATH": log_path,
         "CODEBUILD_PROJECT_ARN": ident.project_arn,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": source.get("resolved", ""),

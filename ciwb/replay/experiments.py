@@ -14,10 +14,11 @@ import statistics
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.images.host import host_arch, host_cpu, normalise_arch
 from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
@@ -211,7 +212,7 @@ def run_experiment(
     # Every cache's options up front: a missing --cache-location fails before any run.
     cache_opts_by_name = {name: options(name) for name in {c.cache for c in cells}}
     experiment_id = str(uuid.uuid4())
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     machine, cpu = host_arch(), host_cpu()
     matrix = {
         "project": project,
@@ -283,7 +284,7 @@ def run_experiment(
                 cache_options=cache_opts,
                 cache_project=cache_project,
             )
-            started = datetime.now(UTC).replace(tzinfo=None)
+            started = utcnow()
             replay = run_replay(request)
             row = make_run_row(
                 experiment_id,

@@ -1,23 +1,20 @@
 """The replay's build log, written in CodeBuild's own agent format and masked line by line.
 
-The format is shared with the CloudWatch parser (`ciwb.collect.agent_log`), so a replay's
+The format is shared with the CloudWatch parser (`ciwb.codebuild.agent_log`), so a replay's
 log reads back into the same per-command timings as a cloud build's.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from ciwb.collect.agent_log import format_agent_line
+from ciwb.codebuild.agent_log import format_agent_line
+from ciwb.codebuild.clock import utcnow
 from ciwb.replay.environment import Masker
 
-__all__ = ["AgentLogWriter", "utcnow"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["AgentLogWriter"]
 
 
 class AgentLogWriter:

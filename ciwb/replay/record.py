@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ciwb.collect.agent_log import command_rows
-from ciwb.collect.normalise import (
+from ciwb.codebuild.agent_log import command_rows
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_report,

@@ -11,11 +11,12 @@ so a bad file fails before anything is billed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ciwb.collect.normalise import arch_of, to_utc
+from ciwb.codebuild.clock import to_utc, utcnow
+from ciwb.codebuild.normalise import arch_of
 from ciwb.replay.buildspec import load_buildspec
 from ciwb.replay.executors.codebuild import (
     CodeBuildCell,
@@ -40,10 +41,6 @@ def buildspec_text(source: Path, buildspec: str | None) -> str:
     text = path.read_text() if path.is_file() else None
     load_buildspec(path, text)  # BuildspecError: file:line:col: message
     return text or ""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def run_codebuild_replay(
@@ -91,7 +88,7 @@ def run_codebuild_replay(
         PhaseResult(
             p["phaseType"],
             p.get("phaseStatus") or "",
-            to_utc(p.get("startTime")) or _utcnow(),
+            to_utc(p.get("startTime")) or utcnow(),
             to_utc(p.get("endTime")),
             *_context(p),
         )
@@ -167,7 +164,7 @@ def run_codebuild_cells(
     from ciwb.replay.build import _sigterm_as_interrupt
 
     for repetition in range(1, repeat + 1):
-        started = _utcnow()
+        started = utcnow()
         with _sigterm_as_interrupt():  # `kill` stops the builds like Ctrl-C does
             runs = runner.start(build_cells, text)
             try:

@@ -4,7 +4,7 @@ Formats (reference "Keys", `reports.*.file-format`, case-insensitive, default JU
 tests CUCUMBERJSON, JUNITXML, NUNITXML, NUNIT3XML, TESTNGXML, VISUALSTUDIOTRX; coverage
 CLOVERXML, COBERTURAXML, JACOCOXML, SIMPLECOV. XML is parsed with defusedxml: report files
 come from the build, so no external entities and no entity expansion bombs.
-The records go through `ciwb.collect.normalise` like reports read from AWS.
+The records go through `ciwb.codebuild.normalise` like reports read from AWS.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
+from ciwb.codebuild import arns
 from ciwb.replay.artifacts import select_files
 from ciwb.replay.buildspec import ReportGroupSpec
 
@@ -455,16 +456,13 @@ def build_reports(
         group_arn = (
             group.name
             if group.name.startswith("arn:")
-            else (f"arn:aws:codebuild:{region}:{account}:report-group/{group_name}")
+            else arns.report_group_arn(region, account, group_name)
         )
-        arn = (
-            f"arn:aws:codebuild:{region}:{account}:report/{group_name.rsplit('/', 1)[-1]}:"
-            f"{uuid.uuid4()}"
-        )
+        arn = arns.report_arn(region, account, arns.resource_name(group_name), str(uuid.uuid4()))
         report: dict[str, Any] = {
             "arn": arn,
             "type": group.kind,
-            "name": group_name.rsplit("/", 1)[-1],
+            "name": arns.resource_name(group_name),
             "reportGroupArn": group_arn,
             "executionId": build_arn,
             "created": created,

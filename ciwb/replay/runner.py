@@ -1,6 +1,6 @@
 """The phase runner: an explicit state machine over CodeBuild's phases.
 
-Transitions (`ciwb.phases.FAILURE_TRANSITIONS`;
+Transitions (`ciwb.codebuild.phases.FAILURE_TRANSITIONS`;
 docs/reference/buildspec-semantics.md, "Phase transitions"; no on-failure given):
 
     failing phase      what runs next
@@ -29,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ciwb.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, next_in_order
+from ciwb.codebuild.clock import utcnow
+from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, next_in_order
 from ciwb.replay.buildspec import Buildspec, Command, OnFailure
-from ciwb.replay.log import AgentLogWriter, utcnow
+from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.shell import SessionDeadline, ShellSession, ShellTransport, check_syntax
 
 __all__ = [

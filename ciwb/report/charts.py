@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
+from ciwb.codebuild.arns import last_id_part
+
 __all__ = [
     "batch_timeline",
     "failure_causes_bar",
@@ -199,7 +201,7 @@ def batch_timeline(paths: pl.DataFrame, batch_arn: str | None = None) -> go.Figu
         ]
     part = paths.filter(pl.col("batch_arn") == batch_arn).sort("start_time", descending=True)
     t0 = part["start_time"].min()
-    fig = go.Figure(layout={**_LAYOUT, "title": f"{title} — {batch_arn.rsplit(':', 1)[-1]}"})
+    fig = go.Figure(layout={**_LAYOUT, "title": f"{title} — {last_id_part(batch_arn)}"})
     fig.add_bar(
         y=part["identifier"].to_list(),
         x=part["duration_s"].to_list(),

@@ -13,13 +13,16 @@ from ciwb.store.connection import (
 from ciwb.store.export import ExportResult, export_parquet
 from ciwb.store.info import StoreInfo, TableInfo, db_info
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
+from ciwb.store.writer import BackgroundWriter, StoreWriter
 from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
+    "BackgroundWriter",
     "LATEST_VERSION",
     "MIGRATIONS",
     "ExportResult",
     "StoreInfo",
+    "StoreWriter",
     "TableInfo",
     "ciwb_home",
     "connect",

@@ -14,12 +14,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from ciwb import __version__
+from ciwb.codebuild.clock import utcnow
 from ciwb.errors import StoreCorruptError, StoreError, StoreLockedError, StoreTooNewError
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -147,7 +147,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                 con.execute(migration.sql)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                    [migration.version, migration.name, _utcnow(), __version__],
+                    [migration.version, migration.name, utcnow(), __version__],
                 )
                 con.execute("COMMIT")
             except BaseException:
@@ -155,10 +155,6 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                 raise
             applied.append(migration.version)
     return applied
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _check_not_newer(con: duckdb.DuckDBPyConnection, path: Path) -> int:

@@ -14,9 +14,9 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
-from ciwb.collect.build_sql import build_rows_sql, parse_sql, phase_rows_sql
-from ciwb.collect.normalise import NormalisedBatch
-from ciwb.collect.records import RawBuild
+from ciwb.codebuild.build_sql import build_rows_sql, parse_sql, phase_rows_sql
+from ciwb.codebuild.normalise import NormalisedBatch
+from ciwb.codebuild.records import RawBuild
 
 __all__ = ["upsert_rows", "write_batch", "TABLE_KEYS"]
 

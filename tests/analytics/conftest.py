@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from ciwb.collect.normalise import (
+from ciwb.codebuild.normalise import (
     NormalisedBatch,
     normalise_build_batch,
     normalise_report,
     normalise_test_case,
 )
-from ciwb.collect.records import CommandRow
+from ciwb.codebuild.records import CommandRow
 from ciwb.store import connect, write_batch
 
 ACCOUNT = "123456789012"

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ciwb.phases import PHASE_ORDER
+from ciwb.codebuild.phases import PHASE_ORDER
 
 ACCOUNT = "123456789012"  # moto's default account, what STS says
 DEMO_ACCOUNT = "111122223333"

@@ -319,27 +319,3 @@ def test_clients_use_adaptive_retries_and_count_calls_by_operation(aws_env):
     client.list_projects()
     client.list_projects()
     assert counter.calls == {"sts.GetCallerIdentity": 1, "codebuild.ListProjects": 2}
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("90d", datetime(2025, 10, 2, 12)),
-        ("12h", datetime(2025, 12, 31, 0)),
-        ("2w", datetime(2025, 12, 17, 12)),
-        ("2025-06-01", datetime(2025, 6, 1)),
-        ("2025-06-01T08:00:00+02:00", datetime(2025, 6, 1, 6)),
-    ],
-)
-def test_since_accepts_ages_and_dates(text, expected):
-    from ciwb.collect import parse_since
-
-    assert parse_since(text, now=datetime(2025, 12, 31, 12)) == expected
-
-
-def test_since_rejects_nonsense_in_one_line():
-    from ciwb.collect import parse_since
-    from ciwb.errors import CiwbError
-
-    with pytest.raises(CiwbError, match="--since 'last tuesday'"):
-        parse_since("last tuesday")

@@ -14,8 +14,8 @@ from collect_history import ACCOUNT, REGION, history
 from ciwb.collect import CollectOptions, collect
 from ciwb.collect.aws import CallCounter
 from ciwb.collect.logs import LogReadStats, stream_log_events
-from ciwb.collect.pipeline import StoreWriter
 from ciwb.collect.stages import collect_logs
+from ciwb.store.writer import StoreWriter
 
 
 def _logs_client(counter: CallCounter | None = None):

@@ -11,8 +11,8 @@ from botocore.stub import Stubber
 from collect_history import ACCOUNT, REGION, demo
 from collect_history import query as _q
 
-from ciwb.collect.pipeline import StoreWriter
 from ciwb.collect.stages import collect_build_batches, collect_reports
+from ciwb.store.writer import StoreWriter
 
 NOW = datetime(2026, 11, 26, 12, 0)
 

@@ -1,7 +1,7 @@
 """boto3-shaped Build records for small, hand-checkable stores.
 
 Records are the `BatchGetBuilds` shape (see docs/reference/codebuild-facts.md, "Build record")
-and travel the real path: `ciwb.collect.normalise` → `ciwb.store.write_batch`.
+and travel the real path: `ciwb.codebuild.normalise` → `ciwb.store.write_batch`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_metric
-from ciwb.phases import TIMED_PHASES
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_metric
+from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.store import connect, write_batch
 
 ACCOUNT = "123456789012"

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ciwb.collect.agent_log import command_rows
+from ciwb.codebuild.agent_log import command_rows
 from ciwb.demo import PlantedFacts, generate, history_batches
 from tests.demo.queries import q
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ciwb.collect.agent_log import command_rows
-from ciwb.phases import PHASE_ORDER
+from ciwb.codebuild.agent_log import command_rows
+from ciwb.codebuild.phases import PHASE_ORDER
 from ciwb.store import connect
 
 

@@ -8,7 +8,7 @@ import time
 
 import duckdb
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_build
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_build
 from ciwb.demo import generate, history_batches
 from ciwb.store import connect, export_parquet, write_batch
 

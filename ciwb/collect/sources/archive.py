@@ -7,7 +7,7 @@ is written, so a killed run leaves at most one truncated last line, which the re
 The reader also accepts what the AWS CLI prints for `aws codebuild batch-get-builds`,
 `batch-get-projects`, `batch-get-build-batches`, `batch-get-reports`, `describe-test-cases`
 and `describe-code-coverages` (one JSON document, or one per line), timestamps as the CLI
-prints them (ISO strings or epoch floats; `normalise.to_utc` takes both), and what
+prints them (ISO strings or epoch floats; `clock.to_utc` takes both), and what
 `aws logs get-log-events` / `filter-log-events` print (pages GetLogEvents / FilterLogEvents).
 """
 

@@ -25,9 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ciwb.collect.normalise import parse_arn, to_utc
+from ciwb.codebuild.arns import id_of_arn
+from ciwb.codebuild.clock import to_utc
+from ciwb.codebuild.phases import FAILURE_STATUSES, PHASE_ORDER
 from ciwb.errors import CiwbError
-from ciwb.phases import FAILURE_STATUSES, PHASE_ORDER
 
 __all__ = [
     "BUILD_PHASE_CHANGE",
@@ -184,8 +185,7 @@ def build_from_event(event: dict[str, Any]) -> dict[str, Any] | None:
         if kind == BUILD_PHASE_CHANGE:
             return None  # nothing to attach it to
         raise ValueError("event has no build-id")
-    _, _, resource = parse_arn(arn)
-    build_id = resource.split("/", 1)[1]
+    build_id = id_of_arn(arn)
     phases = [_phase(p) for p in info.get("phases") or ()]
     status = detail.get("build-status")
     current = detail.get("current-phase")

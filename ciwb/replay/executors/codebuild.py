@@ -292,7 +292,7 @@ class CodeBuildExecutor(Executor):
 
     def ingest(self, runs: Sequence[CodeBuildRun], db: Path | None) -> dict[str, int]:
         """Store the project and the builds exactly as `ciwb collect` would (origin `aws`)."""
-        from ciwb.collect.normalise import NormalisedBatch, normalise_project
+        from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
         from ciwb.store import connect, write_batch
 
         batch = NormalisedBatch()
@@ -320,7 +320,7 @@ def _not_found() -> Exception:
 
 def phase_seconds(record: Mapping[str, Any]) -> dict[str, float | None]:
     """Phase → seconds from the collector's normalisation (timestamps, not durationInSeconds)."""
-    from ciwb.collect.normalise import normalise_build
+    from ciwb.codebuild.normalise import normalise_build
 
     _build, phases = normalise_build(record, origin="aws")
     return {p.phase_type: p.duration_s for p in phases}

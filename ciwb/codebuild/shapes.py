@@ -15,7 +15,7 @@ __all__ = [
     "LAMBDA_SIZES",
     "Shape",
     "arm_counterpart",
-    "price_environment",
+    "container_environment",
     "shape_of",
 ]
 
@@ -60,24 +60,15 @@ SHAPES: tuple[Shape, ...] = (
 )
 _BY_KEY = {(s.environment_type, s.compute_type): s for s in SHAPES}
 
-# Environment types that share one price row. All Windows container types bill as the
-# `Build-Min:Windows:…` usage type; the EC2 fleet types have no on-demand build price.
-_PRICE_ENVIRONMENT = {
-    "WINDOWS_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
-    "WINDOWS_SERVER_2022_CONTAINER": "WINDOWS_SERVER_2019_CONTAINER",
-}
-
-
-def price_environment(environment_type: str | None) -> str | None:
-    """The environment type under which a build's price row is filed."""
-    if environment_type is None:
-        return None
-    return _PRICE_ENVIRONMENT.get(environment_type, environment_type)
-
 
 def shape_of(environment_type: str | None, compute_type: str | None) -> Shape | None:
     """vCPU and memory of a compute type, None when the reference does not list it."""
-    return _BY_KEY.get((price_environment(environment_type) or "", compute_type or ""))
+    return _BY_KEY.get((environment_type or "", compute_type or ""))
+
+
+def container_environment(arch: str) -> str:
+    """The container environment type of an architecture: `arm64` → ARM_CONTAINER, else x86."""
+    return "ARM_CONTAINER" if arch == "arm64" else "LINUX_CONTAINER"
 
 
 def arm_counterpart(environment_type: str | None) -> str | None:

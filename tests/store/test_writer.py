@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from collect_history import query as _q
 
-from ciwb.collect.normalise import NormalisedBatch, normalise_project
-from ciwb.collect.pipeline import BackgroundWriter
+from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
+from ciwb.store import connect
+from ciwb.store.writer import BackgroundWriter
+
+
+def _q(db_path, sql: str) -> list[tuple]:
+    with connect(db_path, read_only=True) as con:
+        return con.execute(sql).fetchall()
 
 
 def _project(name: str) -> NormalisedBatch:

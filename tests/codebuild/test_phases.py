@@ -1,10 +1,10 @@
-"""CodeBuild's phase order, defined once (ciwb.phases), and what follows a failing phase."""
+"""CodeBuild's phase order, defined once (ciwb.codebuild.phases), and what follows a failing phase."""
 
 from __future__ import annotations
 
 import pytest
 
-from ciwb.phases import (
+from ciwb.codebuild.phases import (
     COMMAND_PHASES,
     FAILURE_TRANSITIONS,
     PHASE_ORDER,

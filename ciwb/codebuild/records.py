@@ -9,6 +9,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+__all__ = [
+    "BatchGroupRow",
+    "BatchRow",
+    "BuildRow",
+    "CommandRow",
+    "CoverageRow",
+    "CursorRow",
+    "LogReadRow",
+    "MetricRow",
+    "PhaseRow",
+    "ProjectRow",
+    "RawBuild",
+    "ReportRow",
+    "RunRow",
+    "TestCaseRow",
+]
+
 
 class ProjectRow(NamedTuple):
     project_arn: str

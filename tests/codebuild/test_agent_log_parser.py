@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ciwb.collect.agent_log import AgentPhase, CommandTiming, command_rows, parse_agent_log
+from ciwb.codebuild.agent_log import AgentPhase, CommandTiming, command_rows, parse_agent_log
 
 # An older agent: no microseconds, `Success: true|false`.
 OLD_ERA = """\

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ciwb.collect.normalise import arch_of, normalise_build, normalise_project, to_utc
+from ciwb.codebuild.normalise import arch_of, normalise_build, normalise_project
 
 T0 = datetime(2026, 11, 2, 9, 30, 0, 123000, tzinfo=UTC)
 
@@ -87,16 +87,6 @@ def test_failed_phase_keeps_context_code_and_message():
 )
 def test_arch_is_derived_from_environment_type(env_type, arch):
     assert arch_of(env_type) == arch
-
-
-def test_timestamps_in_every_form_become_naive_utc():
-    expected = datetime(2026, 11, 2, 9, 30, 0)
-    assert to_utc(datetime(2026, 11, 2, 10, 30, tzinfo=timezone(timedelta(hours=1)))) == expected
-    assert to_utc("2026-11-02T09:30:00Z") == expected
-    assert to_utc("2026-11-02T11:30:00+02:00") == expected
-    assert to_utc(expected.replace(tzinfo=UTC).timestamp()) == expected
-    assert to_utc(str(expected.replace(tzinfo=UTC).timestamp())) == expected
-    assert to_utc(None) is None
 
 
 def test_project_keeps_cache_and_fleet():

@@ -16,15 +16,17 @@ import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 
-from ciwb.collect.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
-from ciwb.collect.records import (
+from ciwb.codebuild.arns import parse_arn, project_of_id
+from ciwb.codebuild.build_sql import ARM_ENVIRONMENTS, build_rows_sql, parse_sql, phase_rows_sql
+from ciwb.codebuild.clock import to_utc, utcnow
+from ciwb.codebuild.records import (
     BatchGroupRow,
     BatchRow,
     BuildRow,
@@ -48,8 +50,6 @@ __all__ = [
     "normalise_project",
     "normalise_report",
     "normalise_test_case",
-    "parse_arn",
-    "to_utc",
 ]
 
 _ARM_ENVIRONMENTS = frozenset(ARM_ENVIRONMENTS)
@@ -58,36 +58,6 @@ _ARM_ENVIRONMENTS = frozenset(ARM_ENVIRONMENTS)
 def arch_of(environment_type: str | None) -> str:
     """`arm64` for Graviton/Apple-silicon environment types, else `x86_64`."""
     return "arm64" if environment_type in _ARM_ENVIRONMENTS else "x86_64"
-
-
-def to_utc(value: Any) -> datetime | None:
-    """Any timestamp form seen in boto3 results, CLI output or archives → naive UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), UTC).replace(tzinfo=None)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return to_utc(float(text))
-        except ValueError:
-            pass
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        return to_utc(datetime.fromisoformat(text))
-    raise ValueError(f"not a timestamp: {value!r}")
-
-
-def parse_arn(arn: str) -> tuple[str, str, str]:
-    """`arn:aws:codebuild:REGION:ACCOUNT:RESOURCE` → (region, account, resource)."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[3], parts[4], parts[5]
 
 
 def _json(record: Mapping[str, Any]) -> str:
@@ -125,17 +95,13 @@ class NormalisedBatch:
         self, record: Mapping[str, Any], *, origin: str, now: datetime | None = None
     ) -> None:
         """Queue one Build record (boto3 shape) for normalisation when the batch is written."""
-        self.raw_builds.append(RawBuild(record["arn"], _json(record), origin, now or _now()))
+        self.raw_builds.append(RawBuild(record["arn"], _json(record), origin, now or utcnow()))
 
     def build_count(self) -> int:
         return len(self.raw_builds) + len(self.builds)
 
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in self.__dataclass_fields__}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def normalise_project(
@@ -166,7 +132,7 @@ def normalise_project(
         last_modified=to_utc(record.get("lastModified")),
         origin=origin,
         raw=_json(record),
-        ingested_at=now or _now(),
+        ingested_at=now or utcnow(),
     )
 
 
@@ -190,7 +156,7 @@ def normalise_build(
         {
             "raw": pa.array([_json(record)], pa.string()),
             "origin": pa.array([origin], pa.string()),
-            "ingested_at": pa.array([now or _now()], pa.timestamp("us")),
+            "ingested_at": pa.array([now or utcnow()], pa.timestamp("us")),
         }
     )
     con.register("_one_build", source)
@@ -230,7 +196,7 @@ def normalise_build_batch(
         batch_id=record["id"],
         account_id=account,
         region=region,
-        project_name=record.get("projectName") or record["id"].split(":", 1)[0],
+        project_name=record.get("projectName") or project_of_id(record["id"]),
         batch_number=record.get("buildBatchNumber"),
         origin=origin,
         status=record.get("buildBatchStatus") or "IN_PROGRESS",
@@ -244,7 +210,7 @@ def normalise_build_batch(
         compute_type=env.get("computeType"),
         arch=arch_of(env.get("type")) if env else None,
         raw=_json(record),
-        ingested_at=now or _now(),
+        ingested_at=now or utcnow(),
     )
     return row, groups
 
@@ -283,7 +249,7 @@ def normalise_report(
         line_coverage_pct=coverage.get("lineCoveragePercentage"),
         branch_coverage_pct=coverage.get("branchCoveragePercentage"),
         raw=_json(record),
-        ingested_at=now or _now(),
+        ingested_at=now or utcnow(),
     )
 
 

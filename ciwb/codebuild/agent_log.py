@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ciwb.collect.records import CommandRow
+from ciwb.codebuild.records import CommandRow
 
 __all__ = [
     "AgentPhase",
