@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -172,4 +175,21 @@ def test_a_firehose_gzip_object_in_s3_imports(aws_env, db_path):
     result = import_events("s3://events-archive/codebuild/", db_path)
 
     assert result.files == 1 and result.pages == 2 and result.records == {"builds": 1}
+    assert _q(db_path, BUILD_COLUMNS) == [PUBLISHED_BUILD]
+
+
+def test_import_events_cli_takes_the_published_files_and_says_where_it_wrote(tmp_path, db_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CIWB_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "ciwb", "import-events", str(STATE), str(PHASE)]
+        + ["--db", str(db_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "2 pages/lines from 2 file(s); builds 1" in run.stdout
+    assert f"store: {db_path}" in run.stdout
     assert _q(db_path, BUILD_COLUMNS) == [PUBLISHED_BUILD]
