@@ -269,6 +269,11 @@ def import_paths(
                 files.add(page.origin.rsplit(":", 1)[0] if ":" in page.origin else page.origin)
                 if not loader.page(page):
                     ignored[page.operation] += 1
+        if len(text_logs) > 1 or (text_logs and None in loader.logs):
+            raise CiwbError(
+                f"{text_logs[0]}: a plain-text log is one build's whole log",
+                hint="import each build's log on its own, with its --build",
+            )
         for path in text_logs:
             files.add(str(path))
             pages += 1

@@ -145,6 +145,8 @@ def test_a_log_that_names_no_build_asks_for_build(tmp_path, db_path):
             import_paths([paths[form]], db_path)
     with pytest.raises(CiwbError, match="not in the store"):
         import_paths([paths["clean text"]], db_path, build="other:1234")
+    with pytest.raises(CiwbError, match="one build's whole log"):
+        import_paths([paths["clean text"], paths["as posted"]], db_path, build=BUILD_ID)
 
 
 def test_import_cli_attaches_a_console_log_to_a_build(tmp_path, db_path):
