@@ -1,7 +1,7 @@
 """Collector cost on the local endpoint: API calls vs the minimum, wall time, builds/s.
 
 A separate process serves moto (ThreadedMotoServer over HTTP) seeded with P projects × B
-builds through the same seeded backend the tests use (tests/collect/seeded_codebuild.py),
+builds through the same seeded backend the tests use (tests/support/seeded_codebuild.py),
 and CloudWatch answering GetMetricData. This process then runs:
 
 1. baseline: the minimum API calls alone (list pages, ⌈builds/100⌉ BatchGetBuilds), no
@@ -29,41 +29,49 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HELPERS = ROOT / "tests" / "collect"
+HELPERS = ROOT / "tests"  # the tests' helpers, imported as support.*
 
 
-def _serve(projects: int, builds: int, port: int) -> None:
-    """Server process: seed moto and serve until killed."""
+def _serve(projects: int, builds: int) -> None:
+    """Server process: seed moto, print READY and its endpoint, serve until killed."""
     import logging
     import random
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sys.path.insert(0, str(HELPERS))
-    from collect_history import build_record, project_record
-    from moto.server import ThreadedMotoServer
-    from seeded_codebuild import SeededCodeBuild, install
+    from support.aws import moto_endpoint
+    from support.builds import build_record, project_record
+    from support.seeded_codebuild import SeededCodeBuild, install
 
-    endpoint = f"http://127.0.0.1:{port}"
-    seeded = SeededCodeBuild(endpoint)
-    install(seeded, setattr)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     rng = random.Random(5)
     end = datetime.now(UTC) - timedelta(hours=1)
     spacing = timedelta(days=60) / builds  # every build within CloudWatch's 63-day range
-    for p in range(projects):
-        name = f"svc-{p:03d}"
-        seeded.add_project(project_record(name, arm=p % 3 == 0))
-        first = end - spacing * builds
-        seeded.add_builds(
-            [
-                build_record(name, n + 1, first + spacing * n, rng=rng, arm=p % 3 == 0)
-                for n in range(builds)
-            ]
-        )
-    print("READY", flush=True)
-    while True:
-        time.sleep(3600)
+    with moto_endpoint() as endpoint:  # port 0: the server binds the port the OS gives it
+        seeded = SeededCodeBuild(endpoint)
+        install(seeded, setattr)
+        for p in range(projects):
+            name = f"svc-{p:03d}"
+            arm = p % 3 == 0
+            seeded.add_project(project_record(name, arm=arm))
+            first = end - spacing * builds
+            seeded.add_builds(
+                [
+                    build_record(
+                        name,
+                        n + 1,
+                        first + spacing * n,
+                        rng=rng,
+                        environment_type="ARM_CONTAINER" if arm else "LINUX_CONTAINER",
+                        compute_type="BUILD_GENERAL1_MEDIUM",
+                        cache_type="LOCAL",
+                        cache_modes=["LOCAL_DOCKER_LAYER_CACHE"],
+                    )
+                    for n in range(builds)
+                ]
+            )
+        print("READY", endpoint, flush=True)
+        while True:
+            time.sleep(3600)
 
 
 def _baseline(endpoint: str) -> tuple[float, int]:
@@ -94,17 +102,12 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--builds", type=int, default=2000, help="builds per project")
     parser.add_argument("--no-metrics", action="store_true", help="skip GetMetricData")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.projects, args.builds, args.serve)
+        _serve(args.projects, args.builds)
         return
 
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     server = subprocess.Popen(
         [
             sys.executable,
@@ -114,7 +117,6 @@ def main() -> None:
             "--builds",
             str(args.builds),
             "--serve",
-            str(port),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -122,13 +124,13 @@ def main() -> None:
     try:
         assert server.stdout is not None
         t0 = time.perf_counter()
-        if server.stdout.readline().strip() != "READY":
+        ready, _, endpoint = server.stdout.readline().strip().partition(" ")
+        if ready != "READY":
             raise SystemExit("server failed to start")
         print(
             f"seeded {args.projects} projects × {args.builds:,} builds "
             f"in {time.perf_counter() - t0:.1f}s"
         )
-        endpoint = f"http://127.0.0.1:{port}"
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,

@@ -825,9 +825,10 @@ def cost_summary_cmd(
 ) -> None:
     """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
     from ciwb.cost import BillingOptions, cost_summary
+    from ciwb.store import Selection
 
     summary = cost_summary(
-        db, since=since, until=until, by=by, options=BillingOptions(free_tier=free_tier)
+        db, Selection(since, until), by=by, options=BillingOptions(free_tier=free_tier)
     )
     if as_json:
         _print_json(summary.to_dict())
@@ -857,8 +858,9 @@ def cost_phases(
 ) -> None:
     """Each phase's share of every project's cost (pro rata to phase time, per bound)."""
     from ciwb.cost import phase_cost_shares
+    from ciwb.store import Selection
 
-    frame = phase_cost_shares(db, since=since, until=until)
+    frame = phase_cost_shares(db, Selection(since, until))
     if as_json:
         _print_json(frame.to_dicts())
         return
@@ -872,8 +874,7 @@ def cost_save(
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
 ) -> None:
     """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
-    from ciwb.cost import BillingOptions
-    from ciwb.cost.costs import save_build_costs
+    from ciwb.cost import BillingOptions, save_build_costs
 
     rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
     console.print(f"build_costs: {rows:,} builds costed")
@@ -904,18 +905,18 @@ def cost_whatif(
     as_json: JsonOption = False,
 ) -> None:
     """What a change would cost: each table states its assumption, evidence, uncertainty."""
-    from ciwb.cost.whatif import run_whatif
+    from ciwb.cost import run_whatif
+    from ciwb.store import Selection
 
     given = {
-        "since": since,
-        "until": until,
         "factor": factor,
         "fleet_rate": fleet_rate,
         "headroom": headroom,
         "percentile": percentile,
         "last_n": last,
     }
-    result = run_whatif(kind, db, **{k: v for k, v in given.items() if v is not None})
+    options = {k: v for k, v in given.items() if v is not None}
+    result = run_whatif(kind, db, Selection(since, until), **options)
     if as_json:
         _print_json(result.to_dict())
         return

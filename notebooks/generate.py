@@ -25,8 +25,7 @@ SETUP = '''\
 from ciwb import analytics, cost
 from ciwb.report import charts, notebook
 
-sel = notebook.setup(db, since=since, until=until, projects=projects, region=region)
-print(sel)'''
+db, sel = notebook.setup(db, since=since, until=until, projects=projects, region=region)'''
 
 
 def md(text: str) -> nbformat.NotebookNode:
@@ -64,7 +63,7 @@ One row per project: builds, success rate, median (p50) and p95 duration of succ
 builds, total build hours, and the compute type, architecture and cache it mostly runs on.
 **What to do:** the projects with the most build hours are where any saving counts most.
 """),
-        code("analytics.projects_overview(sel.db, **sel.filters)"),
+        code("analytics.projects_overview(db, sel)"),
         md("""
 ## Where the time goes
 Each bar is one project's wall time, split by phase. QUEUED and PROVISIONING are time spent
@@ -72,16 +71,14 @@ waiting for CodeBuild; DOWNLOAD_SOURCE and INSTALL are what caching can shorten;
 your own work. **What to do:** a wide INSTALL or DOWNLOAD_SOURCE slice is a caching
 candidate (see *cache_tuning*); a wide QUEUED slice means too little capacity.
 """),
-        code("charts.phase_share_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        code("charts.phase_share_bar(analytics.phase_breakdown(db, sel))"),
         md("""
 ## Weekly trend
 Median build time per week for each project (p95 is in the legend, hidden by default).
 **What to do:** a rising line is a regression worth bisecting; the *bottleneck_report*
 dates each change for you.
 """),
-        code(
-            "charts.trend_lines(analytics.duration_trends(sel.db, period='week', **sel.filters))"
-        ),
+        code("charts.trend_lines(analytics.duration_trends(db, sel, period='week'))"),
         md("""
 ## Why builds fail
 Failed builds split into *code* (a command or buildspec failed), *platform* (CodeBuild,
@@ -89,7 +86,7 @@ source provider or infrastructure: provisioning faults, disk full, throttling), 
 and *stopped*. **What to do:** platform failures are retried-away money; raise them with
 the platform team, not the developers.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
+        code("charts.failure_causes_bar(analytics.failure_causes(db, sel))"),
     ],
 )
 
@@ -108,7 +105,7 @@ share of wall time. **What to do:** a phase whose p95 is far above its p50 has a
 look at what the slow builds have in common before optimising the median.
 """),
         code("""
-breakdown = analytics.phase_breakdown(sel.db, **sel.filters)
+breakdown = analytics.phase_breakdown(db, sel)
 charts.phase_share_bar(breakdown)
 """),
         code("charts.phase_percentiles_bar(breakdown)"),
@@ -128,8 +125,8 @@ first day of the new level, the size and the confidence.
 **What to do:** look at what merged on the change date in that project.
 """),
         code("""
-regressions = analytics.duration_regressions(sel.db, **sel.filters)
-charts.trend_lines(analytics.duration_trends(sel.db, period='day', **sel.filters), regressions)
+regressions = analytics.duration_regressions(db, sel)
+charts.trend_lines(analytics.duration_trends(db, sel, period='day'), regressions)
 """),
         code("regressions"),
         md("""
@@ -138,9 +135,9 @@ Failure rate by failing phase and context code, then the commands that fail most
 **What to do:** a command that fails often in many projects is a shared script or tool to fix
 once.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(sel.db, **sel.filters))"),
-        code("analytics.failure_rates(sel.db, **sel.filters)"),
-        code("analytics.failing_commands(sel.db, **sel.filters)"),
+        code("charts.failure_causes_bar(analytics.failure_causes(db, sel))"),
+        code("analytics.failure_rates(db, sel)"),
+        code("analytics.failing_commands(db, sel)"),
         md("""
 ## Flaky tests
 Tests that both passed and failed on the same source version (pass-on-retry) on at least
@@ -150,7 +147,7 @@ builds they failed. `flip_rate` is how often the outcome changed between consecu
 someone waited for.
 """),
         code("""
-flaky = analytics.flaky_tests(sel.db, **sel.filters)
+flaky = analytics.flaky_tests(db, sel)
 charts.flaky_tests_bar(flaky)
 """),
         code("flaky"),
@@ -160,7 +157,7 @@ The commands that take the most time in total across all builds (from build logs
 replays). **What to do:** the top few usually dominate; cache their inputs or split them.
 """),
         code("""
-hotspots = analytics.command_hotspots(sel.db, **sel.filters)
+hotspots = analytics.command_hotspots(db, sel)
 charts.hotspots_bar(hotspots)
 """),
         md("""
@@ -172,7 +169,7 @@ were on the critical path and their *exclusive* time (seconds when nothing else 
 speeding up the others does not shorten the batch.
 """),
         code("""
-paths = analytics.batch_critical_paths(sel.db, **sel.filters)
+paths = analytics.batch_critical_paths(db, sel)
 charts.batch_timeline(paths)
 """),
         code("analytics.summarise_critical_paths(paths)"),
@@ -194,33 +191,33 @@ cache lives on the build host and is dropped after a short idle period, so the r
 off a cliff past it. **What to do:** if most builds arrive after the cliff, the LOCAL cache
 rarely helps: switch to an S3 cache, or keep the host warm with a scheduled build.
 """),
-        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(sel.db, **sel.filters))"),
+        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(db, sel))"),
         md("""
 ## Estimated idle expiry per project
 The idle gap that best separates hits from misses, with the hit rate either side.
 `cliff` near 1 means an expiry, near 0 means idle time does not matter for this cache.
 """),
-        code("analytics.cache_idle_expiry(sel.db, **sel.filters)"),
+        code("analytics.cache_idle_expiry(db, sel)"),
         md("""
 ## Measured warm vs cold
 From replay experiments (`ciwb replay experiment --cache none,local`): median seconds of
 cold and warm runs per matrix cell. Emulated runs are flagged and are not native timings.
 Empty until an experiment has been run.
 """),
-        code("analytics.cache_warm_vs_cold(sel.db)"),
+        code("analytics.cache_warm_vs_cold(db)"),
         md("""
 ## What the cache is worth
 Warm and cold INSTALL seconds, the hit rate and the monthly value of the cache per project,
 with a bootstrap interval. **What to do:** a cache worth little at a low hit rate is worth
 more if the hit rate rises (S3 cache, fewer idle gaps); a cache worth nothing can go.
 """),
-        code("notebook.show_whatif(cost.run_whatif('cache', sel.db, **sel.period))"),
+        code("notebook.show_whatif(cost.run_whatif('cache', db, sel))"),
         md("""
 ## Restore phases in cache-enabled projects
 Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
 p95 is the signature of a cache that often misses.
 """),
-        code("analytics.phase_breakdown(sel.db, **sel.filters)"),
+        code("analytics.phase_breakdown(db, sel)"),
     ],
 )
 
@@ -241,7 +238,7 @@ Median successful build seconds per project and compute size, arm64 beside x86_6
 per minute are lower for the same size.
 """),
         code("""
-comparison = analytics.arch_comparison(sel.db, **sel.filters)
+comparison = analytics.arch_comparison(db, sel)
 charts.arch_bar(comparison)
 """),
         code("comparison"),
@@ -253,7 +250,7 @@ breaks even on price, and the monthly saving range. *Unknown* means there is no 
 evidence for that project: run `ciwb replay experiment --arch amd64,arm64` on it.
 **What to do:** switch projects whose whole interval is below the break-even factor.
 """),
-        code("notebook.show_whatif(cost.run_whatif('arm64', sel.db, **sel.period))"),
+        code("notebook.show_whatif(cost.run_whatif('arm64', db, sel))"),
     ],
 )
 
@@ -263,8 +260,8 @@ COST = notebook(
 What the builds cost, per project, month and phase, and what would change it. Prices come
 from ciwb's dated, sourced price table (`ciwb pricing refresh` updates it); where AWS does
 not say how something is billed (is queue time billed?) every figure is a lower and an
-upper bound, and a build without a known price is *unpriced*, never free. Costs span all
-regions (the `region` parameter does not apply here).
+upper bound, and a build without a known price is *unpriced*, never free. Like every
+report, it covers the builds the parameters select (`region` included).
 """,
     [
         md("""
@@ -274,7 +271,7 @@ not be priced and the billing assumptions behind the numbers.
 **What to do:** the top projects are where right-sizing, arm64 and caching pay most.
 """),
         code("""
-costs = cost.cost_summary(sel.db, **sel.period)
+costs = cost.cost_summary(db, sel)
 notebook.show_cost_summary(costs)
 charts.cost_bar(costs.table)
 """),
@@ -284,41 +281,41 @@ charts.cost_bar(costs.table)
 **What to do:** a month that jumps without more builds points at a compute-type change or a
 regression (see *bottleneck_report*).
 """),
-        code("charts.cost_over_time(cost.cost_summary(sel.db, by='month', **sel.period).table)"),
+        code("charts.cost_over_time(cost.cost_summary(db, sel, by='month').table)"),
         md("""
 ## Cost by phase
 Each build's cost shared out over its phases in proportion to their time. The lower bound
 counts nothing before PROVISIONING. **What to do:** money in INSTALL and DOWNLOAD_SOURCE is
 what a cache can save; money in QUEUED only exists if queue time is billed.
 """),
-        code("cost.phase_cost_shares(sel.db, **sel.period)"),
+        code("cost.phase_cost_shares(db, sel)"),
         md("""
 ## Right-sizing
 Per project: p95 CPU and memory use, the smallest compute type that holds it with headroom,
 the finding and the monthly saving. **What to do:** move OVER_PROVISIONED projects to the
 recommended type; UNDER_PROVISIONED ones are slow for want of memory or CPU.
 """),
-        code("notebook.show_whatif(cost.run_whatif('rightsize', sel.db, **sel.period))"),
+        code("notebook.show_whatif(cost.run_whatif('rightsize', db, sel))"),
         md("""
 ## Lambda compute
 Builds short enough, unprivileged and small enough in memory to run on Lambda compute
 (billed per second, no provisioning wait). **What to do:** try the eligible projects with
 the suggested Lambda size; durations may change because Lambda CPUs differ.
 """),
-        code("notebook.show_whatif(cost.run_whatif('lambda', sel.db, **sel.period))"),
+        code("notebook.show_whatif(cost.run_whatif('lambda', db, sel))"),
         md("""
 ## Reserved capacity
 For each compute type, what a reserved fleet of N instances would carry and the hourly
 rate at which it breaks even against on-demand. **What to do:** compare `break_even_rate`
 with the fleet price for your region; below it, a fleet is cheaper.
 """),
-        code("notebook.show_whatif(cost.run_whatif('reserved', sel.db, **sel.period))"),
+        code("notebook.show_whatif(cost.run_whatif('reserved', db, sel))"),
         md("""
 ## Time that is not building
 Queue and provisioning seconds per project. Whether queued time is billed is not documented
 (hence the lower and upper bounds above); provisioning is billed.
 """),
-        code("charts.waiting_bar(analytics.phase_breakdown(sel.db, **sel.filters))"),
+        code("charts.waiting_bar(analytics.phase_breakdown(db, sel))"),
     ],
 )
 

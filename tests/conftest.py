@@ -1,10 +1,16 @@
-"""Shared fixtures. Every store fixture is a real DuckDB file under tmp_path."""
+"""Shared fixtures. Every store fixture is a real DuckDB file under tmp_path.
+
+The AWS endpoint fixtures (`moto_server`, `aws_env`) come from support.aws, registered here
+so every test directory can ask for them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["support.aws"]
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Pure functions over the store that answer "where does build time go, and why".
 
-Each takes a DB path (opened read-only for the call) or an open DuckDB connection and
-the same optional filters (`since`, `until`, `projects`, `region`), computes in DuckDB
-SQL, and returns a polars DataFrame (`.to_pandas()` for pandas).
+Each takes a DB path (opened read-only for the call) or an open DuckDB connection and an
+optional `ciwb.store.Selection` (which builds: since, until, projects, region), computes in
+DuckDB SQL, and returns a polars DataFrame (`.to_pandas()` for pandas).
 """
 
 from ciwb.analytics.cache import (
@@ -25,8 +25,8 @@ from ciwb.analytics.failures import (
 from ciwb.analytics.flaky import flaky_tests
 from ciwb.analytics.hotspots import command_hotspots
 from ciwb.analytics.overview import arch_comparison, projects_overview
-from ciwb.analytics.phases import phase_breakdown
-from ciwb.analytics.trends import detect_change_points, duration_regressions, duration_trends
+from ciwb.analytics.phase_time import phase_breakdown
+from ciwb.analytics.trends import duration_regressions, duration_trends
 
 __all__ = [
     "arch_comparison",
@@ -38,7 +38,6 @@ __all__ = [
     "classify_failures",
     "command_hotspots",
     "critical_path_summary",
-    "detect_change_points",
     "duration_regressions",
     "duration_trends",
     "failing_commands",

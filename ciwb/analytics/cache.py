@@ -3,7 +3,7 @@
 CodeBuild records no cache hit or miss. A cache that works makes DOWNLOAD_SOURCE +
 INSTALL bimodal: fast when restored, slow when everything is fetched again. Per
 cache-enabled project (`builds.cache_type` other than NO_CACHE) the two modes are split
-by `ciwb.cost.cache.split_warm_cold` (Otsu on log seconds, trusted only when the modes are
+by `ciwb.stats.split_warm_cold` (Otsu on log seconds, trusted only when the modes are
 far apart and both populated — the same split the cache what-if prices), else `hit` is null.
 
 CodeBuild's LOCAL cache lives on the build host and is dropped after a while without
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
-from ciwb.cost.cache import split_warm_cold
+from ciwb.stats import split_warm_cold
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = [
     "cache_builds",
@@ -33,11 +33,7 @@ DEFAULT_GAP_EDGES_MIN: tuple[float, ...] = (0, 5, 10, 13, 15, 17, 20, 30, 60, 24
 
 def cache_builds(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """Successful builds of cache-enabled projects with restore seconds, gap and inferred hit.
 
@@ -45,7 +41,7 @@ def cache_builds(
     the project's previous build (any status) to this build's start; `hit` is inferred
     per project (see module docstring) with the `threshold_s` used.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     sql = f"""
         WITH ordered AS (
             SELECT b.build_arn, b.project_name, b.region, b.cache_type, b.start_time,
@@ -69,8 +65,7 @@ def cache_builds(
           AND o.status = 'SUCCEEDED' AND o.build_complete
         ORDER BY o.project_name, o.start_time
     """
-    with reading(db) as con:
-        frame = query(con, sql, params)
+    frame = fetch_frame(db, sql, params)
     thresholds = {}
     for (project,), group in frame.group_by("project_name"):
         split = split_warm_cold(group["restore_s"].to_numpy())
@@ -85,15 +80,12 @@ def cache_builds(
 
 def cache_hit_rate_by_gap(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     edges_min: Sequence[float] = DEFAULT_GAP_EDGES_MIN,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """Hit rate per project and bucket of minutes since the previous build."""
-    builds = cache_builds(db, since=since, until=until, projects=projects, region=region)
+    builds = cache_builds(db, selection)
     builds = builds.filter(pl.col("hit").is_not_null() & pl.col("gap_min").is_not_null())
     edges = [float(e) for e in edges_min]
     labels = [f"{a:g}–{b:g} min" for a, b in zip(edges, edges[1:], strict=False)]
@@ -120,12 +112,9 @@ def cache_hit_rate_by_gap(
 
 def cache_idle_expiry(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     min_builds: int = 30,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """Per project, the idle gap (minutes) beyond which the cache stops hitting.
 
@@ -134,7 +123,7 @@ def cache_idle_expiry(
     that expires on idle shows a cliff near 1, a cache that never hits or never misses
     shows none.
     """
-    builds = cache_builds(db, since=since, until=until, projects=projects, region=region)
+    builds = cache_builds(db, selection)
     builds = builds.filter(pl.col("hit").is_not_null() & pl.col("gap_min").is_not_null())
     rows = []
     for (project,), group in builds.sort("gap_min").group_by("project_name", maintain_order=True):
@@ -198,5 +187,4 @@ def cache_warm_vs_cold(db: DbLike = None) -> pl.DataFrame:
         WHERE cold_runs > 0 OR warm_runs > 0
         ORDER BY experiment_id, arch, compute, cache
     """
-    with reading(db) as con:
-        return query(con, sql)
+    return fetch_frame(db, sql)

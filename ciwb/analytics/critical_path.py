@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["batch_critical_paths", "critical_path_summary", "summarise_critical_paths"]
 
@@ -55,19 +55,16 @@ def _exclusive_seconds(intervals: dict[str, tuple[float, float]]) -> dict[str, f
 
 def batch_critical_paths(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     batch_arns: Sequence[str] | None = None,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """One row per child build of each completed batch, with its place on the critical path.
 
     `wait_s` is the time between the last of its dependencies finishing (or the batch
     starting) and the child starting; `path_position` counts from 1 at the chain's start.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("bb")
+    where, params = (selection or Selection()).where("bb")
     if batch_arns:
         where += " AND bb.batch_arn IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(batch_arns))
@@ -81,8 +78,7 @@ def batch_critical_paths(
         WHERE {where} AND bb.complete AND b.start_time IS NOT NULL AND b.end_time IS NOT NULL
         ORDER BY g.batch_arn, b.start_time
     """
-    with reading(db) as con:
-        children = query(con, sql, params)
+    children = fetch_frame(db, sql, params)
     rows: list[dict[str, object]] = []
     for (batch_arn,), group in children.group_by("batch_arn", maintain_order=True):
         nodes = {r["identifier"]: r for r in group.iter_rows(named=True)}
@@ -149,13 +145,7 @@ def summarise_critical_paths(paths: pl.DataFrame) -> pl.DataFrame:
 
 def critical_path_summary(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """`summarise_critical_paths` over the selection's batches."""
-    return summarise_critical_paths(
-        batch_critical_paths(db, since=since, until=until, projects=projects, region=region)
-    )
+    return summarise_critical_paths(batch_critical_paths(db, selection))

@@ -9,12 +9,10 @@ log marker that separates an infrastructure hiccup from a broken change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
 from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_STATUSES
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = [
     "PLATFORM_MARKERS",
@@ -52,14 +50,10 @@ PLATFORM_MARKERS: tuple[str, ...] = (
 
 def failure_rates(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """Per project × failing phase × context code: failures and their rate over all builds."""
-    where, params = BuildFilter(since, until, projects, region).sql("f")
+    where, params = (selection or Selection()).where("f")
     sql = f"""
         WITH chosen AS (
             SELECT * FROM build_facts f WHERE {where} AND f.build_complete
@@ -76,17 +70,12 @@ def failure_rates(
         GROUP BY c.project_name, 2, 3, t.project_builds
         ORDER BY failures DESC, c.project_name
     """
-    with reading(db) as con:
-        return query(con, sql, params)
+    return fetch_frame(db, sql, params)
 
 
 def classify_failures(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """One row per failed build with `cause` ∈ code | platform | timeout | stopped | unknown.
 
@@ -96,7 +85,7 @@ def classify_failures(
     code is YAML_FILE_ERROR; YAML_FILE_ERROR or COMMAND_EXECUTION_ERROR → code; a command
     phase with a non-zero command exit logged → code; else unknown. `reason` says which.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("f")
+    where, params = (selection or Selection()).where("f")
     markers = list(PLATFORM_MARKERS)
     sql = f"""
         WITH failed AS (
@@ -159,20 +148,15 @@ def classify_failures(
         ORDER BY start_time
     """
     plat = list(_PLATFORM_PHASES)
-    with reading(db) as con:
-        return query(con, sql, [*params, markers, plat, list(COMMAND_PHASES), plat])
+    return fetch_frame(db, sql, [*params, markers, plat, list(COMMAND_PHASES), plat])
 
 
 def failure_causes(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """Failed builds per project and cause, with each cause's share of the failures."""
-    failed = classify_failures(db, since=since, until=until, projects=projects, region=region)
+    failed = classify_failures(db, selection)
     return (
         failed.group_by("project_name", "cause")
         .agg(pl.len().alias("failures"))
@@ -185,12 +169,9 @@ def failure_causes(
 
 def failing_commands(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     limit: int = 20,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """The commands that exit non-zero most often, with runs, failure rate and projects.
 
@@ -199,7 +180,7 @@ def failing_commands(
     Reason: exit status N`); those count as failures with unknown runs (`source` says
     which evidence a row rests on).
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     sql = f"""
         WITH logged AS (
             SELECT c.command, c.phase_type, b.project_name, c.exit_status <> 0 AS failed
@@ -233,5 +214,4 @@ def failing_commands(
         ORDER BY failures DESC, command
         LIMIT ?
     """
-    with reading(db) as con:
-        return query(con, sql, [*params, *params, limit])
+    return fetch_frame(db, sql, [*params, *params, limit])

@@ -11,27 +11,22 @@ Ranked by the builds they failed, which is what they cost the team.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["flaky_tests"]
 
 
 def flaky_tests(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     window_days: int | None = 30,
     min_runs: int = 10,
     min_flip_rate: float = 0.0,
     min_retry_versions: int = 2,
     include_stable: bool = False,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """Tests with pass-on-retry evidence, ranked by builds failed.
 
@@ -42,7 +37,7 @@ def flaky_tests(
     version, or a broken dependency that recovered), and a flip rate ≥ `min_flip_rate`. `include_stable` keeps the other tests
     (with `flaky` false) for context.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     window = "TRUE"
     if window_days is not None:
         window = (
@@ -96,8 +91,7 @@ def flaky_tests(
         ) v USING (project_name, suite, test_name)
         ORDER BY flaky DESC, t.builds_failed DESC, flip_rate DESC, t.test_name
     """
-    with reading(db) as con:
-        frame = query(con, sql, [*params, min_runs, min_retry_versions, min_flip_rate])
+    frame = fetch_frame(db, sql, [*params, min_runs, min_retry_versions, min_flip_rate])
     if not include_stable:
         frame = frame.filter(pl.col("flaky"))
     return frame

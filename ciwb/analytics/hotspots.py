@@ -6,29 +6,24 @@ written by replays (`source` says which), both in CodeBuild's `[Container]` log 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["command_hotspots"]
 
 
 def command_hotspots(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     limit: int = 20,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """The `limit` slowest commands by total seconds, per project and phase.
 
     `share` is the command's part of all command seconds in the selection.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     sql = f"""
         WITH timed AS (
             SELECT b.project_name, c.phase_type, c.command, c.duration_s, c.build_arn
@@ -47,5 +42,4 @@ def command_hotspots(
         ORDER BY total_s DESC, command
         LIMIT ?
     """
-    with reading(db) as con:
-        return query(con, sql, [*params, limit])
+    return fetch_frame(db, sql, [*params, limit])

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
-from ciwb.analytics._store import BuildFilter, DbLike, TimeLike, query, reading
+from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["arch_comparison", "projects_overview"]
 
 
 def projects_overview(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """Per project: builds, success rate, p50/p95 duration, compute, arch, first/last build."""
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     sql = f"""
         SELECT project_name, region,
                count(*) AS builds,
@@ -37,17 +31,12 @@ def projects_overview(
         GROUP BY project_name, region
         ORDER BY builds DESC, project_name
     """
-    with reading(db) as con:
-        return query(con, sql, params)
+    return fetch_frame(db, sql, params)
 
 
 def arch_comparison(
     db: DbLike = None,
-    *,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
+    selection: Selection | None = None,
 ) -> pl.DataFrame:
     """Per project × arch × compute type: successful builds and their p50/p95 seconds.
 
@@ -55,7 +44,7 @@ def arch_comparison(
     of the same project and compute size). Observed history, not a controlled experiment:
     the two may have run different code; paired replays are the stronger evidence.
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     sql = f"""
         WITH per_arch AS (
             SELECT project_name, arch,
@@ -74,5 +63,4 @@ def arch_comparison(
           ON x.project_name = a.project_name AND x.size = a.size AND x.arch = 'x86_64'
         ORDER BY a.project_name, a.size, a.arch
     """
-    with reading(db) as con:
-        return query(con, sql, params)
+    return fetch_frame(db, sql, params)

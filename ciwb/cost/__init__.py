@@ -1,7 +1,7 @@
 """Cost: a dated, sourced price table, billing rules as data, cost bounds and what-ifs."""
 
 from ciwb.cost.billing import BillingOptions, BillingRule, FleetRate
-from ciwb.cost.costs import (
+from ciwb.cost.estimate import (
     CostSummary,
     build_costs,
     cost_summary,

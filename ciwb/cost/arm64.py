@@ -16,8 +16,6 @@ both shown.
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,15 +25,10 @@ import pyarrow as pa
 from ciwb.codebuild.phases import COMMAND_PHASES
 from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
-from ciwb.cost.whatif import (
-    WhatIf,
-    billed_sql,
-    bootstrap_interval,
-    months_covered,
-    register_whatif,
-)
+from ciwb.cost.estimate import materialise_costs
+from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
+from ciwb.stats import bootstrap_interval, geometric_mean_ratio
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["COMPARABLE_PHASES", "arm64_switch", "speed_factor"]
 
@@ -43,17 +36,14 @@ COMPARABLE_PHASES = COMMAND_PHASES  # the buildspec phases: the compute-bound pa
 _COMPARABLE_SQL = " + ".join(f"coalesce({p.lower()}_s, 0)" for p in COMPARABLE_PHASES)
 
 
-def _ratio(arm: np.ndarray, x86: np.ndarray) -> np.ndarray:
-    """Ratio of geometric means (the name kept short for the bootstrap's sake)."""
-    return np.exp(np.log(arm).mean(axis=-1) - np.log(x86).mean(axis=-1))
-
-
 def speed_factor(
     arm: np.ndarray, x86: np.ndarray, *, resamples: int = 2000, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """(factor, low, high): geometric-mean arm seconds / x86 seconds, bootstrap interval."""
-    point = float(_ratio(arm, x86))
-    low, high = bootstrap_interval(_ratio, [arm, x86], resamples=resamples, confidence=confidence)
+    point = float(geometric_mean_ratio(arm, x86))
+    low, high = bootstrap_interval(
+        geometric_mean_ratio, [arm, x86], resamples=resamples, confidence=confidence
+    )
     return point, low, high
 
 
@@ -128,7 +118,9 @@ def _experiment_factor(
         return None
 
     def log_ratio(*drawn: np.ndarray) -> np.ndarray:
-        logs = [np.log(_ratio(drawn[i], drawn[i + 1])) for i in range(0, len(drawn), 2)]
+        logs = [
+            np.log(geometric_mean_ratio(drawn[i], drawn[i + 1])) for i in range(0, len(drawn), 2)
+        ]
         return np.exp(np.mean(logs, axis=0))
 
     flat = [s for pair in cells for s in pair]
@@ -143,11 +135,9 @@ def _experiment_factor(
 
 @register_whatif("arm64")
 def arm64_switch(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     factor: float | None = None,
     factors: dict[str, float] | None = None,
     window: int = 300,
@@ -157,13 +147,11 @@ def arm64_switch(
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per x86 project: speed factor with interval, and monthly cost now vs on arm64."""
-    from ciwb.store import connect
-
     user = dict(factors or {})
-    with connect(db, read_only=True) as con:
-        materialise_costs(con, since=since, until=until, projects=projects, options=options)
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options)
         months = months_covered(con)
-        history = frame(
+        history = fetch_frame(
             con,
             f"""
             SELECT project_name, arch, compute_type, start_time,
@@ -173,8 +161,8 @@ def arm64_switch(
               AND ({_COMPARABLE_SQL}) > 0  -- logs need positive seconds
             """,
         )
-        experiments = frame(con, _EXPERIMENT_SQL)
-        x86_projects = frame(
+        experiments = fetch_frame(con, _EXPERIMENT_SQL)
+        x86_projects = fetch_frame(
             con,
             """
             SELECT project_name, arg_max(compute_type, start_time) AS compute_type,
@@ -293,7 +281,7 @@ def _cost(con: Any, evidence: pl.DataFrame, months: float) -> pl.DataFrame:
             f" / arm.unit_s * arm.price END)"
         )
 
-    costs = frame(
+    costs = fetch_frame(
         con,
         f"""
         WITH x AS (

@@ -13,57 +13,18 @@ are "unknown".
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from ciwb.cost.billing import BillingOptions
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
-from ciwb.cost.whatif import WhatIf, bootstrap_interval, months_covered, register_whatif
+from ciwb.cost.estimate import materialise_costs
+from ciwb.cost.whatif import WhatIf, months_covered, register_whatif
+from ciwb.stats import bootstrap_interval, median_difference, split_warm_cold
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
-__all__ = ["WarmCold", "cache_savings", "split_warm_cold"]
-
-
-class WarmCold(NamedTuple):
-    threshold_s: float
-    warm: np.ndarray
-    cold: np.ndarray
-    separation: float  # Ashman's D on log seconds
-
-
-def split_warm_cold(
-    seconds: np.ndarray, *, min_fraction: float = 0.05, min_separation: float = 3.0
-) -> WarmCold | None:
-    """Best two-group split of durations (Otsu on log seconds), if the groups are distinct."""
-    values = np.sort(seconds[seconds > 0])
-    n = len(values)
-    lowest = max(int(np.ceil(n * min_fraction)), 2)
-    if n < 2 * lowest:
-        return None
-    logs = np.log(values)
-    csum, csq = np.cumsum(logs), np.cumsum(logs**2)
-    k = np.arange(lowest, n - lowest + 1)  # size of the fast group
-    left_var = csq[k - 1] - csum[k - 1] ** 2 / k
-    right_n = n - k
-    right_sum = csum[-1] - csum[k - 1]
-    right_var = (csq[-1] - csq[k - 1]) - right_sum**2 / right_n
-    best = int(k[np.argmin(left_var + right_var)])
-    fast, slow = logs[:best], logs[best:]
-    spread = np.sqrt(fast.var() + slow.var())
-    separation = float(np.sqrt(2) * (slow.mean() - fast.mean()) / spread) if spread else np.inf
-    if separation < min_separation:
-        return None
-    return WarmCold(
-        float((values[best - 1] + values[best]) / 2), values[:best], values[best:], separation
-    )
-
-
-def _median_delta(cold: np.ndarray, warm: np.ndarray) -> np.ndarray:
-    return np.median(cold, axis=-1) - np.median(warm, axis=-1)
+__all__ = ["cache_savings"]
 
 
 _EXPERIMENT_SQL = """
@@ -81,11 +42,9 @@ WHERE r.status = 'SUCCEEDED' AND r.total_s > 0 AND NOT coalesce(r.emulated, fals
 
 @register_whatif("cache")
 def cache_savings(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     phase: str = "INSTALL",
     min_builds: int = 20,
     resamples: int = 2000,
@@ -93,13 +52,11 @@ def cache_savings(
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per project: warm and cold seconds, hit rate, and the cache's monthly value."""
-    from ciwb.store import connect
-
     column = f"{phase.lower()}_s"
-    with connect(db, read_only=True) as con:
-        materialise_costs(con, since=since, until=until, projects=projects, options=options)
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options)
         months = months_covered(con)
-        history = frame(
+        history = fetch_frame(
             con,
             f"""
             SELECT c.project_name, b.cache_type, bf.{column} AS phase_s
@@ -107,7 +64,7 @@ def cache_savings(
             WHERE c.status = 'SUCCEEDED'
             """,
         )
-        per_project = frame(
+        per_project = fetch_frame(
             con,
             """
             SELECT project_name, count(*) AS builds,
@@ -116,12 +73,12 @@ def cache_savings(
             FROM _ciwb_c GROUP BY project_name ORDER BY project_name
             """,
         )
-        cache_types = frame(
+        cache_types = fetch_frame(
             con,
             "SELECT project_name, arg_max(cache_type, start_time) AS cache_type "
             "FROM builds GROUP BY project_name",
         )
-        experiments = frame(con, _EXPERIMENT_SQL)
+        experiments = fetch_frame(con, _EXPERIMENT_SQL)
     rows: list[dict[str, Any]] = []
     unpriced = 0
     for project in per_project.join(cache_types, on="project_name", how="left").to_dicts():
@@ -143,7 +100,7 @@ def cache_savings(
             split = split_warm_cold(seconds) if len(seconds) >= min_builds else None
             if split is not None:
                 low, high = bootstrap_interval(
-                    _median_delta,
+                    median_difference,
                     [split.cold, split.warm],
                     resamples=resamples,
                     confidence=confidence,
@@ -228,7 +185,7 @@ def _from_experiments(
     cold_s = cold.filter(pl.col("cell").is_in(cells))["total_s"].to_numpy()
     warm_s = warm.filter(pl.col("cell").is_in(cells))["total_s"].to_numpy()
     low, high = bootstrap_interval(
-        _median_delta, [cold_s, warm_s], resamples=resamples, confidence=confidence
+        median_difference, [cold_s, warm_s], resamples=resamples, confidence=confidence
     )
     return (
         float(np.median(cold_s)),

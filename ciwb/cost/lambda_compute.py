@@ -10,16 +10,13 @@ sizes without a price row leave their builds unpriced (the seed has only 1 GB).
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
-
 import pyarrow as pa
 
 from ciwb.codebuild.shapes import LAMBDA_SIZES, SHAPES
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
+from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["LAMBDA_MAX_SECONDS", "lambda_compute"]
 
@@ -28,25 +25,21 @@ LAMBDA_MAX_SECONDS = 15 * 60
 
 @register_whatif("lambda")
 def lambda_compute(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     headroom: float = 0.2,
     percentile: float = 0.95,
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per project: qualifying builds, why others do not qualify, cost now vs on Lambda."""
-    from ciwb.store import connect
-
     rule = next(r for r in BILLING_RULES if "LINUX_LAMBDA_CONTAINER" in r.environment_types)
     shapes = pa.Table.from_pylist([s._asdict() for s in SHAPES])
     sizes = pa.Table.from_pylist(
         [{"compute_type": k, "gb": float(v)} for k, v in LAMBDA_SIZES.items()]
     )
-    with connect(db, read_only=True) as con:
-        materialise_costs(con, since=since, until=until, projects=projects, options=options)
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options)
         months = months_covered(con)
         con.register("_ciwb_shapes", shapes)
         con.register("_ciwb_lambda_sizes", sizes)
@@ -54,7 +47,7 @@ def lambda_compute(
         def billed(seconds: str) -> str:
             return billed_sql(seconds, rule.granularity_s, rule.minimum_s)
 
-        table = frame(
+        table = fetch_frame(
             con,
             f"""
             WITH mem AS (

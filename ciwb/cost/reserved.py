@@ -13,16 +13,14 @@ Reserved prices are not in the seed table: give `fleet_rate` or read the break-e
 from __future__ import annotations
 
 import math
-import os
-from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from ciwb.cost.billing import BillingOptions, FleetRate
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
+from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.whatif import MONTH_DAYS, WhatIf, register_whatif
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["hourly_concurrency", "reserved_capacity"]
 
@@ -56,7 +54,7 @@ segments AS (
 
 def hourly_concurrency(con: Any) -> pl.DataFrame:
     """Mean and peak concurrent builds per pool and hour, from the costed builds `_ciwb_c`."""
-    return frame(
+    return fetch_frame(
         con,
         f"""
         WITH {_SPANS}
@@ -70,22 +68,18 @@ def hourly_concurrency(con: Any) -> pl.DataFrame:
 
 @register_whatif("reserved")
 def reserved_capacity(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     fleet_rate: float | None = None,
     max_fleet: int = 16,
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per compute type and fleet size: carried and overflow minutes, break-even, saving."""
-    from ciwb.store import connect
-
     rate = FleetRate(fleet_rate) if fleet_rate is not None else None
-    with connect(db, read_only=True) as con:
-        materialise_costs(con, since=since, until=until, projects=projects, options=options)
-        pools = frame(
+    with reading(db) as con:
+        materialise_costs(con, selection, options=options)
+        pools = fetch_frame(
             con,
             f"""
             WITH {_SPANS}
@@ -94,14 +88,14 @@ def reserved_capacity(
             FROM spans GROUP BY ALL ORDER BY ALL
             """,
         )
-        on_demand = frame(
+        on_demand = fetch_frame(
             con,
             f"""
             SELECT {_POOL}, sum(cost_lower) AS on_demand_cost
             FROM _ciwb_c WHERE unpriced_reason IS NULL AND unit_s = 60 GROUP BY ALL
             """,
         )
-        sizes = frame(
+        sizes = fetch_frame(
             con,
             f"""
             WITH {_SPANS}

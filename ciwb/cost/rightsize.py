@@ -17,18 +17,16 @@ CloudWatch only reports utilisation for builds over one minute (reference, "Clou
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from ciwb.codebuild.shapes import SIZES, shape_of
 from ciwb.cost.billing import BillingOptions
-from ciwb.cost.costs import materialise_costs
-from ciwb.cost.frames import frame
+from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.prices import UNIT_SECONDS
 from ciwb.cost.whatif import WhatIf, months_covered, register_whatif
+from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["FINDINGS", "performance_risk", "recommend_shape", "rightsize"]
 
@@ -93,11 +91,9 @@ GROUP BY ALL ORDER BY l.project_name
 
 @register_whatif("rightsize")
 def rightsize(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     percentile: float = 0.95,
     statistic: str = "p95",
     last_n: int = 50,
@@ -107,19 +103,15 @@ def rightsize(
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per project: utilisation, recommended compute type, finding, risk and monthly saving."""
-    from ciwb.store import connect
-
     if statistic not in ("p95", "max", "mean"):
         raise ValueError("statistic must be p95, max or mean")
-    with connect(db, read_only=True) as con:
-        prices = materialise_costs(
-            con, since=since, until=until, projects=projects, options=options
-        )
+    with reading(db) as con:
+        prices = materialise_costs(con, selection, options=options)
         months = months_covered(con)
-        usage = frame(
+        usage = fetch_frame(
             con, _METRICS_SQL.format(stat=statistic, q=float(percentile), last_n=int(last_n))
         )
-        billed = frame(
+        billed = fetch_frame(
             con,
             """
             SELECT project_name, environment_type, compute_type,
@@ -131,8 +123,12 @@ def rightsize(
             """,
         )
     price = {(p.region, p.environment_type, p.compute_type): p for p in prices}
-    if projects:
-        usage = usage.filter(pl.col("project_name").is_in(projects))
+    # Utilisation is read over each project's latest builds whatever the window, so only
+    # the selection's projects and region narrow it.
+    if selection is not None and selection.projects:
+        usage = usage.filter(pl.col("project_name").is_in(selection.projects))
+    if selection is not None and selection.region:
+        usage = usage.filter(pl.col("region") == selection.region)
     rows: list[dict[str, Any]] = []
     unpriced = 0
     for u in usage.to_dicts():

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from ciwb.errors import CiwbError
+from ciwb.store import DbLike, Selection
 
-__all__ = ["WHATIFS", "WhatIf", "bootstrap_interval", "register_whatif", "run_whatif"]
+__all__ = ["WHATIFS", "WhatIf", "register_whatif", "run_whatif"]
 
 MONTH_DAYS = 30.4375
 
@@ -71,8 +71,10 @@ def _load_builtin() -> None:
                 raise
 
 
-def run_whatif(kind: str, db: Any = None, **options: Any) -> WhatIf:
-    """Run the what-if called `kind` (arm64, rightsize, cache, reserved, lambda)."""
+def run_whatif(
+    kind: str, db: DbLike = None, selection: Selection | None = None, **options: Any
+) -> WhatIf:
+    """Run the what-if called `kind` (arm64, rightsize, cache, reserved, lambda) on `selection`."""
     _load_builtin()
     if kind not in WHATIFS:
         raise CiwbError(f"no what-if called {kind!r}", hint=f"use one of {', '.join(WHATIFS)}")
@@ -82,25 +84,7 @@ def run_whatif(kind: str, db: Any = None, **options: Any) -> WhatIf:
         if name not in accepted:
             flag = "--" + name.replace("_", "-")
             raise CiwbError(f"{flag} does not apply to the {kind} what-if")
-    return func(db, **options)
-
-
-def bootstrap_interval(
-    statistic: Callable[..., np.ndarray],
-    samples: list[np.ndarray],
-    *,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap: resample each sample independently, `statistic` vectorised over
-    rows of the resampled matrices (shape resamples × n)."""
-    rng = np.random.default_rng(seed)
-    drawn = [s[rng.integers(0, len(s), size=(resamples, len(s)))] for s in samples]
-    values = statistic(*drawn)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return float(low), float(high)
+    return func(db, selection, **options)
 
 
 def months_covered(con: Any, table: str = "_ciwb_c") -> float:

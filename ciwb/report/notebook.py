@@ -4,48 +4,50 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from ciwb.report import charts
+from ciwb.store import Selection
 
 if TYPE_CHECKING:
     from ciwb.cost import CostSummary, WhatIf
 
-__all__ = ["DEMO_DB", "Selection", "setup", "show_cost_summary", "show_whatif"]
+__all__ = ["DEMO_DB", "Scope", "setup", "show_cost_summary", "show_whatif"]
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The store and the filters every analytics call in a notebook shares."""
+class Scope(NamedTuple):
+    """What a notebook reads: the store, and the builds every analytics and cost call covers.
+
+    A named tuple so the first cell unpacks it: `db, sel = notebook.setup(...)`, then
+    every cell calls `analytics.<function>(db, sel)` or `cost.<function>(db, sel)`.
+    """
 
     db: Path
-    since: str | None = None
-    until: str | None = None
-    projects: Sequence[str] | None = None
-    region: str | None = None
-
-    @property
-    def filters(self) -> dict[str, Any]:
-        return {
-            "since": self.since,
-            "until": self.until,
-            "projects": list(self.projects) if self.projects else None,
-            "region": self.region,
-        }
-
-    @property
-    def period(self) -> dict[str, Any]:
-        """The filters `ciwb.cost` takes (it has no region filter: costs span regions)."""
-        return {k: v for k, v in self.filters.items() if k != "region"}
+    selection: Selection
 
     def __str__(self) -> str:
-        shown = {k: v for k, v in self.filters.items() if v}
+        shown = {
+            name: value
+            for name, value in (
+                ("since", _when(self.selection.since)),
+                ("until", _when(self.selection.until)),
+                ("projects", list(self.selection.projects or ())),
+                ("region", self.selection.region),
+            )
+            if value
+        }
         return f"store {self.db}" + (f", {shown}" if shown else ", all builds")
+
+
+def _when(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.date().isoformat() if value.time() == time() else str(value)
 
 
 def setup(
@@ -55,14 +57,17 @@ def setup(
     until: str | None = None,
     projects: Sequence[str] | str | None = None,
     region: str | None = None,
-) -> Selection:
-    """Chart and table defaults on; the store is `db`, else $CIWB_DB, else the demo DB."""
+) -> Scope:
+    """Chart and table defaults on, and the scope printed; the store is `db`, else $CIWB_DB,
+    else the demo DB. `projects` may be one comma-separated string (a papermill parameter)."""
     charts.setup()
     _table_defaults()
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
-    return Selection(path, since or None, until or None, projects or None, region or None)
+    scope = Scope(path, Selection(since, until, projects, region))
+    print(scope)
+    return scope
 
 
 def _table_defaults() -> None:

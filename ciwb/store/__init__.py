@@ -1,4 +1,4 @@
-"""The one DuckDB file: schema, migrations, connection discipline, upserts, export."""
+"""The one DuckDB file: schema, migrations, connection discipline, upserts, export, reads."""
 
 from ciwb.store.connection import (
     ciwb_home,
@@ -13,6 +13,7 @@ from ciwb.store.connection import (
 from ciwb.store.export import ExportResult, export_parquet
 from ciwb.store.info import StoreInfo, TableInfo, db_info
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
+from ciwb.store.query import DbLike, Selection, TimeLike, fetch_frame, reading
 from ciwb.store.writer import BackgroundWriter, StoreWriter
 from ciwb.store.writes import upsert_rows, write_batch
 
@@ -20,16 +21,21 @@ __all__ = [
     "BackgroundWriter",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "DbLike",
     "ExportResult",
+    "Selection",
     "StoreInfo",
     "StoreWriter",
     "TableInfo",
+    "TimeLike",
     "ciwb_home",
     "connect",
     "db_info",
     "default_db_path",
     "export_parquet",
+    "fetch_frame",
     "migrate",
+    "reading",
     "replays_dir",
     "resolve_db_path",
     "schema_version",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -19,70 +18,8 @@ from ciwb.codebuild.normalise import (
 )
 from ciwb.codebuild.records import CommandRow
 from ciwb.store import connect, write_batch
-
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-_numbers = itertools.count(1)
-
-# (phase type, seconds) or (phase type, seconds, status, context code, context message)
-PhaseSpec = tuple[Any, ...]
-
-
-def build_record(
-    project: str,
-    start: datetime,
-    phases: Sequence[PhaseSpec],
-    *,
-    status: str = "SUCCEEDED",
-    source_version: str | None = None,
-    cache_type: str = "NO_CACHE",
-    env_type: str = "LINUX_CONTAINER",
-    compute_type: str = "BUILD_GENERAL1_SMALL",
-    batch_arn: str | None = None,
-    region: str = REGION,
-) -> dict[str, Any]:
-    """A `Build` as BatchGetBuilds returns it (the fields ciwb reads)."""
-    build_id = f"{project}:{uuid.uuid4()}"
-    arn = f"arn:aws:codebuild:{region}:{ACCOUNT}:build/{build_id}"
-    t = start
-    records = []
-    for spec in phases:
-        phase_type, seconds, *rest = spec
-        phase_status = rest[0] if rest else "SUCCEEDED"
-        code = rest[1] if len(rest) > 1 else ""
-        message = rest[2] if len(rest) > 2 else ""
-        end = t + timedelta(seconds=seconds)
-        records.append(
-            {
-                "phaseType": phase_type,
-                "phaseStatus": phase_status,
-                "startTime": t,
-                "endTime": end,
-                "durationInSeconds": int(seconds),
-                "contexts": [{"statusCode": code, "message": message}],
-            }
-        )
-        t = end
-    records.append({"phaseType": "COMPLETED", "startTime": t})
-    record: dict[str, Any] = {
-        "id": build_id,
-        "arn": arn,
-        "buildNumber": next(_numbers),
-        "startTime": start,
-        "endTime": t,
-        "currentPhase": "COMPLETED",
-        "buildStatus": status,
-        "projectName": project,
-        "phases": records,
-        "buildComplete": True,
-        "sourceVersion": source_version,
-        "resolvedSourceVersion": source_version,
-        "environment": {"type": env_type, "computeType": compute_type, "image": "img"},
-        "cache": {"type": cache_type},
-    }
-    if batch_arn:
-        record["buildBatchArn"] = batch_arn
-    return record
+from support.aws import ACCOUNT, REGION
+from support.builds import PhaseSpec, build_record
 
 
 def simple_phases(
@@ -112,8 +49,25 @@ class StoreBuilder:
 
     phases = staticmethod(simple_phases)
 
-    def build(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        record = build_record(*args, **kwargs)
+    def build(
+        self,
+        project: str,
+        start: datetime,
+        phases: Sequence[PhaseSpec],
+        *,
+        source_version: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A completed build of exactly `phases`; no source version unless given (flaky
+        detection reads the resolved one, which is the same here)."""
+        record = build_record(
+            project,
+            start=start,
+            phases=phases,
+            source_version=source_version,
+            resolved_source_version=source_version,
+            **kwargs,
+        )
         self.batch.add_build(record, origin="aws", now=self.now)
         return record
 

@@ -10,6 +10,7 @@ import pytest
 
 from ciwb import analytics
 from ciwb.demo import PlantedFacts, load_demo
+from ciwb.store import Selection
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def demo(tmp_path_factory) -> tuple[Path, PlantedFacts]:
 
 def test_regression_found_within_a_day(demo):
     db, planted = demo
-    found = analytics.duration_regressions(db, projects=[planted.regression.project])
+    found = analytics.duration_regressions(db, Selection(projects=[planted.regression.project]))
     slower = found.filter(pl.col("direction") == "slower")
     assert slower.height == 1
     row = slower.row(0, named=True)
@@ -33,7 +34,7 @@ def test_no_regression_alert_on_projects_without_a_planted_change(demo):
     db, planted = demo
     changed = {planted.regression.project} | {s.project for s in planted.switches}
     quiet = [p for p in planted.projects if p not in changed]
-    assert analytics.duration_regressions(db, projects=quiet).is_empty()
+    assert analytics.duration_regressions(db, Selection(projects=quiet)).is_empty()
 
 
 def test_flaky_tests_are_exactly_the_planted_ones(demo):
@@ -61,7 +62,7 @@ def test_local_cache_idle_expiry_cliff(demo):
 def test_batch_critical_path_matches_the_planted_graph(demo):
     db, planted = demo
     graph = planted.batch_graph
-    summary = analytics.critical_path_summary(db, projects=[graph.project])
+    summary = analytics.critical_path_summary(db, Selection(projects=[graph.project]))
     assert summary["batches"][0] == graph.batches
     usual = summary.filter(pl.col("critical_share") > 0.5).sort("median_position")
     assert usual["identifier"].to_list() == graph.critical_path

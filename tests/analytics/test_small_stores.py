@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ciwb import analytics
-from ciwb.store import connect
+from ciwb.store import Selection, connect
 
 
 def test_phase_breakdown_percentiles_and_shares(store, day):
@@ -36,22 +36,7 @@ def test_phase_breakdown_percentiles_and_shares(store, day):
 
     everything = analytics.phase_breakdown(db, successful_only=False)
     assert everything.filter(pl.col("phase_type") == "BUILD")["builds"][0] == 5
-    assert analytics.phase_breakdown(db, projects=["nope"]).is_empty()
-
-
-def test_change_points_found_on_a_step_and_not_on_noise():
-    rng = np.random.default_rng(1)
-    noise = 100 + rng.normal(0, 5, 60)
-    assert analytics.detect_change_points(noise) == []
-    step = np.concatenate([100 + rng.normal(0, 5, 30), 140 + rng.normal(0, 5, 30)])
-    (cp,) = analytics.detect_change_points(step)
-    assert cp.index == 30
-    assert cp.after - cp.before == pytest.approx(40, abs=5)
-    assert cp.p_value < 0.01
-    # Statistically clear but smaller than min_change_pct: not worth an alert.
-    small = np.concatenate([100 + rng.normal(0, 0.5, 30), 103 + rng.normal(0, 0.5, 30)])
-    assert analytics.detect_change_points(small, min_change_pct=10) == []
-    assert len(analytics.detect_change_points(small, min_change_pct=1)) == 1
+    assert analytics.phase_breakdown(db, Selection(projects=["nope"])).is_empty()
 
 
 def test_duration_trends_and_regression_date(store, day):
@@ -63,7 +48,7 @@ def test_duration_trends_and_regression_date(store, day):
             store.build("steady", day(d, 60 * k), [("BUILD", 300 + rng.normal(0, 15))])
     db = store.write()
 
-    weekly = analytics.duration_trends(db, period="week", projects="web")
+    weekly = analytics.duration_trends(db, Selection(projects="web"), period="week")
     assert weekly.height == 4 and set(weekly["builds"]) == {28}
     daily = analytics.duration_trends(db, period="day")
     assert daily.height == 56

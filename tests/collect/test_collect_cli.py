@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from collect_history import REGION, history
+
+from support.aws import REGION
+from support.collect_history import history
+from support.ports import refused_port
 
 CIWB = [str(Path(sys.executable).parent / "ciwb")]
 QUIET_ARGS = ["--region", REGION, "--no-batches", "--no-reports", "--no-metrics"]
@@ -119,13 +121,11 @@ def test_unknown_profile_and_unknown_region_are_one_line(aws_env, tmp_path):
 
 
 def test_unreachable_endpoint_is_one_line(aws_env, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there
-    env = _env(aws_env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_MAX_ATTEMPTS="1")
-    line = _one_line_error(
-        _run(["collect", "--region", REGION, "--db", str(tmp_path / "x.duckdb")], env)
-    )
+    with refused_port() as port:  # bound, not listening: connections are refused
+        env = _env(aws_env, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_MAX_ATTEMPTS="1")
+        line = _one_line_error(
+            _run(["collect", "--region", REGION, "--db", str(tmp_path / "x.duckdb")], env)
+        )
     assert f"cannot reach AWS endpoint http://127.0.0.1:{port}" in line
 
 

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, REGION, build_record, demo, history
-from collect_history import query as _q
 
 from ciwb.collect import CollectOptions, collect
+from support.aws import REGION
+from support.builds import build_record
+from support.collect_history import DEMO_ACCOUNT, OTHER_ACCOUNT, demo, history
+from support.queries import query as _q
 
 
 def _options(db_path, **kw):

@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 
 import pytest
-from collect_history import REGION, history
-from collect_history import query as _q
 
 from ciwb.collect import CollectOptions, collect, import_events, import_paths
 from ciwb.errors import CiwbError
+from support.aws import REGION
+from support.collect_history import history
+from support.queries import query as _q
 
 BUILD_COLUMNS = "* EXCLUDE (ingested_at, raw)"
 

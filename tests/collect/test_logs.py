@@ -9,13 +9,14 @@ from datetime import datetime
 import boto3
 import duckdb
 import pytest
-from collect_history import ACCOUNT, REGION, history
 
 from ciwb.collect import CollectOptions, collect
 from ciwb.collect.aws import CallCounter
 from ciwb.collect.logs import LogReadStats, stream_log_events
 from ciwb.collect.stages import collect_logs
 from ciwb.store.writer import StoreWriter
+from support.aws import ACCOUNT, REGION
+from support.collect_history import history
 
 
 def _logs_client(counter: CallCounter | None = None):

@@ -8,11 +8,12 @@ from datetime import datetime
 
 import boto3
 from botocore.stub import Stubber
-from collect_history import ACCOUNT, REGION, demo
-from collect_history import query as _q
 
 from ciwb.collect.stages import collect_build_batches, collect_reports
 from ciwb.store.writer import StoreWriter
+from support.aws import ACCOUNT, REGION
+from support.collect_history import demo
+from support.queries import query as _q
 
 NOW = datetime(2026, 11, 26, 12, 0)
 

@@ -16,7 +16,8 @@ from botocore.stub import Stubber
 from ciwb.cost import build_costs, show_prices
 from ciwb.cost.pricelist import parse_usage_type, refresh_prices
 from ciwb.errors import CiwbError
-from tests.cost.builders import build_record, write_store
+from support.builds import build_record
+from support.stores import write_store
 
 LOCATIONS = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "EU (Ireland)"}
 PREFIX = {"us-east-1": "USE1", "eu-west-1": "EU"}

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from ciwb.cli import app
-from ciwb.cost.cache import split_warm_cold
 from ciwb.cost.whatif import run_whatif
 from ciwb.errors import CiwbError
 from ciwb.store import connect
-from tests.cost.builders import T0, build_record, write_store
+from support.builds import T0, build_record
+from support.stores import write_store
 
 
 def row(table, project):
@@ -208,14 +208,6 @@ def test_cache_saving_from_bimodal_install_history(db_path):
         cached["hit_rate"] * per_month * cached["delta_s"] * (0.005 / 60), rel=0.15
     )
     assert row(result.table, "uncached")["evidence"].startswith("unknown")
-
-
-def test_unimodal_durations_are_not_split_into_warm_and_cold():
-    rng = np.random.default_rng(0)
-    assert split_warm_cold(rng.lognormal(4, 0.3, 500)) is None
-    both = np.r_[rng.lognormal(3, 0.1, 300), rng.lognormal(4.5, 0.1, 100)]
-    split = split_warm_cold(both)
-    assert split is not None and len(split.warm) == 300
 
 
 def test_cache_saving_from_experiments(db_path):

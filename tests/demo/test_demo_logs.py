@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from ciwb.codebuild.agent_log import command_rows
 from ciwb.demo import PlantedFacts, generate, history_batches
-from tests.demo.queries import q
+from support.queries import q
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +153,13 @@ def test_planted_facts_written_before_the_log_fields_still_read(history, tmp_pat
 def test_analytics_show_the_planted_hotspots_and_failing_commands(store):
     """What a user sees on the demo: the hotspot and failing-command analyses find the plant."""
     from ciwb.analytics import command_hotspots, failing_commands
+    from ciwb.store import Selection
 
     con, planted = store
     for project, command in planted.slowest_commands.items():
-        top = command_hotspots(con, projects=[project], limit=1)
+        top = command_hotspots(con, Selection(projects=[project]), limit=1)
         assert top["command"].to_list() == [command], project
-    failing = failing_commands(con, since=planted.logs_since, limit=5)
+    failing = failing_commands(con, Selection(since=planted.logs_since), limit=5)
     build_commands = {phases["BUILD"] for phases in planted.failing_commands.values()}
     assert failing["command"][0] in build_commands
     assert (failing["source"] == "build_commands").all()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.demo.queries import q
+from support.queries import q
 
 
 def test_size_projects_and_every_arch_and_compute_size(store):

@@ -1,36 +1,23 @@
-"""The s3 cache against moto's S3 server over HTTP."""
+"""The s3 cache against moto's S3 server over HTTP (the suite's, support.aws)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ciwb.replay.cache import CacheSpec, get_cache
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture
+def endpoint(aws_env: dict[str, str]) -> str:
+    return aws_env["AWS_ENDPOINT_URL"]
 
 
 @pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def s3(endpoint: str):
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     bucket = f"cache-{os.urandom(4).hex()}"
     client.create_bucket(Bucket=bucket)

@@ -2,10 +2,10 @@
 
 moto 5.2.5 keeps only projectName/sourceVersion of a StartBuild and fabricates a fresh set
 of phases on every BatchGetBuilds/StopBuild (never setting buildComplete). As in
-tests/collect/seeded_codebuild.py, those lookups are replaced by plain ones that behave like
+tests/support/seeded_codebuild.py, those lookups are replaced by plain ones that behave like
 AWS: the build remembers its overrides, is IN_PROGRESS on its first read and complete with
 one realistic set of phases on the next (or never, for the stop/timeout tests); StopBuild
-completes it as STOPPED. Stubber (which validates against the service model) pins the exact
+completes it as STOPPED. The patches apply to the suite's moto server (support.aws). Stubber (which validates against the service model) pins the exact
 StartBuild request per cell.
 """
 
@@ -14,11 +14,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,15 +27,14 @@ import pytest
 from botocore.stub import Stubber
 from moto.codebuild import models as cb_models
 from moto.codebuild import responses as cb_responses
-from moto.server import ThreadedMotoServer
 
 from ciwb.errors import CiwbError
 from ciwb.replay.api import replay_source
 from ciwb.replay.executors import get_executor
 from ciwb.replay.executors.codebuild import CodeBuildExecutor
 from ciwb.replay.experiments import run_experiment
+from support.aws import ACCOUNT, REGION
 
-REGION = "us-east-1"
 PROJECT = "webapp"
 IMAGE = "aws/codebuild/standard:7.0"
 SPEC = """\
@@ -106,39 +102,6 @@ class Lifecycle:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/ciwb-test-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/ciwb-test-credentials",
-    }
-    for key in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))
-    return env
-
-
 @pytest.fixture
 def codebuild(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Lifecycle:
     """moto's CodeBuild with a project `webapp` and builds that progress like AWS's."""
@@ -199,7 +162,7 @@ def codebuild(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Lifec
             "image": IMAGE,
             "computeType": "BUILD_GENERAL1_SMALL",
         },
-        serviceRole=f"arn:aws:iam::123456789012:role/{PROJECT}-build",
+        serviceRole=f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-build",
     )
     return life
 
@@ -480,7 +443,7 @@ def _finished(build_id: str, env_type: str, compute: str, cache: dict[str, Any])
     start = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     return {
         "id": build_id,
-        "arn": f"arn:aws:codebuild:{REGION}:123456789012:build/{build_id}",
+        "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{build_id}",
         "projectName": PROJECT,
         "buildStatus": "SUCCEEDED",
         "buildComplete": True,
@@ -508,7 +471,7 @@ def test_start_build_requests_per_cell_are_exact(source: Path, tmp_path: Path) -
     stub = Stubber(client)
     project = {
         "name": PROJECT,
-        "arn": f"arn:aws:codebuild:{REGION}:123456789012:project/{PROJECT}",
+        "arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{PROJECT}",
         "environment": {
             "type": "LINUX_CONTAINER",
             "image": IMAGE,

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from docker_helpers import needs_docker, needs_qemu
 
 from ciwb.images import (
     DockerUnavailableError,
@@ -18,6 +17,7 @@ from ciwb.images import (
 from ciwb.images import host as host_mod
 from ciwb.replay.compute import GIB, compute_shape, container_limits
 from ciwb.replay.containers import BuildContainer
+from support.tiers import needs_docker, needs_qemu
 
 MEMORY = (
     "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"

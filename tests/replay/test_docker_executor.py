@@ -10,12 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from docker_helpers import needs_docker, needs_qemu
-from replay_helpers import log_text, phase_statuses
 
 from ciwb.errors import CiwbError
 from ciwb.images import host_arch
 from ciwb.replay.experiments import run_experiment
+from support.replay import log_text, phase_statuses
+from support.tiers import needs_docker, needs_qemu
 
 UNAME = """\
 version: 0.2

@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from replay_helpers import log_text
 
 from ciwb.errors import CiwbError
 from ciwb.replay import ReplayRequest, read_env_file, run_replay
 from ciwb.replay.environment import Masker, SecretSource, load_secrets_file, parse_secret_ref
 from ciwb.store import connect
+from support.replay import log_text
 
 PRINT_ENV = """\
     version: 0.2
@@ -176,22 +176,7 @@ def test_a_missing_secret_fails_download_source(replay, tmp_path):
     assert "BUILD" not in {p.phase_type for p in result.phases}
 
 
-@pytest.fixture
-def moto_endpoint(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield
-    server.stop()
-
-
-def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_path, moto_endpoint):
+def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_path, aws_env):
     import boto3
 
     session = boto3.Session(region_name="us-east-1")

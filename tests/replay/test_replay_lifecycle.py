@@ -10,9 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from replay_helpers import phase_statuses
-
 from ciwb.store import connect
+from support.replay import phase_statuses
 
 
 def _gone(pid: int, wait_s: float = 10.0) -> bool:

@@ -7,7 +7,8 @@ import pwd
 import shutil
 
 import pytest
-from replay_helpers import log_text, phase_statuses
+
+from support.replay import log_text, phase_statuses
 
 ORDER = ["INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
+import os
 import subprocess
 import sys
 import time
@@ -13,14 +13,19 @@ from pathlib import Path
 import pytest
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _server_port(runtime: Path) -> int | None:
+    """The port JupyterLab bound, from the server info file it writes once listening."""
+    for info in runtime.glob("jpserver-*.json"):
+        try:
+            return json.loads(info.read_text())["port"]
+        except (ValueError, KeyError):  # still being written
+            return None
+    return None
 
 
-def test_lab_serves_the_notebooks_with_ciwb_db_set(report_db):
-    port = _free_port()
+def test_lab_serves_the_notebooks_with_ciwb_db_set(report_db, tmp_path):
+    # Port 0: JupyterLab takes the port the OS gives it and records it in its runtime dir.
+    runtime = tmp_path / "jupyter-runtime"
     ciwb = Path(sys.executable).parent / "ciwb"
     proc = subprocess.Popen(
         [
@@ -29,25 +34,30 @@ def test_lab_serves_the_notebooks_with_ciwb_db_set(report_db):
             "--db",
             str(report_db),
             "--no-browser",
-            f"--port={port}",
+            "--port=0",
             "--ServerApp.ip=127.0.0.1",
             "--IdentityProvider.token=t0ken",
             "--allow-root",  # CI runs as root; JupyterLab refuses root without it
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)},
     )
     children: list[str] = []
     try:
         deadline = time.monotonic() + 120
         listing = None
         while time.monotonic() < deadline and listing is None:
+            port = _server_port(runtime)
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/contents?token=t0ken", timeout=5
-                ) as resp:
-                    listing = json.load(resp)
+                if port is not None:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/api/contents?token=t0ken", timeout=5
+                    ) as resp:
+                        listing = json.load(resp)
             except OSError:
+                pass
+            if listing is None:
                 assert proc.poll() is None, "ciwb lab exited early"
                 time.sleep(0.5)
         assert listing is not None, "JupyterLab did not answer"

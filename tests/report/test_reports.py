@@ -10,9 +10,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from chromium import CHROMIUM, open_page
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from reporting import REPO, run_ciwb
+
+from support.chromium import CHROMIUM, open_page
+from support.reporting import REPO, run_ciwb
 
 REPORTS = ["bottleneck_report", "cache_tuning", "cost_report", "explore", "graviton_vs_x86"]
 STEM = re.compile(r"^(?P<name>[a-z_0-9]+)-(?P<digest>[0-9a-f]{8})-(?P<ts>\d{8}T\d{6}Z)$")
@@ -165,28 +166,12 @@ def test_failing_notebook_keeps_its_error_cell_and_fails_the_run(report_db, tmp_
     assert "failed: cell" in index and executed.name in index
 
 
-@pytest.fixture
-def moto_s3(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def test_reports_upload_to_s3(report_db, moto_s3):
+def test_reports_upload_to_s3(report_db, aws_env):
     import boto3
 
     from ciwb.report import run_reports
 
-    s3 = boto3.client("s3", endpoint_url=moto_s3)
+    s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"])
     s3.create_bucket(Bucket="ci-reports")
     run = run_reports(["graviton_vs_x86"], db=report_db, out="s3://ci-reports/nightly/")
     assert run.failed == []
@@ -207,7 +192,7 @@ def test_reports_upload_to_s3(report_db, moto_s3):
     assert nb["cells"]
 
 
-def test_missing_s3_bucket_is_one_clear_error(report_db, moto_s3):
+def test_missing_s3_bucket_is_one_clear_error(report_db, aws_env):
     done = run_ciwb("report", "all", "--db", str(report_db), "--out", "s3://no-such-bucket/x")
     assert done.returncode == 2
     assert "s3://no-such-bucket: bucket not usable (404)" in done.stderr

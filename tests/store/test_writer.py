@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
-from ciwb.store import connect
 from ciwb.store.writer import BackgroundWriter
-
-
-def _q(db_path, sql: str) -> list[tuple]:
-    with connect(db_path, read_only=True) as con:
-        return con.execute(sql).fetchall()
+from support.queries import query as _q
 
 
 def _project(name: str) -> NormalisedBatch:

@@ -9,38 +9,29 @@ time, not the buildspec's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
-from ciwb.analytics._store import (
-    WAIT_PHASES,
-    BuildFilter,
-    DbLike,
-    TimeLike,
-    query,
-    reading,
-)
 from ciwb.codebuild.phases import TIMED_PHASES
+from ciwb.store import DbLike, Selection, fetch_frame
 
-__all__ = ["phase_breakdown"]
+__all__ = ["WAIT_PHASES", "phase_breakdown"]
+
+# Phases a build spends waiting for CodeBuild rather than running its own commands.
+WAIT_PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING")
 
 
 def phase_breakdown(
     db: DbLike = None,
+    selection: Selection | None = None,
     *,
     successful_only: bool = True,
-    since: TimeLike = None,
-    until: TimeLike = None,
-    projects: Sequence[str] | str | None = None,
-    region: str | None = None,
 ) -> pl.DataFrame:
     """One row per project × phase: builds, total/mean seconds, share of wall, p50–p99.
 
     `share_of_wall` is the phase's summed seconds over the summed wall time of the same
     builds, so a project's shares add up to ~1 (the gap is time between phases).
     """
-    where, params = BuildFilter(since, until, projects, region).sql("b")
+    where, params = (selection or Selection()).where("b")
     if successful_only:
         where += " AND b.status = 'SUCCEEDED'"
     sql = f"""
@@ -71,5 +62,4 @@ def phase_breakdown(
         ORDER BY pp.project_name,
                  coalesce(list_position(?::VARCHAR[], pp.phase_type), 99), pp.phase_type
     """
-    with reading(db) as con:
-        return query(con, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])
+    return fetch_frame(db, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from ciwb.cli import app
 from ciwb.cost import BillingOptions, build_costs, cost_summary, phase_cost_shares
 from ciwb.cost.prices import PricingError, read_price_csv, seed_prices
-from tests.cost.builders import T0, build_record, write_store
+from ciwb.store import Selection
+from support.builds import T0, build_record
+from support.stores import write_store
 
 
 def by_project(frame, project):
@@ -148,7 +150,7 @@ def test_summary_groups_by_month_and_arch_and_counts_in_progress(db_path):
     arch = {r["arch"]: r["cost_upper"] for r in cost_summary(db_path, by="arch").table.to_dicts()}
     assert arch == {"x86_64": pytest.approx(0.015), "arm64": pytest.approx(0.0034)}
     assert cost_summary(db_path).in_progress_builds == 1
-    since = cost_summary(db_path, since="2025-05-01")
+    since = cost_summary(db_path, Selection(since="2025-05-01"))
     assert since.builds == 2
 
 
@@ -214,7 +216,7 @@ def test_seed_is_sourced_and_a_zero_price_is_refused(tmp_path: Path):
 
 
 def test_saved_snapshot_matches_the_python_api(db_path):
-    from ciwb.cost.costs import save_build_costs
+    from ciwb.cost import save_build_costs
     from ciwb.store import connect
 
     write_store(

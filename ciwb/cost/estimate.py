@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from ciwb.codebuild.clock import parse_when, utcnow
+from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
-from ciwb.cost.frames import frame
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
+from ciwb.store import DbLike, Selection, connect, fetch_frame, reading
 
 __all__ = [
     "GROUPINGS",
@@ -139,10 +138,8 @@ def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptio
 
 def materialise_costs(
     con: duckdb.DuckDBPyConnection,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     options: BillingOptions | None = None,
     name: str = "_ciwb_c",
 ) -> list:
@@ -152,50 +149,31 @@ def materialise_costs(
     """
     options = options or BillingOptions()
     prices = prepare_cost_relations(con, options)
-    where, params = _where(since, until, projects)
+    where, params = _where(selection)
     inner = build_costs_sql(where, free_tier=options.free_tier)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
     return prices
 
 
-def _where(
-    since: str | datetime | None,
-    until: str | datetime | None,
-    projects: list[str] | None,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    start = parse_when(since)
-    end = parse_when(until)
-    if start is not None:
-        clauses.append("AND b.start_time >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append("AND b.start_time < ?")
-        params.append(end)
-    if projects:
-        clauses.append("AND b.project_name IN (SELECT unnest(?))")
-        params.append(list(projects))
-    return " ".join(clauses), params
+def _where(selection: Selection | None) -> tuple[str, list[Any]]:
+    """The selection as the `AND …` that `build_costs_sql` appends to its filter of `builds b`."""
+    predicate, params = (selection or Selection()).where("b")
+    return f"AND {predicate}", params
 
 
 def build_costs(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     options: BillingOptions | None = None,
 ) -> pl.DataFrame:
     """One row per completed build: lower/upper seconds, billed seconds, price, cost bounds."""
-    from ciwb.store import connect
-
     options = options or BillingOptions()
-    where, params = _where(since, until, projects)
-    with connect(db, read_only=True) as con:
+    where, params = _where(selection)
+    with reading(db) as con:
         prepare_cost_relations(con, options)
         sql = build_costs_sql(where, free_tier=options.free_tier) + " ORDER BY start_time"
-        return frame(con, sql, params)
+        return fetch_frame(con, sql, params)
 
 
 @dataclass
@@ -221,26 +199,22 @@ class CostSummary:
 
 
 def cost_summary(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
     by: str = "project",
-    projects: list[str] | None = None,
     options: BillingOptions | None = None,
 ) -> CostSummary:
     """Cost bounds per project, month, compute type or arch, computed inside DuckDB."""
-    from ciwb.store import connect
-
     if by not in GROUPINGS:
         raise CiwbError(f"cannot group by {by!r}", hint=f"use one of {', '.join(GROUPINGS)}")
     options = options or BillingOptions()
     keys = ", ".join(GROUPINGS[by])
-    where, params = _where(since, until, projects)
-    with connect(db, read_only=True) as con:
+    where, params = _where(selection)
+    with reading(db) as con:
         # Materialised once, aggregated twice.
-        materialise_costs(con, since=since, until=until, projects=projects, options=options)
-        table = frame(
+        materialise_costs(con, selection, options=options)
+        table = fetch_frame(
             con,
             f"""
             SELECT {keys},
@@ -285,11 +259,9 @@ def cost_summary(
 
 
 def phase_cost_shares(
-    db: str | os.PathLike[str] | None = None,
+    db: DbLike = None,
+    selection: Selection | None = None,
     *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    projects: list[str] | None = None,
     options: BillingOptions | None = None,
 ) -> pl.DataFrame:
     """Per project and phase: seconds, and the cost bounds shared out pro rata to phase time.
@@ -297,15 +269,13 @@ def phase_cost_shares(
     Upper-bound cost is shared over every phase; lower-bound cost only over the phases from
     PROVISIONING on (the lower bound bills nothing before it).
     """
-    from ciwb.store import connect
-
     options = options or BillingOptions()
-    where, params = _where(since, until, projects)
+    where, params = _where(selection)
     unbilled = "('SUBMITTED', 'QUEUED')"
-    with connect(db, read_only=True) as con:
+    with reading(db) as con:
         prepare_cost_relations(con, options)
         inner = build_costs_sql(where, free_tier=options.free_tier)
-        return frame(
+        return fetch_frame(
             con,
             f"""
             WITH c AS ({inner}),
@@ -355,8 +325,6 @@ def save_build_costs(
 ) -> int:
     """Replace the store's `build_costs` snapshot with freshly computed bounds; returns rows."""
     import json
-
-    from ciwb.store import connect
 
     options = options or BillingOptions()
     now = utcnow()

@@ -4,7 +4,8 @@ moto 5.2.5 fabricates phases on every BatchGetBuilds, lists builds oldest first 
 unpaginated response and scans every build per id. `install` replaces those two lookups
 with plain ones: newest first, 100 ids a page with nextToken, BatchGetBuilds of at most
 100 ids, AccessDeniedException for denied projects. The `codebuild_server` fixture
-(tests/collect/conftest.py) applies it for tests; benchmarks/collect.py for its server.
+(tests/collect/conftest.py) applies it on the session's moto server (support.aws);
+benchmarks/collect.py on its own.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from collect_history import ACCOUNT, REGION
 from moto.codebuild import models as cb_models
 from moto.codebuild import responses as cb_responses
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+
+from support.aws import ACCOUNT, REGION
 
 __all__ = ["LIST_PAGE", "SeededCodeBuild", "install"]
 

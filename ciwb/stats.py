@@ -1,0 +1,166 @@
+"""The statistics analytics and cost share: bootstrap intervals, two-mode splits, change points.
+
+Plain numpy on plain arrays, importing nothing of ciwb, so both `ciwb.analytics` and
+`ciwb.cost` stand on it without knowing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "ChangePoint",
+    "WarmCold",
+    "bootstrap_interval",
+    "detect_change_points",
+    "geometric_mean_ratio",
+    "median_difference",
+    "split_warm_cold",
+]
+
+
+def bootstrap_interval(
+    statistic: Callable[..., np.ndarray],
+    samples: list[np.ndarray],
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap: resample each sample independently, `statistic` vectorised over
+    rows of the resampled matrices (shape resamples × n)."""
+    rng = np.random.default_rng(seed)
+    drawn = [s[rng.integers(0, len(s), size=(resamples, len(s)))] for s in samples]
+    values = statistic(*drawn)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def median_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """median(a) − median(b) along the last axis (a bootstrap `statistic`)."""
+    return np.median(a, axis=-1) - np.median(b, axis=-1)
+
+
+def geometric_mean_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geometric mean of `a` over that of `b` along the last axis (a bootstrap `statistic`)."""
+    return np.exp(np.log(a).mean(axis=-1) - np.log(b).mean(axis=-1))
+
+
+class WarmCold(NamedTuple):
+    threshold_s: float
+    warm: np.ndarray
+    cold: np.ndarray
+    separation: float  # Ashman's D on log seconds
+
+
+def split_warm_cold(
+    seconds: np.ndarray, *, min_fraction: float = 0.05, min_separation: float = 3.0
+) -> WarmCold | None:
+    """Best two-group split of durations (Otsu on log seconds), if the groups are distinct."""
+    values = np.sort(seconds[seconds > 0])
+    n = len(values)
+    lowest = max(int(np.ceil(n * min_fraction)), 2)
+    if n < 2 * lowest:
+        return None
+    logs = np.log(values)
+    csum, csq = np.cumsum(logs), np.cumsum(logs**2)
+    k = np.arange(lowest, n - lowest + 1)  # size of the fast group
+    left_var = csq[k - 1] - csum[k - 1] ** 2 / k
+    right_n = n - k
+    right_sum = csum[-1] - csum[k - 1]
+    right_var = (csq[-1] - csq[k - 1]) - right_sum**2 / right_n
+    best = int(k[np.argmin(left_var + right_var)])
+    fast, slow = logs[:best], logs[best:]
+    spread = np.sqrt(fast.var() + slow.var())
+    separation = float(np.sqrt(2) * (slow.mean() - fast.mean()) / spread) if spread else np.inf
+    if separation < min_separation:
+        return None
+    return WarmCold(
+        float((values[best - 1] + values[best]) / 2), values[:best], values[best:], separation
+    )
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A step in a series: `index` is the first element of the new level."""
+
+    index: int
+    before: float
+    after: float
+    p_value: float
+
+
+def _best_split(x: np.ndarray, min_segment: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `x` (series × time), the split maximising between-segment variance.
+
+    Returns (statistic, split index). The statistic n_l·n_r/n·(mean_l − mean_r)² is the
+    reduction in squared error from fitting two means instead of one.
+    """
+    n = x.shape[1]
+    csum = np.cumsum(x, axis=1)
+    total = csum[:, -1:]
+    k = np.arange(min_segment, n - min_segment + 1)  # size of the left segment
+    left_mean = csum[:, k - 1] / k
+    right_mean = (total - csum[:, k - 1]) / (n - k)
+    stat = k * (n - k) / n * (left_mean - right_mean) ** 2
+    best = np.argmax(stat, axis=1)
+    return stat[np.arange(x.shape[0]), best], k[best]
+
+
+def detect_change_points(
+    values: Sequence[float] | np.ndarray,
+    *,
+    min_segment: int = 4,
+    alpha: float = 0.01,
+    min_change_pct: float = 10.0,
+    permutations: int = 999,
+    seed: int = 0,
+) -> list[ChangePoint]:
+    """Binary segmentation with a permutation test; returns change points in order.
+
+    Each segment's best split is kept only when shuffling the segment rarely gives one as
+    good (`p_value <= alpha`) and the step is at least `min_change_pct` of the level
+    before it; then each side is searched again.
+    """
+    series = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    found: list[ChangePoint] = []
+
+    def search(lo: int, hi: int) -> None:
+        segment = series[lo:hi]
+        if len(segment) < 2 * min_segment:
+            return
+        observed, split = _best_split(segment[None, :], min_segment)
+        k = int(split[0])
+        before = float(np.mean(segment[:k]))
+        after = float(np.mean(segment[k:]))
+        change_pct = abs(after - before) / max(abs(before), 1e-9) * 100
+        if change_pct < min_change_pct:
+            return  # too small to matter, significant or not: skip the permutations
+        shuffled = rng.permuted(np.broadcast_to(segment, (permutations, len(segment))), axis=1)
+        null_stats, _ = _best_split(shuffled, min_segment)
+        p_value = (1 + int(np.sum(null_stats >= observed[0]))) / (permutations + 1)
+        if p_value > alpha:
+            return
+        found.append(ChangePoint(lo + k, before, after, p_value))
+        search(lo, lo + k)
+        search(lo + k, hi)
+
+    search(0, len(series))
+    found.sort(key=lambda cp: cp.index)
+    # Levels either side of each change, measured between neighbouring change points.
+    bounds = [0, *(cp.index for cp in found), len(series)]
+    return [
+        ChangePoint(
+            cp.index,
+            float(np.mean(series[bounds[i] : bounds[i + 1]])),
+            float(np.mean(series[bounds[i + 1] : bounds[i + 2]])),
+            cp.p_value,
+        )
+        for i, cp in enumerate(found)
+    ]

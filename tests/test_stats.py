@@ -1,0 +1,31 @@
+"""The shared statistics on synthetic samples whose answer is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ciwb.stats import detect_change_points, split_warm_cold
+
+
+def test_unimodal_durations_are_not_split_into_warm_and_cold():
+    rng = np.random.default_rng(0)
+    assert split_warm_cold(rng.lognormal(4, 0.3, 500)) is None
+    both = np.r_[rng.lognormal(3, 0.1, 300), rng.lognormal(4.5, 0.1, 100)]
+    split = split_warm_cold(both)
+    assert split is not None and len(split.warm) == 300
+
+
+def test_change_points_found_on_a_step_and_not_on_noise():
+    rng = np.random.default_rng(1)
+    noise = 100 + rng.normal(0, 5, 60)
+    assert detect_change_points(noise) == []
+    step = np.concatenate([100 + rng.normal(0, 5, 30), 140 + rng.normal(0, 5, 30)])
+    (cp,) = detect_change_points(step)
+    assert cp.index == 30
+    assert cp.after - cp.before == pytest.approx(40, abs=5)
+    assert cp.p_value < 0.01
+    # Statistically clear but smaller than min_change_pct: not worth an alert.
+    small = np.concatenate([100 + rng.normal(0, 0.5, 30), 103 + rng.normal(0, 0.5, 30)])
+    assert detect_change_points(small, min_change_pct=10) == []
+    assert len(detect_change_points(small, min_change_pct=1)) == 1
