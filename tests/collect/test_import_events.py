@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 import boto3
-from collect_history import query as _q
 
 from ciwb.collect import import_events
+from support.queries import query as _q
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "aws_events"
 STATE = FIXTURES / "build-state-change.json"

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from collect_history import query as _q
 
 from ciwb.collect import import_events, import_paths
 from ciwb.errors import CiwbError
+from support.queries import query as _q
 
 LOGS = Path(__file__).parents[1] / "fixtures" / "agent_logs"
 STATE = Path(__file__).parents[1] / "fixtures" / "aws_events" / "build-state-change.json"

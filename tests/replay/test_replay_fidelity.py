@@ -21,8 +21,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from docker_helpers import needs_docker, needs_qemu
-from replay_helpers import log_text, phase_statuses
+
+from support.replay import log_text, phase_statuses
+from support.tiers import needs_docker, needs_qemu
 
 # (name, the commands as written (a `>` first line: a folded scalar), {file: exact content})
 FAMILY = [
