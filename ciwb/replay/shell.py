@@ -42,6 +42,7 @@ from ciwb.errors import CiwbError
 
 __all__ = [
     "CommandOutcome",
+    "LocalProcess",
     "LocalTransport",
     "SessionDeadline",
     "ShellProcess",
@@ -85,7 +86,7 @@ class ShellTransport(Protocol):
     ) -> ShellProcess: ...
 
 
-class _LocalProcess:
+class LocalProcess:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self.pid = popen.pid
@@ -194,7 +195,7 @@ class LocalTransport:
         if write_end is not None:
             os.close(stdin)
             popen.stdin = os.fdopen(write_end, "wb")
-        return _LocalProcess(popen)
+        return LocalProcess(popen)
 
 
 @dataclass
