@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ciwb.errors import CiwbError
 from ciwb.buildspec import load_buildspec, parse_buildspec, validate_files
+from ciwb.errors import CiwbError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FETCHED = Path(__file__).parents[2] / "benchmarks" / ".public_buildspecs"

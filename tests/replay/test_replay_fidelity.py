@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from ciwb.replay import ExecutorOptions
 from support.replay import log_text, phase_statuses
 from support.tiers import needs_docker, needs_qemu
 
@@ -204,9 +205,7 @@ def _src_dir(result) -> str:
 def test_compound_commands_run_as_written_in_containers(replay, arch, shell):
     result = replay(
         _family_buildspec(shell),
-        executor="docker",
-        arch=arch,
-        compute="small",
+        executor=ExecutorOptions("docker", arch=arch, compute="small"),
         name=f"family-{arch}-{Path(shell).name}",
     )
     assert result.status == "SUCCEEDED", log_text(result)
