@@ -222,6 +222,39 @@ def collect(
     save_raw: Annotated[
         Path | None, typer.Option("--save-raw", help="Also archive every API page as NDJSON here.")
     ] = None,
+    org: Annotated[
+        bool,
+        typer.Option(
+            "--org",
+            help="Every active account of the AWS organisation (run from the management"
+            " account or a delegated administrator).",
+        ),
+    ] = False,
+    org_role: Annotated[
+        str,
+        typer.Option("--org-role", help="With --org: the role assumed in each member account."),
+    ] = "ciwb-reader",
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option("--accounts", help="With --org: account id, name or glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="With --org: leave out these accounts (id, name, glob)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Account × region walks at once (default: 8 per CPU, at most 32).",
+            show_default=False,
+        ),
+    ] = None,
+    print_policy: Annotated[
+        bool,
+        typer.Option("--print-policy", help="Print the IAM policy collect needs, and exit."),
+    ] = False,
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_json: Annotated[
@@ -235,6 +268,11 @@ def collect(
     from ciwb.collect import CollectOptions, RichProgress
     from ciwb.collect import collect as _collect
 
+    if print_policy:
+        from ciwb.collect.policy import policy_json
+
+        print(policy_json())
+        raise typer.Exit(0)
     options = CollectOptions(
         profiles=list(profile) if profile else [None],
         role_arn=role_arn,
@@ -249,6 +287,11 @@ def collect(
         save_raw=save_raw,
         db=db,
         log_cap_bytes=int(log_cap_mb * 1024 * 1024),
+        org=org,
+        org_role=org_role,
+        accounts=list(accounts or ()),
+        exclude=list(exclude or ()),
+        concurrency=concurrency,
     )
     progress = None if quiet or as_json else RichProgress(err_console)
     with progress or nullcontext():
@@ -272,6 +315,8 @@ def _print_collect_summary(summary: object) -> None:
     console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.raw_archive:
         console.print(f"raw archive: {s.raw_archive}")
+    if s.inactive_accounts:
+        console.print(f"not active (suspended or closing): {', '.join(s.inactive_accounts)}")
     for skip in s.skipped:
         err_console.print(
             f"skipped {skip['account_id']}/{skip['region']} {skip['target']}:"
