@@ -21,8 +21,7 @@ RAW_TABLES = ("builds", "build_batches", "projects", "reports", "test_cases")
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'schema_migrations'"
-        " ORDER BY 1"
+        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'schema_migrations' ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 
