@@ -116,6 +116,24 @@ def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild
     return [r.arn for r in raw]
 
 
+def _insert_select(con: duckdb.DuckDBPyConnection, table: str, select: str) -> int:
+    """Upsert the rows of `select` over `_ciwb_parsed` into `table`; returns rows written.
+
+    As `_upsert_relation`, without materialising `select`: whether a key is already stored
+    is asked of the parsed builds' ARNs (for `build_phases` the answer is no, as
+    `_replace_children` has just deleted those builds' phases).
+    """
+    columns = [d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
+    cols = ", ".join(columns)
+    known = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_parsed p ON t.build_arn = p.j.arn)"
+    ).fetchall()[0][0]
+    verb = "INSERT OR REPLACE" if known else "INSERT"
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM ({select})").fetchall()[0][
+        0
+    ]
+
+
 def _replace_children(
     con: duckdb.DuckDBPyConnection, table: str, parent: str, parents: list[str]
 ) -> None:
@@ -158,16 +176,11 @@ def write_batch(
             con, "build_phases", "build_arn", raw_arns + [b.build_arn for b in batch.builds]
         )
         if raw_arns:
+            # Straight from the parsed records into the tables: materialising each SELECT
+            # in a temp table first copied every row (raw JSON included) once more.
             for table, rows_sql in (("builds", build_rows_sql), ("build_phases", phase_rows_sql)):
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _ciwb_rows AS {rows_sql('_ciwb_parsed')}"
-                )
-                columns = [
-                    d[0] for d in con.execute("SELECT * FROM _ciwb_rows LIMIT 0").description
-                ]
-                count = _upsert_relation(con, table, "_ciwb_rows", columns)
+                count = _insert_select(con, table, rows_sql("_ciwb_parsed"))
                 written[table] = written.get(table, 0) + count
-            con.execute("DROP TABLE _ciwb_rows")
             con.execute("DROP TABLE _ciwb_parsed")
         _replace_children(
             con, "build_batch_groups", "batch_arn", [b.batch_arn for b in batch.build_batches]
