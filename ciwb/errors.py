@@ -103,3 +103,41 @@ class CodeBuildTimeout(CiwbError):
     def __init__(self, message: str, *, runs: Sequence[Any]) -> None:
         super().__init__(message)
         self.runs = list(runs)
+
+
+# Containers and images
+
+
+class DockerUnavailableError(CiwbError):
+    """No Docker daemon answers."""
+
+
+class EmulationUnavailableError(CiwbError):
+    """A foreign architecture was asked for and binfmt/QEMU is not set up."""
+
+
+class ImageMissingError(CiwbError):
+    """The image asked for is not in the local Docker daemon."""
+
+
+# Reports
+
+
+class ReportFailedError(CiwbError):
+    """One or more notebooks raised; their executed copies hold the error cell."""
+
+    exit_code = 1
+
+
+# Collect
+
+
+class CollectAwsError(CiwbError):
+    """AWS refused or could not be reached; the message says which and what to do."""
+
+
+# Cost
+
+
+class PricingError(CiwbError):
+    """A price table or Price List answer that cannot be used."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ciwb.images import DockerUnavailableError, default_tag
+from ciwb.errors import DockerUnavailableError
+from ciwb.images import default_tag
 from ciwb.images import host as host_mod
 
 
