@@ -103,7 +103,8 @@ def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild
     raw = _dedupe(raw, ("arn",))
     source = pa.table(
         {
-            "raw": pa.array([r.raw for r in raw], pa.string()),
+            # UTF-8 bytes in, validated as text by the cast (see RawBuild)
+            "raw": pa.array([r.raw for r in raw], pa.binary()).cast(pa.string()),
             "origin": pa.array([r.origin for r in raw], pa.string()),
             "ingested_at": pa.array([r.ingested_at for r in raw], pa.timestamp("us")),
         }
