@@ -144,7 +144,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
         if current < migration.version <= target:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(migration.sql)
+                migration.run(con)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                     [migration.version, migration.name, utcnow(), __version__],
