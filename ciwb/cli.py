@@ -39,7 +39,10 @@ err_console = Console(stderr=True)
 DbOption = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="DuckDB file (default: $CIWB_DB, else data/ciwb.duckdb).", show_default=False
+        "--db",
+        help="DuckDB file (default: $CIWB_DB, else ciwb.duckdb in $CIWB_HOME or the user data "
+        "directory).",
+        show_default=False,
     ),
 ]
 
@@ -309,6 +312,7 @@ def _print_collect_summary(summary: object) -> None:
     )
     written = ", ".join(f"{t} {n:,}" for t, n in s.rows_written.items() if n)
     console.print(f"rows written: {written or 'none'}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.raw_archive:
         console.print(f"raw archive: {s.raw_archive}")
     if s.inactive_accounts:
@@ -328,27 +332,56 @@ def _print_collect_summary(summary: object) -> None:
 @app.command("import")
 def import_(
     paths: Annotated[
-        list[Path], typer.Argument(help="Raw archives (--save-raw) or `aws codebuild` JSON.")
+        list[Path],
+        typer.Argument(
+            help="Raw archives (--save-raw), `aws codebuild` JSON, `aws logs get-log-events` / "
+            "`filter-log-events` JSON, or a plain-text build log."
+        ),
     ],
+    build: Annotated[
+        str | None,
+        typer.Option(
+            "--build",
+            metavar="ARN|ID",
+            help="The stored build a log belongs to (needed for plain-text logs and "
+            "get-log-events output; filter-log-events is matched by its log stream).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load raw archives and AWS CLI batch-get-builds / batch-get-projects JSON."""
+    """Load raw archives, AWS CLI batch-get-* JSON, and build logs into the store.
+
+    Logs (CloudWatch JSON from `aws logs`, the console's download, lines copied from the
+    console with line numbers or from the local agent) become the build's commands.
+    """
     from ciwb.collect import import_paths
 
-    _print_import_summary(import_paths(paths, db), as_json)
+    _print_import_summary(import_paths(paths, db, build=build), as_json)
 
 
 @app.command("import-events")
 def import_events(
-    file: Annotated[Path, typer.Argument(help="EventBridge events, one JSON per line.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, .gz files, directories or s3://BUCKET/PREFIX of EventBridge events: "
+            "NDJSON, pretty-printed, JSON arrays or concatenated objects (Firehose).",
+            show_default=False,
+        ),
+    ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load EventBridge "CodeBuild Build State Change" events into builds and phases."""
+    """Load EventBridge CodeBuild "Build State Change" and "Build Phase Change" events.
+
+    State changes give builds and phases; phase changes update the phases of their build
+    (in the same events or already in the store).
+    """
     from ciwb.collect import import_events as _import_events
 
-    _print_import_summary(_import_events(file, db), as_json)
+    _print_import_summary(_import_events(sources, db), as_json)
 
 
 def _print_import_summary(summary: object, as_json: bool) -> None:
@@ -358,6 +391,7 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
         return
     records = ", ".join(f"{k} {v:,}" for k, v in s.records.items()) or "none"
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
 
@@ -431,11 +465,19 @@ def report(
     out: Annotated[
         str, typer.Option("--out", help="Output directory or s3://bucket/prefix.")
     ] = "reports",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where each report went and its findings.")
+    ] = False,
 ) -> None:
-    """Execute report notebooks with papermill; write HTML, executed notebooks and index.html."""
+    """Execute report notebooks with papermill; write HTML, executed notebooks, findings.json
+    beside each and index.html."""
     from ciwb.report import parse_parameters, raise_for_failures, run_reports
 
     run = run_reports(names, db=db, parameters=parse_parameters(param or []), out=out)
+    if as_json:
+        _print_json(run.to_dict())
+        raise_for_failures(run)
+        return
     table = Table(title=f"reports in {run.out}")
     table.add_column("report")
     table.add_column("status")
@@ -488,7 +530,8 @@ CacheDirOption = Annotated[
     Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
 ]
 ReplayOutOption = Annotated[
-    Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    Path | None,
+    typer.Option("--out", help="Where logs and artifacts go (default: replays/ beside the store)."),
 ]
 
 

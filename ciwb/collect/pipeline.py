@@ -41,6 +41,7 @@ from ciwb.collect.org import DEFAULT_ORG_ROLE
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
+from ciwb.store.connection import resolve_db_path
 from ciwb.store.writer import BackgroundWriter
 
 __all__ = ["CollectOptions", "CollectSummary", "collect", "default_concurrency"]
@@ -89,6 +90,7 @@ class CollectSummary:
     stage_seconds: dict[str, float] | None = None  # time per stage, summed over walks
     inactive_accounts: list[str] | None = None  # --org: suspended / closing, not read
     concurrency: int = 1
+    store: str | None = None  # the store written, absolute
 
     @property
     def exit_code(self) -> int:
@@ -327,6 +329,7 @@ def collect(options: CollectOptions, progress: CollectProgress | None = None) ->
         {k: round(v, 3) for k, v in state.seconds.items()},
         inactive if options.org else None,
         concurrency,
+        str(resolve_db_path(options.db).absolute()),
     )
 
 

@@ -280,7 +280,9 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire(org_server):
     )
     session = session_with(creds, None, REGION)
     client = counter.attach(session.client("codebuild", region_name=REGION))
-    assert len(client.list_projects()["projects"]) == 9  # dev's us-east-1 projects, the demo's 2026 ones included
+    assert (
+        len(client.list_projects()["projects"]) == 9
+    )  # dev's us-east-1 projects, the demo's 2026 ones included
     first = creds.get_frozen_credentials()
     frozen = boto3.Session(
         aws_access_key_id=first.access_key,
