@@ -663,12 +663,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "billing: bill_line_items, bill_imports, bill_rates", _BILL_TABLES),
     # Self-contained (reads the catalog, not the DDL above): it can be renumbered freely,
     # and compresses the `raw` of every table that exists when it runs.
-    Migration(6, "raw JSON stored ZSTD-compressed", apply=compress_raw_json),
     Migration(
-        7,
+        6,
         "fleets; auto-retry, runner, compute shape, docker server, cache namespace, host kernel",
         _FLEETS_AND_NEW_BUILD_FIELDS,
     ),
+    Migration(7, "raw JSON stored ZSTD-compressed", apply=compress_raw_json),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
