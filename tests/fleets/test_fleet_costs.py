@@ -142,3 +142,11 @@ def test_sizing_what_if_finds_the_smallest_capacity_meeting_the_target(db_path):
     assert table["fleet_cost"].to_list() == pytest.approx([0.12, 0.24, 0.36])
     assert sizing.on_demand_cost == pytest.approx(0.30)
     assert BillingOptions().describe()
+
+
+def test_a_window_outside_the_fleets_life_gives_no_fleet_finding(db_path):
+    from ciwb.report.findings.fleets import fleet_findings
+
+    _store(db_path, [build("svc", 1, T0, fleet="shared")], [fleet()])
+    assert list(fleet_findings(db_path, Selection(since="2099-01-01"))) == []
+    assert fleet_findings(db_path, Selection(until=T0 + timedelta(hours=1)))

@@ -42,6 +42,8 @@ def fleet_findings(
     wanted = recommended_capacity(sizing)
     out: list[Finding] = []
     for row in costs.iter_rows(named=True):
+        if not row["provisioned_instance_h"]:
+            continue  # the selection's window holds none of the fleet's life
         days = (row["window_end"] - row["window_start"]).total_seconds() / 86400
         idle = _per_month(row["idle_cost"], days)
         priced = row["rate_per_instance_minute"] is not None
