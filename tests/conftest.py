@@ -1,7 +1,8 @@
 """Shared fixtures. Every store fixture is a real DuckDB file under tmp_path.
 
 The AWS endpoint fixtures (`moto_server`, `aws_env`) come from support.aws, registered here
-so every test directory can ask for them.
+so every test directory can ask for them; support.tiers makes the skip of a required tier
+(Docker, QEMU, Chromium: under CI or CIWB_REQUIRE) a failure.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["support.aws"]
+pytest_plugins = ["support.aws", "support.tiers"]
 
 
 @pytest.fixture
