@@ -68,8 +68,18 @@ def test_cli_json_summary_names_the_skipped_project_and_exits_1(codebuild_server
     summary = json.loads(result.stdout)
     assert summary["status"] == "PARTIAL"
     assert [s["target"] for s in summary["skipped"]] == ["docs-site"]
-    readable = sum(len(b) for name, b in builds.items() if name != "docs-site")
-    assert summary["builds_fetched"] == readable
+    readable = [b for name, bs in builds.items() if name != "docs-site" for b in bs]
+    assert summary["builds_fetched"] == len(readable)
+    # What the summary says was written, and what the run ledger keeps: one builds row per
+    # readable build, one build_phases row per phase of those records.
+    # Every project record is read (BatchGetProjects is allowed), a cursor per readable one.
+    written = {"builds": len(readable), "build_phases": sum(len(b["phases"]) for b in readable)}
+    written |= {"projects": len(projects), "collect_cursors": len(projects) - 1}
+    assert {t: n for t, n in summary["rows_written"].items() if n} == written
+    con = duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True)
+    (ledger,) = con.execute("SELECT rows_written FROM collect_runs").fetchone()
+    con.close()
+    assert json.loads(ledger) == summary["rows_written"]
 
 
 def codebuild_server_env(seeded) -> dict[str, str]:
@@ -87,6 +97,12 @@ def test_cli_progress_bar_on_stderr_and_quiet_silences_it(codebuild_server, tmp_
     assert loud.returncode == 0 and quiet.returncode == 0
     assert f"123456789012/{REGION}" in loud.stderr  # the region's bar
     assert "SUCCEEDED" in loud.stdout
+    records = [b for bs in builds.values() for b in bs]
+    phases = sum(len(b["phases"]) for b in records)
+    assert (
+        f"rows written: projects {len(projects)}, builds {len(records)}, "
+        f"build_phases {phases:,}, collect_cursors {len(projects)}"
+    ) in loud.stdout
     assert quiet.stderr == "" and quiet.stdout == ""
 
 

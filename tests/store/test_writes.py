@@ -44,6 +44,47 @@ def test_reingesting_the_same_records_changes_no_count(db_path):
     assert _counts(db_path) == first
 
 
+def _written(counts: dict[str, int]) -> dict[str, int]:
+    return {table: n for table, n in counts.items() if n}
+
+
+def test_write_batch_returns_the_rows_it_wrote_for_inserts_and_rereads(db_path):
+    """The counts `ciwb collect` and `ciwb demo` print and collect_runs.rows_written keeps:
+    derived here from the records themselves (one builds row per build, one build_phases row
+    per phase), for raw records (the collector's path) and for rows (the demo's)."""
+    history = generate(builds=300, seed=5)
+    records = history.builds
+    phases = sum(len(r["phases"]) for r in records)
+    raw = NormalisedBatch()
+    for record in records:
+        raw.add_build(record, origin="aws", now=None)
+    with connect(db_path) as con:
+        inserted = write_batch(con, raw)
+        reread = write_batch(con, raw)  # the same builds read again: every row rewritten
+    assert _written(inserted) == {"builds": len(records), "build_phases": phases}
+    assert reread == inserted
+    assert {t: n for t, n in _counts(db_path).items() if n} == _written(inserted)
+
+    demo = NormalisedBatch()  # everything the demo loader writes, in one batch
+    for batch in history_batches(history, chunk=100):
+        demo.extend(batch)
+    with connect(tmp := db_path.with_name("demo.duckdb")) as con:
+        first = write_batch(con, demo)
+        again = write_batch(con, demo)
+    known = {
+        "projects": len(history.projects),
+        "builds": len(records),
+        "build_phases": phases,
+        "build_metrics": len(history.metrics),
+        "build_batches": len(history.build_batches),
+        "reports": len(history.reports),
+        "test_cases": len(history.test_cases),
+    }
+    assert {t: first[t] for t in known} == known
+    assert again == first
+    assert _counts(tmp) == {t: first[t] for t in COUNTED}
+
+
 def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
     history = generate(builds=200, seed=4)
     done = next(
@@ -66,7 +107,8 @@ def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
         batch = NormalisedBatch()
         batch.add_build(record, origin="aws", now=None)
         with connect(db_path) as con:
-            write_batch(con, batch)
+            written = write_batch(con, batch)
+        assert _written(written) == {"builds": 1, "build_phases": len(record["phases"])}
         with connect(db_path, read_only=True) as con:
             status, complete, phases = con.execute(
                 "SELECT b.status, b.build_complete, count(p.seq) FROM builds b"
