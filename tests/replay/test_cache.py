@@ -65,11 +65,13 @@ def test_miss_then_exact_hit_restores_the_same_files(tmp_path: Path, cache: Loca
     miss = cache.restore(spec, src_dir=fresh, env={})
     assert not miss.hit and miss.key.startswith("deps-")
     saved = cache.save(spec, src_dir=src, env={})
-    assert saved.saved and saved.bytes > 0
+    (entry,) = cache.dir.rglob("*.tar.zst")
+    assert saved.saved and saved.bytes == entry.stat().st_size
 
     hit = cache.restore(spec, src_dir=fresh, env={})
     assert hit.hit and hit.matched_key == saved.key and not hit.fallback
-    assert hit.bytes == saved.bytes and hit.files >= 3
+    assert hit.bytes == saved.bytes and hit.files == 6  # 3 files and the 3 directories above
+
     assert _read_tree(fresh / "deps") == _read_tree(src / "deps")
     assert "exact match" in hit.log_line()
 
