@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ciwb.replay.cache import CacheSpec, LocalCache
+from ciwb.buildspec import CacheSpec
+from ciwb.replay.cache import LocalCache
 from ciwb.replay.cache.archive import pack, pack_with_tarfile, unpack, unpack_with_tarfile
 from ciwb.replay.cache.paths import select
 

@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ciwb.replay.buildspec import parse_buildspec
+from ciwb.buildspec import parse_buildspec
 
 ROOT = Path(__file__).resolve().parent.parent
 REFS = ROOT / "tests" / "fixtures" / "public_buildspecs.json"

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ciwb.replay import ReplayRequest, parse_buildspec, run_replay
+from ciwb.buildspec import parse_buildspec
+from ciwb.replay import ReplayRequest, run_replay
 from ciwb.replay.environment import Masker
 from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.runner import PhaseRunner

@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from ciwb.replay.experiments import run_experiment
+from ciwb.experiments import run_experiment
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-project"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from ciwb import __version__
 from ciwb.errors import CiwbError
+
+if TYPE_CHECKING:
+    from ciwb.replay import BatchResult, ReplayResult
 
 app = typer.Typer(
     name="ciwb",
@@ -416,13 +419,25 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
-# the codebuild executor's options, shared by `replay run` and `replay experiment`
+# options shared by `replay run` and `replay experiment` (same flag, same help)
 CodeBuildProjectOption = Annotated[
     str | None,
     typer.Option("--project", help="codebuild: the existing CodeBuild project to build in."),
 ]
 SourceVersionOption = Annotated[
     str | None, typer.Option("--source-version", help="codebuild: commit, branch or tag.")
+]
+BuildspecOption = Annotated[
+    str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
+]
+CacheLocationOption = Annotated[
+    str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
+]
+ReplayOutOption = Annotated[
+    Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
 ]
 
 
@@ -431,7 +446,7 @@ def replay_validate(
     files: Annotated[list[Path], typer.Argument(help="Buildspec files to check.")],
 ) -> None:
     """Check buildspecs: `file:line:col: message` per problem; exit 1 on any error."""
-    from ciwb.replay import validate_files
+    from ciwb.buildspec import validate_files
 
     diagnostics = validate_files(list(files))
     for diag in diagnostics:
@@ -447,9 +462,7 @@ def replay_validate(
 @replay_app.command("run")
 def replay_run(
     source: Annotated[Path, typer.Argument(help="Source directory (a copy is built).")],
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     db: DbOption = None,
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="NAME=value lines (start-build overrides).")
@@ -469,9 +482,7 @@ def replay_run(
     unpacked: Annotated[
         bool, typer.Option("--unpacked", help="Also write artifacts as directories.")
     ] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    out: ReplayOutOption = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where to run: local, docker or codebuild.")
     ] = "local",
@@ -491,12 +502,8 @@ def replay_run(
         bool, typer.Option("--privileged", help="docker: privileged container (dind).")
     ] = False,
     cache: Annotated[str, typer.Option("--cache", help="none, local or s3.")] = "none",
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
     cache_idle_expiry: Annotated[
         str | None,
         typer.Option("--cache-idle-expiry", help="local: wipe after this idle time (AWS ~15m)."),
@@ -513,36 +520,53 @@ def replay_run(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
 ) -> None:
     """Run a buildspec's phases like CodeBuild and store the build (origin=replay)."""
-    from ciwb.replay.api import replay_source
-    from ciwb.replay.batch import BatchResult
-
-    result = replay_source(
-        source,
-        buildspec=buildspec,
-        db=db,
-        env_file=env_file,
-        secrets_file=secrets_file,
-        resolve_secrets=resolve_secrets,
-        profile=profile,
-        region=region,
-        timeout=timeout,
-        unpacked=unpacked,
-        out=out,
-        executor=executor,
-        batch=batch,
-        honour_gitignore=honour_gitignore,
-        echo=follow,
-        arch=arch,
-        compute=compute,
-        image=image,
-        privileged=privileged,
-        cache=cache,
-        cache_location=cache_location,
-        cache_dir=cache_dir,
-        cache_idle_expiry=cache_idle_expiry,
-        project=project,
-        source_version=source_version,
+    from ciwb.experiments import run_source
+    from ciwb.replay import (
+        CacheOptions,
+        EnvironmentOptions,
+        ExecutorOptions,
+        OutputOptions,
+        ReplayOptions,
+        SourceOptions,
     )
+
+    options = ReplayOptions(
+        source=SourceOptions(
+            source,
+            buildspec=buildspec,
+            batch=batch,
+            honour_gitignore=honour_gitignore,
+            project=project,
+            source_version=source_version,
+        ),
+        environment=EnvironmentOptions(
+            env_file=env_file,
+            secrets_file=secrets_file,
+            resolve_secrets=resolve_secrets,
+            profile=profile,
+            region=region,
+        ),
+        executor=ExecutorOptions(
+            executor,
+            arch=arch,
+            compute=compute,
+            image=image,
+            privileged=privileged,
+            timeout=timeout,
+        ),
+        cache=CacheOptions(
+            cache, location=cache_location, dir=cache_dir, idle_expiry=cache_idle_expiry
+        ),
+        output=OutputOptions(db=db, out=out, unpacked=unpacked, echo=follow),
+    )
+    result = run_source(options)
+    _print_replay(result, as_json)
+
+
+def _print_replay(result: ReplayResult | BatchResult, as_json: bool) -> None:
+    """The phase table, log, artifacts and test reports of a build or of each batch child."""
+    from ciwb.replay import BatchResult
+
     children = list(result.children.values()) if isinstance(result, BatchResult) else [result]
     for note in sorted({n for c in children if c is not None for n in c.notes}):
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -614,26 +638,18 @@ def replay_experiment(
         str | None, typer.Option("--profile", help="codebuild: AWS profile.")
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="codebuild: AWS region.")] = None,
-    buildspec: Annotated[
-        str | None, typer.Option("--buildspec", help="Buildspec path, relative to SRC.")
-    ] = None,
+    buildspec: BuildspecOption = None,
     image: Annotated[
         str | None, typer.Option("--image", help="Image (default ciwb/base:…-ARCH).")
     ] = None,
-    cache_location: Annotated[
-        str | None, typer.Option("--cache-location", help="s3: s3://bucket/prefix.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
-    ] = None,
+    cache_location: CacheLocationOption = None,
+    cache_dir: CacheDirOption = None,
+    out: ReplayOutOption = None,
     db: DbOption = None,
 ) -> None:
     """Run SRC per arch × compute × cache, cold then warm; store and summarise the timings."""
-    from ciwb.replay.api import cache_options
-    from ciwb.replay.experiments import ExperimentRunRow, run_experiment
+    from ciwb.experiments import ExperimentRunRow, run_experiment
+    from ciwb.replay import CacheOptions
 
     def progress(run: ExperimentRunRow) -> None:
         err_console.print(
@@ -653,14 +669,11 @@ def replay_experiment(
         db=db,
         out=out,
         image=image,
-        cache_options=lambda name: cache_options(name, cache_location, cache_dir, None),
+        cache_options=lambda name: CacheOptions(name, cache_location, cache_dir).strategy_options(),
         on_run=progress,
         project=project,
-        executor_options=(
-            {"profile": profile, "region": region, "source_version": source_version}
-            if executor == "codebuild"
-            else None
-        ),
+        # used by a remote runner (codebuild) only
+        executor_options={"profile": profile, "region": region, "source_version": source_version},
     )
     from rich.markup import escape
 

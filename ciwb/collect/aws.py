@@ -25,7 +25,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, CollectAwsError
 
 __all__ = [
     "AwsAccount",
@@ -48,10 +48,6 @@ _REJECTED = frozenset(
     {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}
 )
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-
-
-class CollectAwsError(CiwbError):
-    """AWS refused or could not be reached; the message says which and what to do."""
 
 
 def client_config(max_attempts: int = 10, connect_timeout: float = 5.0) -> Config:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from ciwb.cost.prices import PriceRow, PricingError, write_prices
+from ciwb.cost.prices import PriceRow, write_prices
+from ciwb.errors import PricingError
 
 __all__ = [
     "PRICING_ENDPOINT_REGION",

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ciwb.errors import CiwbError
+from ciwb.errors import PricingError
 
 __all__ = [
     "PriceRow",
@@ -45,10 +45,6 @@ _COLUMNS = (
     "as_of",
     "confidence",
 )
-
-
-class PricingError(CiwbError):
-    """A price table or Price List answer that cannot be used."""
 
 
 class PriceRow(NamedTuple):

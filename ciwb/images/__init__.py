@@ -1,5 +1,6 @@
 """Local base images (debootstrap → docker import) and what this host can run."""
 
+from ciwb.errors import DockerUnavailableError, EmulationUnavailableError, ImageMissingError
 from ciwb.images.build import (
     DEFAULT_CACHE_DIR,
     DEFAULT_PACKAGES,
@@ -12,9 +13,6 @@ from ciwb.images.build import (
 from ciwb.images.host import (
     ARCHES,
     Arch,
-    DockerUnavailableError,
-    EmulationUnavailableError,
-    ImageMissingError,
     docker_client,
     docker_platform,
     host_arch,

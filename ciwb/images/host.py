@@ -12,7 +12,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ciwb.errors import CiwbError
+from ciwb.errors import (
+    CiwbError,
+    DockerUnavailableError,
+    EmulationUnavailableError,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -37,18 +41,6 @@ _ALIASES: dict[str, Arch] = {
 UNAME_MACHINE: dict[Arch, str] = {"amd64": "x86_64", "arm64": "aarch64"}
 _BINFMT_ENTRY: dict[Arch, str] = {"amd64": "qemu-x86_64", "arm64": "qemu-aarch64"}
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
-
-class DockerUnavailableError(CiwbError):
-    """No Docker daemon answers."""
-
-
-class EmulationUnavailableError(CiwbError):
-    """A foreign architecture was asked for and binfmt/QEMU is not set up."""
-
-
-class ImageMissingError(CiwbError):
-    """The image asked for is not in the local Docker daemon."""
 
 
 def normalise_arch(value: str) -> Arch:

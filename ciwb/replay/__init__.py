@@ -1,32 +1,39 @@
-"""Replay a buildspec on this machine, faithfully: parse → plan phases → executor → store."""
+"""Replay a buildspec on this machine, faithfully: plan phases → executor → store as a build.
+
+The buildspec language is ciwb.buildspec; matrices and remote runners are ciwb.experiments.
+"""
 
 from ciwb.replay.batch import BatchPlan, BatchResult, plan_batch, run_batch
-from ciwb.replay.build import ReplayRequest, ReplayResult, run_replay
-from ciwb.replay.buildspec import (
-    Buildspec,
-    BuildspecError,
-    Diagnostic,
-    load_buildspec,
-    parse_buildspec,
-    validate_files,
-)
+from ciwb.replay.build import Replay, run_replay
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
+from ciwb.replay.options import (
+    CacheOptions,
+    EnvironmentOptions,
+    ExecutorOptions,
+    OutputOptions,
+    ReplayOptions,
+    SourceOptions,
+    replay_locally,
+)
+from ciwb.replay.request import ReplayRequest, ReplayResult
 
 __all__ = [
     "BatchPlan",
     "BatchResult",
-    "Buildspec",
-    "BuildspecError",
-    "Diagnostic",
+    "CacheOptions",
+    "EnvironmentOptions",
+    "ExecutorOptions",
+    "OutputOptions",
+    "Replay",
+    "ReplayOptions",
     "ReplayRequest",
     "ReplayResult",
     "SecretSource",
-    "load_buildspec",
+    "SourceOptions",
     "load_secrets_file",
-    "parse_buildspec",
     "plan_batch",
     "read_env_file",
+    "replay_locally",
     "run_batch",
     "run_replay",
-    "validate_files",
 ]

@@ -19,21 +19,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ciwb.errors import CiwbError
-from ciwb.replay.buildspec import ArtifactSpec
+from ciwb.buildspec import ArtifactSpec
+from ciwb.errors import ArtifactError
 
 __all__ = [
-    "ArtifactError",
     "ArtifactResult",
     "glob_to_regex",
     "package_artifact",
     "resolve_base_dirs",
     "select_files",
 ]
-
-
-class ArtifactError(CiwbError):
-    """An artifact definition that cannot be honoured (path outside the source, no files)."""
 
 
 @lru_cache(maxsize=512)

@@ -11,420 +11,402 @@ COMPLETED. Ctrl-C or the timeout still ends in a written log and a stored record
 from __future__ import annotations
 
 import getpass
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ciwb.buildspec import Buildspec, BuildspecError, load_buildspec, locate_buildspec
 from ciwb.codebuild import arns
 from ciwb.codebuild.clock import utcnow
 from ciwb.errors import CiwbError
 from ciwb.replay.artifacts import ArtifactResult, package_artifact
-from ciwb.replay.buildspec import Buildspec, BuildspecError, load_buildspec
 from ciwb.replay.environment import (
     BuildIdentity,
     Masker,
-    SecretSource,
     codebuild_variables,
     git_source_info,
     merge_environment,
     resolve_secrets,
 )
-from ciwb.replay.executors import get_executor
+from ciwb.replay.executors import Workspace, get_executor
 from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.record import mask_record, phase_records, store_replay
-from ciwb.replay.reports import build_reports
+from ciwb.replay.request import ReplayRequest, ReplayResult, TestReportSummary
 from ciwb.replay.runner import PhaseResult, PhaseRunner
+from ciwb.replay.signals import sigterm_as_interrupt
+from ciwb.replay.testreports import build_test_reports
 
-__all__ = ["ReplayRequest", "ReplayResult", "run_replay"]
-
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "000000000000"
-
-
-@dataclass
-class ReplayRequest:
-    source: Path
-    buildspec: str | None = None  # path relative to source, or absolute; default buildspec.yml
-    executor: str = "local"
-    project: str | None = None
-    region: str = DEFAULT_REGION
-    account: str = DEFAULT_ACCOUNT
-    env_overrides: dict[str, str] = field(default_factory=dict)  # start-build overrides
-    project_env: dict[str, str] = field(default_factory=dict)
-    secrets: SecretSource | None = None
-    timeout_s: float | None = None
-    out_dir: Path | None = None
-    unpacked: bool = False
-    honour_gitignore: bool = False
-    keep_workspace: bool = False
-    db: Path | None = None
-    store: bool = True
-    echo: bool = False
-    batch_identifier: str | None = None
-    batch_arn: str | None = None
-    build_number: int | None = None
-    environment_type: str | None = None  # batch task env.type override (recorded)
-    compute_type: str | None = None
-    image: str | None = None
-    cancel: threading.Event | None = None  # fast-fail in batches
-    # docker executor: platform, compute shape (limits), --privileged
-    arch: str | None = None
-    compute: str | None = None
-    privileged: bool = False
-    # cache strategy by name (ciwb.replay.cache registry) and its options (s3: location=...)
-    cache: str = "none"
-    cache_options: dict[str, Any] = field(default_factory=dict)
-    cache_project: str | None = None  # whose cache (default: the project)
+__all__ = ["Replay", "run_replay"]
 
 
-@dataclass
-class ReportSummary:
-    name: str
-    type: str
-    status: str
-    total: int | None
-    status_counts: dict[str, int]
-    line_coverage: float | None
-    branch_coverage: float | None
-    problems: list[str]
+class Replay:
+    """One replayed build. `run()` calls one method per step, in CodeBuild's phase order."""
 
+    def __init__(self, request: ReplayRequest, spec: Buildspec | None = None) -> None:
+        self.request = request
+        self.spec = spec
+        self.source = request.source.resolve()
+        if not self.source.is_dir():
+            raise CiwbError(f"source {request.source} is not a directory")
+        self.project = request.project or self.source.name or "replay"
+        self.build_uuid = str(uuid.uuid4())
+        self.submitted = utcnow()
+        self.ident = BuildIdentity(
+            self.project,
+            self.build_uuid,
+            request.region,
+            request.account,
+            request.build_number or int(time.time()),
+            int(time.time() * 1000),
+        )
+        self.out_dir = (request.out_dir or Path("data/replays")) / self.build_uuid
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.out_dir / "build.log"
+        self.masker = Masker()
+        self.log = AgentLogWriter(self.log_path, self.masker, echo=request.echo)
+        self.executor = get_executor(request.executor, **_executor_options(request))
+        self.notes = [self.executor.isolation]
+        self.cache = _cache_for(request, self.project)
+        self.cache_results: dict[str, Any] = {}
+        self.phases: list[PhaseResult] = [
+            PhaseResult("SUBMITTED", "SUCCEEDED", self.submitted, self.submitted),
+            PhaseResult("QUEUED", "SUCCEEDED", self.submitted, utcnow()),
+        ]
+        self.status = "SUCCEEDED"
+        self.exported: dict[str, str] = {}
+        self.artifacts: list[ArtifactResult] = []
+        self.test_reports: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self.summaries: list[TestReportSummary] = []
+        self.workspace: Workspace | None = None
+        self.runner: PhaseRunner | None = None
+        self.env: dict[str, str] = {}
+        self.source_info = git_source_info(self.source)
+        self.deadline = PhaseRunner.monotonic_deadline(request.timeout_s)
 
-@dataclass
-class ReplayResult:
-    build_id: str
-    build_arn: str
-    status: str
-    phases: list[PhaseResult]
-    exported: dict[str, str]
-    artifacts: list[ArtifactResult]
-    reports: list[ReportSummary]
-    log_path: Path
-    out_dir: Path
-    record: dict[str, Any]
-    notes: list[str]
-    stored: dict[str, int] | None = None
-    cache: dict[str, Any] = field(default_factory=dict)  # restore/save: hit, key, s, bytes
-    emulated: bool = False
-    image_id: str | None = None
+    def run(self) -> ReplayResult:
+        """Every step; Ctrl-C or the timeout still ends in a written log and a stored record."""
+        with sigterm_as_interrupt():
+            try:
+                download = self.prepare_workspace()
+                if self.resolve_environment(download):
+                    self.run_phases()
+            except KeyboardInterrupt:
+                self.stop()
+            finally:
+                self.finalize()
+        result = self.result()
+        if self.request.store:
+            result.stored = store_replay(
+                self.request.db,
+                build=result.record,
+                log_path=self.log_path,
+                reports=self.test_reports,
+            )
+        return result
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "build_id": self.build_id,
-            "build_arn": self.build_arn,
-            "status": self.status,
-            "phases": [
-                {
-                    "phase": p.phase_type,
-                    "status": p.status,
-                    "seconds": p.seconds,
-                    "context_code": p.context_code,
-                    "context_message": p.context_message,
-                }
-                for p in self.phases
+    def prepare_workspace(self) -> PhaseResult:
+        """PROVISIONING: the executor's environment with a copy of the source in it."""
+        log = self.log
+        provisioning = PhaseResult("PROVISIONING", "SUCCEEDED", utcnow())
+        log.agent(f"Running on ciwb replay, executor {self.executor.name}", provisioning.start)
+        log.agent(self.executor.isolation)
+        self.phases.append(provisioning)
+        exclude = [self.out_dir.resolve()]
+        download = PhaseResult("DOWNLOAD_SOURCE", "SUCCEEDED", utcnow())
+        self.workspace = workspace = self.executor.prepare(
+            self.source, honour_gitignore=self.request.honour_gitignore, exclude=exclude
+        )
+        provisioning.end = download.start = utcnow()
+        log.agent("Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
+        log.agent("Phase context status code:  Message: ")
+        for note in workspace.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+                log.agent(note)
+        log.agent(f"CODEBUILD_SRC_DIR={workspace.build_src}")
+        self.phases.append(download)
+        return download
+
+    def resolve_environment(self, download: PhaseResult) -> bool:
+        """DOWNLOAD_SOURCE: load the buildspec, resolve secrets, merge the environment.
+
+        A bad YAML or a missing secret fails this phase (the build goes to FINALIZING).
+        """
+        log = self.log
+        try:
+            spec = self.load_buildspec()
+            self.env = self.environment(spec)
+            download.end = log.agent("Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED")
+            log.agent("Phase context status code:  Message: ")
+        except (BuildspecError, CiwbError) as exc:
+            code = "YAML_FILE_ERROR" if isinstance(exc, BuildspecError) else "CLIENT_ERROR"
+            for line in str(exc).splitlines():
+                log.agent(line)
+            download.status, download.context_code = "FAILED", code
+            download.context_message = str(exc).splitlines()[0] if str(exc) else code
+            download.end = log.agent("Phase complete: DOWNLOAD_SOURCE State: FAILED")
+            log.agent(f"Phase context status code: {code} Message: {download.context_message}")
+            self.status = "FAILED"
+            return False
+        return True
+
+    def load_buildspec(self) -> Buildspec:
+        assert self.workspace is not None
+        log = self.log
+        path = locate_buildspec(self.workspace.host_src, self.request.buildspec)
+        if self.spec is None:
+            log.agent(f"YAML location is {path}")
+            self.spec = load_buildspec(path)
+            for warning in self.spec.warnings:
+                log.agent(f"Warning: {warning}")
+        spec = self.spec
+        if spec.cache is not None and spec.cache.paths and self.cache is None:
+            log.agent(
+                f"cache: not restored or saved by this replay (paths: {', '.join(spec.cache.paths)})"
+            )
+        for user in {spec.run_as, *(p.run_as for p in spec.phases.values())} - {None}:
+            self.workspace.transport.check_user(user)
+        return spec
+
+    def environment(self, spec: Buildspec) -> dict[str, str]:
+        """The build's variables: image, buildspec, secrets, project, overrides, CODEBUILD_*."""
+        assert self.workspace is not None
+        request = self.request
+        self.log.agent("Processing environment variables")
+        secrets: dict[str, str] = {}
+        if spec.env.parameter_store or spec.env.secrets_manager:
+            if request.secrets is None:
+                raise CiwbError(
+                    "the buildspec uses parameter-store/secrets-manager",
+                    hint="pass --secrets-file FILE or --resolve-secrets",
+                )
+            secrets = resolve_secrets(
+                spec.env.parameter_store, spec.env.secrets_manager, request.secrets
+            )
+            for value in secrets.values():
+                self.masker.add(value)
+        codebuild = codebuild_variables(
+            self.ident,
+            src_dir=self.workspace.build_src,
+            image=request.image or self.workspace.image,
+            log_path=self.build_uuid,
+            source=self.source_info,
+            initiator=f"ciwb-replay/{getpass.getuser()}",
+            batch_identifier=request.batch_identifier,
+        )
+        return merge_environment(
+            host=self.workspace.base_env,
+            buildspec=spec.env.variables,
+            secrets=secrets,
+            project=request.project_env,
+            overrides=request.env_overrides,
+            codebuild=codebuild,
+        )
+
+    def run_phases(self) -> None:
+        """INSTALL … UPLOAD_ARTIFACTS, with the cache restored before and saved after."""
+        spec, workspace = self.spec, self.workspace
+        assert spec is not None and workspace is not None
+
+        def upload(expand: Any) -> None:
+            self.artifacts.extend(
+                _upload_artifacts(
+                    spec,
+                    workspace,
+                    expand,
+                    self.out_dir,
+                    self.request.unpacked,
+                    self.build_uuid,
+                    self.log,
+                )
+            )
+
+        self.runner = runner = PhaseRunner(
+            spec,
+            transport=workspace.transport,
+            env=self.env,
+            src_dir=workspace.build_src,
+            log=self.log,
+            deadline=self.deadline,
+            upload=upload,
+        )
+        finished = threading.Event()
+        if self.request.cancel is not None:
+            _watch_cancel(self.request.cancel, runner, finished)
+        cached = self.cache is not None and spec.cache is not None and bool(spec.cache.paths)
+        if cached:
+            self.cache_results["restore"] = _cache_restore(
+                self.cache, spec, workspace, self.executor, self.env, self.log
+            )
+        try:
+            outcome = runner.run()
+        finally:
+            finished.set()
+        self.phases.extend(outcome.phases)
+        self.status = outcome.status
+        if cached:
+            self.cache_results["save"] = _cache_save(
+                self.cache, spec, workspace, self.executor, self.env, self.log, self.status
+            )
+        self.exported = {k: self.masker(v) for k, v in outcome.exported.items()}
+
+    def stop(self) -> None:
+        """Ctrl-C / SIGTERM: the running phase and the build end STOPPED."""
+        self.status = "STOPPED"
+        running = next((p for p in reversed(self.phases) if p.end is None), None)
+        if running is not None:
+            running.status, running.end = "STOPPED", utcnow()
+
+    def finalize(self) -> None:
+        """FINALIZING: close the shells, read the test reports, tear down; then COMPLETED."""
+        log = self.log
+        finalizing = PhaseResult("FINALIZING", "SUCCEEDED", log.agent("Entering phase FINALIZING"))
+        if self.runner is not None:
+            self.runner.close()
+        self.collect_test_reports()
+        if self.workspace is not None:
+            self.executor.teardown(self.workspace, keep=self.request.keep_workspace)
+        finalizing.end = log.agent("Phase complete: FINALIZING State: SUCCEEDED")
+        log.agent("Phase context status code:  Message: ")
+        self.phases.append(finalizing)
+        self.phases.append(PhaseResult("COMPLETED", "SUCCEEDED", finalizing.end))
+        log.close()
+
+    def collect_test_reports(self) -> None:
+        spec, workspace, log = self.spec, self.workspace, self.log
+        if spec is None or not spec.reports or workspace is None:
+            return
+        try:
+            outcomes = build_test_reports(
+                spec.reports,
+                workspace.host_src,
+                project=self.project,
+                region=self.request.region,
+                account=self.request.account,
+                build_arn=self.ident.build_arn,
+                created=utcnow(),
+                on_problem=log.agent,
+            )
+        except CiwbError as exc:
+            outcomes = []
+            log.agent(f"Reports: {exc}")
+        for item in outcomes:
+            for problem in item.problems:
+                log.agent(f"Report {item.report['name']}: {problem}")
+            report = mask_record(item.report, self.masker)
+            cases = mask_record(item.test_cases, self.masker)
+            self.test_reports.append((report, cases))
+            self.summaries.append(_summary(report, item.problems))
+
+    def result(self) -> ReplayResult:
+        """The build record (masked) and what the user is shown."""
+        workspace = self.workspace
+        container = workspace is not None and getattr(workspace, "container", None)
+        record = mask_record(self.build_record(), self.masker)
+        return ReplayResult(
+            self.ident.build_id,
+            self.ident.build_arn,
+            self.status,
+            self.phases,
+            self.exported,
+            self.artifacts,
+            self.summaries,
+            self.log_path,
+            self.out_dir,
+            record,
+            self.notes,
+            cache=self.cache_results,
+            emulated=bool(container and workspace.info.emulated),  # type: ignore[union-attr]
+            image_id=workspace.info.image_id if container else None,  # type: ignore[union-attr]
+        )
+
+    def build_record(self) -> dict[str, Any]:
+        """The build as BatchGetBuilds would return it (origin replay; compute type only if known)."""
+        request = self.request
+        workspace, spec, ident = self.workspace, self.spec, self.ident
+        reports, artifacts, exported = self.test_reports, self.artifacts, self.exported
+        source_info = self.source_info
+        env_type = request.environment_type or (
+            workspace.environment_type if workspace else "LINUX_CONTAINER"
+        )
+        environment: dict[str, Any] = {
+            "type": env_type,
+            "image": request.image or (workspace.image if workspace else "local"),
+            "privilegedMode": False,
+            "environmentVariables": [
+                {"name": k, "value": v, "type": "PLAINTEXT"}
+                for k, v in {**request.project_env, **request.env_overrides}.items()
             ],
-            "exported_variables": self.exported,
-            "artifacts": [
-                {
-                    "identifier": a.identifier,
-                    "name": a.name,
-                    "files": len(a.files),
-                    "zip": str(a.zip_path) if a.zip_path else None,
-                    "dir": str(a.dir_path) if a.dir_path else None,
-                }
-                for a in self.artifacts
-            ],
-            "reports": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "status": r.status,
-                    "total": r.total,
-                    "status_counts": r.status_counts,
-                    "line_coverage": r.line_coverage,
-                    "branch_coverage": r.branch_coverage,
-                    "problems": r.problems,
-                }
-                for r in self.reports
-            ],
-            "log": str(self.log_path),
-            "out_dir": str(self.out_dir),
-            "notes": self.notes,
         }
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """`kill <ciwb>` stops the build like Ctrl-C (record written as STOPPED)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _buildspec_path(request: ReplayRequest, src: Path) -> Path:
-    name = request.buildspec or "buildspec.yml"
-    path = Path(name)
-    if not path.is_absolute():
-        path = src / name
-        if request.buildspec is None and not path.exists() and (src / "buildspec.yaml").exists():
-            path = src / "buildspec.yaml"
-    return path
+        compute_type = request.compute_type or (workspace.compute_type if workspace else None)
+        if compute_type:
+            # a local run has no CodeBuild compute type: none is recorded (so no price is
+            # implied) unless a batch task, the caller or a container executor names one
+            environment["computeType"] = compute_type
+        record: dict[str, Any] = {
+            "id": ident.build_id,
+            "arn": ident.build_arn,
+            "buildNumber": ident.build_number,
+            "startTime": self.submitted,
+            "endTime": self.phases[-1].start,
+            "currentPhase": "COMPLETED",
+            "buildStatus": self.status,
+            "sourceVersion": source_info.get("version"),
+            "resolvedSourceVersion": source_info.get("resolved"),
+            "projectName": ident.project,
+            "phases": phase_records(self.phases),
+            "source": {
+                "type": "NO_SOURCE",
+                "location": str(request.source.resolve()),
+                "buildspec": request.buildspec or "buildspec.yml",
+            },
+            "environment": environment,
+            "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
+            "logs": {
+                "deepLink": self.log_path.resolve().as_uri(),
+                "cloudWatchLogs": {"status": "DISABLED"},
+            },
+            "timeoutInMinutes": max(1, int(-(-request.timeout_s // 60)))
+            if request.timeout_s
+            else 60,
+            "queuedTimeoutInMinutes": 480,
+            "buildComplete": True,
+            "initiator": f"ciwb-replay/{getpass.getuser()}",
+            "exportedEnvironmentVariables": [{"name": k, "value": v} for k, v in exported.items()],
+            "reportArns": [r["arn"] for r, _ in reports],
+        }
+        if request.batch_arn:
+            record["buildBatchArn"] = request.batch_arn
+        primary = [a for a in artifacts if a.identifier is None]
+        if primary and primary[0].zip_path:
+            record["artifacts"] = {"location": primary[0].zip_path.resolve().as_uri()}
+        secondary = [a for a in artifacts if a.identifier is not None]
+        if secondary:
+            record["secondaryArtifacts"] = [
+                {
+                    "location": a.zip_path.resolve().as_uri() if a.zip_path else "",
+                    "artifactIdentifier": a.identifier,
+                }
+                for a in secondary
+            ]
+        if spec is not None and spec.cache is not None:
+            kind = {"s3": "S3", "local": "LOCAL"}.get(request.cache, "NO_CACHE")
+            record["cache"] = {"type": kind}
+            if kind == "S3" and request.cache_options.get("location"):
+                record["cache"]["location"] = str(request.cache_options["location"]).removeprefix(
+                    "s3://"
+                )
+            if kind == "LOCAL":
+                record["cache"]["modes"] = ["LOCAL_CUSTOM_CACHE"]
+        return record
 
 
 def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayResult:
     """Run one build of `request.source` and store it with origin='replay'."""
-    source = request.source.resolve()
-    if not source.is_dir():
-        raise CiwbError(f"source {request.source} is not a directory")
-    project = request.project or source.name or "replay"
-    build_uuid = str(uuid.uuid4())
-    submitted = utcnow()
-    ident = BuildIdentity(
-        project,
-        build_uuid,
-        request.region,
-        request.account,
-        request.build_number or int(time.time()),
-        int(time.time() * 1000),
-    )
-    out_dir = (request.out_dir or Path("data/replays")) / build_uuid
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log_path = out_dir / "build.log"
-    masker = Masker()
-    log = AgentLogWriter(log_path, masker, echo=request.echo)
-    executor = get_executor(request.executor, **_executor_options(request))
-    notes = [executor.isolation]
-    cache = _cache_for(request, project)
-    cache_results: dict[str, Any] = {}
-    phases: list[PhaseResult] = [
-        PhaseResult("SUBMITTED", "SUCCEEDED", submitted, submitted),
-        PhaseResult("QUEUED", "SUCCEEDED", submitted, utcnow()),
-    ]
-    status = "SUCCEEDED"
-    exported: dict[str, str] = {}
-    artifacts: list[ArtifactResult] = []
-    report_pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-    summaries: list[ReportSummary] = []
-    workspace = None
-    runner: PhaseRunner | None = None
-    env: dict[str, str] = {}
-    source_info = git_source_info(source)
-    deadline = PhaseRunner.monotonic_deadline(request.timeout_s)
-    with _sigterm_as_interrupt():
-        try:
-            # PROVISIONING + DOWNLOAD_SOURCE
-            provisioning = PhaseResult("PROVISIONING", "SUCCEEDED", utcnow())
-            log.agent(f"Running on ciwb replay, executor {executor.name}", provisioning.start)
-            log.agent(executor.isolation)
-            phases.append(provisioning)
-            exclude = [out_dir.resolve()]
-            download = PhaseResult("DOWNLOAD_SOURCE", "SUCCEEDED", utcnow())
-            try:
-                workspace = executor.prepare(
-                    source, honour_gitignore=request.honour_gitignore, exclude=exclude
-                )
-            except KeyboardInterrupt:
-                raise
-            provisioning.end = download.start = utcnow()
-            log.agent("Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
-            log.agent("Phase context status code:  Message: ")
-            for note in workspace.notes:
-                if note not in notes:
-                    notes.append(note)
-                    log.agent(note)
-            log.agent(f"CODEBUILD_SRC_DIR={workspace.build_src}")
-            phases.append(download)
-            bs_path = _buildspec_path(request, workspace.host_src)
-            try:
-                if spec is None:
-                    log.agent(f"YAML location is {bs_path}")
-                    spec = load_buildspec(bs_path)
-                    for warning in spec.warnings:
-                        log.agent(f"Warning: {warning}")
-                if spec.cache is not None and spec.cache.paths and cache is None:
-                    log.agent(
-                        "cache: not restored or saved by this replay (paths: "
-                        f"{', '.join(spec.cache.paths)})"
-                    )
-                for user in {spec.run_as, *(p.run_as for p in spec.phases.values())} - {None}:
-                    workspace.transport.check_user(user)
-                log.agent("Processing environment variables")
-                secrets: dict[str, str] = {}
-                if spec.env.parameter_store or spec.env.secrets_manager:
-                    if request.secrets is None:
-                        raise CiwbError(
-                            "the buildspec uses parameter-store/secrets-manager",
-                            hint="pass --secrets-file FILE or --resolve-secrets",
-                        )
-                    secrets = resolve_secrets(
-                        spec.env.parameter_store, spec.env.secrets_manager, request.secrets
-                    )
-                    for value in secrets.values():
-                        masker.add(value)
-                codebuild = codebuild_variables(
-                    ident,
-                    src_dir=workspace.build_src,
-                    image=request.image or workspace.image,
-                    log_path=build_uuid,
-                    source=source_info,
-                    initiator=f"ciwb-replay/{getpass.getuser()}",
-                    batch_identifier=request.batch_identifier,
-                )
-                env = merge_environment(
-                    host=workspace.base_env,
-                    buildspec=spec.env.variables,
-                    secrets=secrets,
-                    project=request.project_env,
-                    overrides=request.env_overrides,
-                    codebuild=codebuild,
-                )
-                download.end = log.agent("Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED")
-                log.agent("Phase context status code:  Message: ")
-            except (BuildspecError, CiwbError) as exc:
-                code = "YAML_FILE_ERROR" if isinstance(exc, BuildspecError) else "CLIENT_ERROR"
-                for line in str(exc).splitlines():
-                    log.agent(line)
-                download.status, download.context_code = "FAILED", code
-                download.context_message = str(exc).splitlines()[0] if str(exc) else code
-                download.end = log.agent("Phase complete: DOWNLOAD_SOURCE State: FAILED")
-                log.agent(f"Phase context status code: {code} Message: {download.context_message}")
-                status = "FAILED"
-            if status == "SUCCEEDED" and spec is not None:
-
-                def upload(expand: Any) -> None:
-                    artifacts.extend(
-                        _upload(spec, workspace, expand, out_dir, request.unpacked, build_uuid, log)
-                    )
-
-                runner = PhaseRunner(
-                    spec,
-                    transport=workspace.transport,
-                    env=env,
-                    src_dir=workspace.build_src,
-                    log=log,
-                    deadline=deadline,
-                    upload=upload,
-                )
-                finished = threading.Event()
-                if request.cancel is not None:
-                    _watch_cancel(request.cancel, runner, finished)
-                if cache is not None and spec.cache is not None and spec.cache.paths:
-                    cache_results["restore"] = _cache_restore(
-                        cache, spec, workspace, executor, env, log
-                    )
-                try:
-                    outcome = runner.run()
-                finally:
-                    finished.set()
-                phases.extend(outcome.phases)
-                status = outcome.status
-                if cache is not None and spec.cache is not None and spec.cache.paths:
-                    cache_results["save"] = _cache_save(
-                        cache, spec, workspace, executor, env, log, status
-                    )
-                exported = {k: masker(v) for k, v in outcome.exported.items()}
-        except KeyboardInterrupt:
-            status = "STOPPED"
-            running = next((p for p in reversed(phases) if p.end is None), None)
-            if running is not None:
-                running.status, running.end = "STOPPED", utcnow()
-        finally:
-            finalizing = PhaseResult(
-                "FINALIZING", "SUCCEEDED", log.agent("Entering phase FINALIZING")
-            )
-            if runner is not None:
-                runner.close()
-            if spec is not None and spec.reports and workspace is not None:
-                try:
-                    outcomes = build_reports(
-                        spec.reports,
-                        workspace.host_src,
-                        project=project,
-                        region=request.region,
-                        account=request.account,
-                        build_arn=ident.build_arn,
-                        created=utcnow(),
-                        on_problem=log.agent,
-                    )
-                except CiwbError as exc:
-                    outcomes = []
-                    log.agent(f"Reports: {exc}")
-                for item in outcomes:
-                    for problem in item.problems:
-                        log.agent(f"Report {item.report['name']}: {problem}")
-                    report = mask_record(item.report, masker)
-                    cases = mask_record(item.test_cases, masker)
-                    report_pairs.append((report, cases))
-                    summaries.append(_summary(report, item.problems))
-            if workspace is not None:
-                executor.teardown(workspace, keep=request.keep_workspace)
-            finalizing.end = log.agent("Phase complete: FINALIZING State: SUCCEEDED")
-            log.agent("Phase context status code:  Message: ")
-            phases.append(finalizing)
-            phases.append(PhaseResult("COMPLETED", "SUCCEEDED", finalizing.end))
-            log.close()
-    ended = phases[-1].start
-    record = _build_record(
-        request,
-        ident,
-        spec,
-        workspace,
-        phases,
-        status,
-        submitted,
-        ended,
-        exported,
-        artifacts,
-        report_pairs,
-        source_info,
-        log_path,
-        env,
-    )
-    record = mask_record(record, masker)
-    result = ReplayResult(
-        ident.build_id,
-        ident.build_arn,
-        status,
-        phases,
-        exported,
-        artifacts,
-        summaries,
-        log_path,
-        out_dir,
-        record,
-        notes,
-        cache=cache_results,
-        emulated=bool(
-            workspace is not None
-            and getattr(workspace, "container", None)
-            and workspace.info.emulated
-        ),
-        image_id=(
-            workspace.info.image_id
-            if workspace is not None and getattr(workspace, "container", None)
-            else None
-        ),
-    )
-    if request.store:
-        result.stored = store_replay(
-            request.db, build=record, log_path=log_path, reports=report_pairs
-        )
-    return result
+    return Replay(request, spec).run()
 
 
 def _watch_cancel(event: threading.Event, runner: PhaseRunner, finished: threading.Event) -> None:
@@ -439,7 +421,7 @@ def _watch_cancel(event: threading.Event, runner: PhaseRunner, finished: threadi
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _upload(
+def _upload_artifacts(
     spec: Buildspec,
     workspace: Any,
     expand: Any,
@@ -467,10 +449,10 @@ def _upload(
     return results
 
 
-def _summary(report: dict[str, Any], problems: list[str]) -> ReportSummary:
+def _summary(report: dict[str, Any], problems: list[str]) -> TestReportSummary:
     tests = report.get("testSummary") or {}
     cov = report.get("codeCoverageSummary") or {}
-    return ReportSummary(
+    return TestReportSummary(
         report["name"],
         report["type"],
         report.get("status", ""),
@@ -480,92 +462,6 @@ def _summary(report: dict[str, Any], problems: list[str]) -> ReportSummary:
         cov.get("branchCoveragePercentage"),
         problems,
     )
-
-
-def _build_record(
-    request: ReplayRequest,
-    ident: BuildIdentity,
-    spec: Buildspec | None,
-    workspace: Any,
-    phases: list[PhaseResult],
-    status: str,
-    start: datetime,
-    end: datetime,
-    exported: dict[str, str],
-    artifacts: list[ArtifactResult],
-    reports: list[tuple[dict[str, Any], list[dict[str, Any]]]],
-    source_info: dict[str, str],
-    log_path: Path,
-    env: dict[str, str],
-) -> dict[str, Any]:
-    env_type = request.environment_type or (
-        workspace.environment_type if workspace else "LINUX_CONTAINER"
-    )
-    environment: dict[str, Any] = {
-        "type": env_type,
-        "image": request.image or (workspace.image if workspace else "local"),
-        "privilegedMode": False,
-        "environmentVariables": [
-            {"name": k, "value": v, "type": "PLAINTEXT"}
-            for k, v in {**request.project_env, **request.env_overrides}.items()
-        ],
-    }
-    compute_type = request.compute_type or (workspace.compute_type if workspace else None)
-    if compute_type:
-        # a local run has no CodeBuild compute type: none is recorded (so no price is
-        # implied) unless a batch task, the caller or a container executor names one
-        environment["computeType"] = compute_type
-    record: dict[str, Any] = {
-        "id": ident.build_id,
-        "arn": ident.build_arn,
-        "buildNumber": ident.build_number,
-        "startTime": start,
-        "endTime": end,
-        "currentPhase": "COMPLETED",
-        "buildStatus": status,
-        "sourceVersion": source_info.get("version"),
-        "resolvedSourceVersion": source_info.get("resolved"),
-        "projectName": ident.project,
-        "phases": phase_records(phases),
-        "source": {
-            "type": "NO_SOURCE",
-            "location": str(request.source.resolve()),
-            "buildspec": request.buildspec or "buildspec.yml",
-        },
-        "environment": environment,
-        "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
-        "logs": {"deepLink": log_path.resolve().as_uri(), "cloudWatchLogs": {"status": "DISABLED"}},
-        "timeoutInMinutes": max(1, int(-(-request.timeout_s // 60))) if request.timeout_s else 60,
-        "queuedTimeoutInMinutes": 480,
-        "buildComplete": True,
-        "initiator": f"ciwb-replay/{getpass.getuser()}",
-        "exportedEnvironmentVariables": [{"name": k, "value": v} for k, v in exported.items()],
-        "reportArns": [r["arn"] for r, _ in reports],
-    }
-    if request.batch_arn:
-        record["buildBatchArn"] = request.batch_arn
-    primary = [a for a in artifacts if a.identifier is None]
-    if primary and primary[0].zip_path:
-        record["artifacts"] = {"location": primary[0].zip_path.resolve().as_uri()}
-    secondary = [a for a in artifacts if a.identifier is not None]
-    if secondary:
-        record["secondaryArtifacts"] = [
-            {
-                "location": a.zip_path.resolve().as_uri() if a.zip_path else "",
-                "artifactIdentifier": a.identifier,
-            }
-            for a in secondary
-        ]
-    if spec is not None and spec.cache is not None:
-        kind = {"s3": "S3", "local": "LOCAL"}.get(request.cache, "NO_CACHE")
-        record["cache"] = {"type": kind}
-        if kind == "S3" and request.cache_options.get("location"):
-            record["cache"]["location"] = str(request.cache_options["location"]).removeprefix(
-                "s3://"
-            )
-        if kind == "LOCAL":
-            record["cache"]["modes"] = ["LOCAL_CUSTOM_CACHE"]
-    return record
 
 
 # ---- executor options and the build cache (restore before INSTALL, save after the build)

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ciwb.codebuild import arns
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, SecretResolutionError
 
 __all__ = [
     "BuildIdentity",
     "Masker",
     "SecretRef",
-    "SecretResolutionError",
     "SecretSource",
     "codebuild_variables",
     "git_source_info",
@@ -36,10 +35,6 @@ __all__ = [
     "read_env_file",
     "resolve_secrets",
 ]
-
-
-class SecretResolutionError(CiwbError):
-    """A parameter or secret could not be found (CodeBuild fails DOWNLOAD_SOURCE for this)."""
 
 
 @dataclass(frozen=True)

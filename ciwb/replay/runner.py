@@ -28,9 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ciwb.buildspec import Buildspec, Command, OnFailure
 from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.phases import COMMAND_PHASES, FAILURE_TRANSITIONS, next_in_order
-from ciwb.replay.buildspec import Buildspec, Command, OnFailure
 from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.shell import SessionDeadline, ShellSession, ShellTransport, check_syntax
 

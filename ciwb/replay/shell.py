@@ -38,6 +38,7 @@ from ciwb.errors import CiwbError
 
 __all__ = [
     "CommandOutcome",
+    "LocalProcess",
     "LocalTransport",
     "SessionDeadline",
     "ShellProcess",
@@ -76,7 +77,7 @@ class ShellTransport(Protocol):
     ) -> ShellProcess: ...
 
 
-class _LocalProcess:
+class LocalProcess:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self.pid = popen.pid
@@ -172,7 +173,7 @@ class LocalTransport:
             )
         except FileNotFoundError:
             raise CiwbError(f"shell not found: {argv[0]}") from None
-        return _LocalProcess(popen)
+        return LocalProcess(popen)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, ReportFailedError
 from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
 from ciwb.report.html import notebook_to_html
 from ciwb.report.index import render_index
@@ -31,12 +31,6 @@ from ciwb.report.result import ReportResult, ReportRun
 from ciwb.store import resolve_db_path
 
 __all__ = ["ReportFailedError", "parse_parameters", "raise_for_failures", "run_reports"]
-
-
-class ReportFailedError(CiwbError):
-    """One or more notebooks raised; their executed copies hold the error cell."""
-
-    exit_code = 1
 
 
 def parse_parameters(pairs: Sequence[str]) -> dict[str, Any]:

@@ -148,7 +148,8 @@ def test_expired_credentials_explained_in_one_line():
     import boto3
     from botocore.stub import Stubber
 
-    from ciwb.collect.aws import CollectAwsError, explain_aws_error
+    from ciwb.collect.aws import explain_aws_error
+    from ciwb.errors import CollectAwsError
 
     sts = boto3.client("sts", region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b")
     with Stubber(sts) as stub:

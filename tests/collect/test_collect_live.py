@@ -308,7 +308,8 @@ def test_several_accounts_in_one_run_via_profiles_and_assumed_roles(
 def test_regions_are_checked_and_all_regions_expands(aws_env):
     import boto3
 
-    from ciwb.collect.aws import CollectAwsError, resolve_regions
+    from ciwb.collect.aws import resolve_regions
+    from ciwb.errors import CollectAwsError
 
     session = boto3.Session(region_name=REGION)
     every = resolve_regions(session, [], all_regions=True)

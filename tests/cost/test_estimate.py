@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from ciwb.cli import app
 from ciwb.cost import BillingOptions, build_costs, cost_summary, phase_cost_shares
-from ciwb.cost.prices import PricingError, read_price_csv, seed_prices
+from ciwb.cost.prices import read_price_csv, seed_prices
+from ciwb.errors import PricingError
 from ciwb.store import Selection
 from support.builds import T0, build_record
 from support.stores import write_store

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from ciwb.buildspec import CacheSpec
+from ciwb.errors import ArchiveRefusedError, CacheKeyError
 from ciwb.replay.cache import (
-    ArchiveRefusedError,
-    CacheKeyError,
-    CacheSpec,
     LocalCache,
     archive,
     cache_version,

@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ciwb.replay.cache import CacheSpec, get_cache
+from ciwb.buildspec import CacheSpec
+from ciwb.replay.cache import get_cache
 
 
 @pytest.fixture

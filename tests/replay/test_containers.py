@@ -16,8 +16,8 @@ from ciwb.images import (
     host_arch,
 )
 from ciwb.images import host as host_mod
-from ciwb.replay.compute import GIB, compute_shape, container_limits
-from ciwb.replay.containers import BuildContainer
+from ciwb.replay.executors.containers import BuildContainer
+from ciwb.replay.executors.limits import GIB, compute_shape, container_limits
 from support.tiers import needs_docker, needs_qemu
 
 MEMORY = (

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from ciwb.errors import CiwbError
+from ciwb.experiments import run_experiment
 from ciwb.images import host_arch
-from ciwb.replay.experiments import run_experiment
 from support.replay import log_text, phase_statuses
 from support.tiers import needs_docker, needs_qemu
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ciwb.replay.artifacts import ArtifactError, select_files
+from ciwb.errors import ArtifactError
+from ciwb.replay.artifacts import select_files
 
 
 @pytest.fixture

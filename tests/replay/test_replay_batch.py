@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ciwb.replay import ReplayRequest, parse_buildspec, plan_batch, run_batch
-from ciwb.replay.batch import BatchCycleError
+from ciwb.buildspec import parse_buildspec
+from ciwb.errors import BatchCycleError
+from ciwb.replay import ReplayRequest, plan_batch, run_batch
 from ciwb.store import connect
 
 

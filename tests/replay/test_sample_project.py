@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ciwb.replay import validate_files
-from ciwb.replay.buildspec import load_buildspec
+from ciwb.buildspec import load_buildspec, validate_files
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample-project"
 

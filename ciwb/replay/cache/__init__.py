@@ -4,28 +4,19 @@ The runner calls `cache.restore(spec, src_dir=..., env=...)` before INSTALL and
 `cache.save(...)` after the build; each returns a result with its seconds and bytes.
 """
 
-from ciwb.replay.cache.archive import ArchiveRefusedError
 from ciwb.replay.cache.base import (
     Cache,
-    CacheSpec,
-    CacheSpecLike,
     NoCache,
     RestoreResult,
     SaveResult,
 )
-from ciwb.replay.cache.keys import CacheKeyError, cache_version, expand_key, hash_files
+from ciwb.replay.cache.keys import cache_version, expand_key, hash_files
 from ciwb.replay.cache.local import LocalCache
-from ciwb.replay.cache.paths import CachePathError
 from ciwb.replay.cache.registry import cache_names, get_cache, register_cache
 from ciwb.replay.cache.s3 import S3Cache
 
 __all__ = [
-    "ArchiveRefusedError",
     "Cache",
-    "CacheKeyError",
-    "CachePathError",
-    "CacheSpec",
-    "CacheSpecLike",
     "LocalCache",
     "NoCache",
     "RestoreResult",

@@ -19,15 +19,11 @@ from pathlib import Path
 
 import zstandard
 
-from ciwb.errors import CiwbError
+from ciwb.errors import ArchiveRefusedError, CiwbError
 from ciwb.replay.cache.paths import ABS, SRC, Selection
 
 _BUFFER = 1 << 20
 ZSTD_LEVEL = 1
-
-
-class ArchiveRefusedError(CiwbError):
-    """An archive member would land outside its target; nothing more is extracted."""
 
 
 @dataclass(frozen=True)

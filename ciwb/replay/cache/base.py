@@ -14,40 +14,22 @@ by (version, key) and answers exact and prefix lookups.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import quote, unquote
 
+from ciwb.buildspec import CacheSpec
 from ciwb.replay.cache.archive import pack, unpack
 from ciwb.replay.cache.keys import cache_version, expand_key
 from ciwb.replay.cache.paths import absolute_bases, select
 
 MAX_FALLBACK_KEYS = 5
 UNKEYED = "_unkeyed"  # the single, replaceable entry of a cache without `key`
-
-
-class CacheSpecLike(Protocol):
-    """The buildspec's `cache:` section (ciwb.replay.buildspec.CacheSpec has this shape)."""
-
-    paths: Sequence[str]
-    key: str | None
-    fallback_keys: Sequence[str]
-    action: str | None
-
-
-@dataclass(frozen=True)
-class CacheSpec:
-    """A standalone `cache:` section, for callers without a parsed buildspec."""
-
-    paths: Sequence[str]
-    key: str | None = None
-    fallback_keys: Sequence[str] = ()
-    action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +110,7 @@ class Cache(ABC):
 
     def restore(
         self,
-        spec: CacheSpecLike,
+        spec: CacheSpec,
         *,
         src_dir: Path,
         env: Mapping[str, str],
@@ -176,7 +158,7 @@ class Cache(ABC):
 
     def save(
         self,
-        spec: CacheSpecLike,
+        spec: CacheSpec,
         *,
         src_dir: Path,
         env: Mapping[str, str],
@@ -239,7 +221,7 @@ class NoCache(Cache):
 
     def restore(
         self,
-        spec: CacheSpecLike,
+        spec: CacheSpec,
         *,
         src_dir: Path,
         env: Mapping[str, str],
@@ -249,13 +231,18 @@ class NoCache(Cache):
 
     def save(
         self,
-        spec: CacheSpecLike,
+        spec: CacheSpec,
         *,
         src_dir: Path,
         env: Mapping[str, str],
         abs_root: Path = Path("/"),
     ) -> SaveResult:
         return SaveResult(self.name, False, None, 0.0, 0, "cache: none")
+
+
+def safe_project(project: str) -> str:
+    """A project name as one safe path segment (a directory or an S3 prefix part)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", project).strip(".") or "default"
 
 
 def encode_key(key: str) -> str:

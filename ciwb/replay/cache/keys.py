@@ -13,15 +13,11 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CacheKeyError
 from ciwb.replay.cache.paths import matched_files
 
 _HASH_FILES = re.compile(r"\$\(\s*codebuild-hash-files\s+([^)]*)\)")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-class CacheKeyError(CiwbError):
-    """A cache key that cannot be evaluated."""
 
 
 def hash_files(globs: list[str], src_dir: Path) -> str:

@@ -10,21 +10,16 @@ Layout: <root>/<project>/<version>/<percent-encoded key>.tar.zst
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from pathlib import Path
 
-from ciwb.replay.cache.base import Cache, decode_key, encode_key
+from ciwb.replay.cache.base import Cache, decode_key, encode_key, safe_project
 
 DEFAULT_ROOT = Path(os.environ.get("CIWB_CACHE_DIR", Path.home() / ".cache" / "ciwb" / "replay"))
 AWS_IDLE_EXPIRY_S = 15 * 60
 _SUFFIX = ".tar.zst"
 _LAST_USED = ".last-used"
-
-
-def _safe_project(project: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", project).strip(".") or "default"
 
 
 class LocalCache(Cache):
@@ -36,7 +31,7 @@ class LocalCache(Cache):
         root: Path | str | None = None,
         idle_expiry_s: float | None = None,
     ) -> None:
-        self.dir = Path(root or DEFAULT_ROOT) / _safe_project(project)
+        self.dir = Path(root or DEFAULT_ROOT) / safe_project(project)
         self.idle_expiry_s = idle_expiry_s
 
     def _entry(self, version: str, key: str) -> Path:

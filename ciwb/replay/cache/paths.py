@@ -16,16 +16,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CachePathError
 from ciwb.replay.artifacts import glob_to_regex
 
 SRC = "src"
 ABS = "abs"
 _MAGIC = re.compile(r"[*?\[]")
-
-
-class CachePathError(CiwbError):
-    """A cache path that cannot be used (e.g. one that climbs out of its root)."""
 
 
 @dataclass(frozen=True)

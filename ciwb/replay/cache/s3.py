@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ciwb.errors import CiwbError
-from ciwb.replay.cache.base import Cache, decode_key, encode_key
-from ciwb.replay.cache.local import _safe_project
+from ciwb.replay.cache.base import Cache, decode_key, encode_key, safe_project
 
 _SUFFIX = ".tar.zst"
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -42,7 +41,7 @@ class S3Cache(Cache):
         multipart_threshold: int = MULTIPART_THRESHOLD,
     ) -> None:
         self.bucket, prefix = parse_location(location)
-        self.base = "/".join(p for p in (prefix, _safe_project(project)) if p)
+        self.base = "/".join(p for p in (prefix, safe_project(project)) if p)
         if client is None:
             import boto3
 

@@ -1,16 +1,19 @@
-"""Executors by name (a small registry, papermill-engine style): `local`, `docker`, `codebuild`."""
+"""Executors by name (a small registry, papermill-engine style): `local`, `docker`.
+
+An executor prepares a workspace on this host (a copy of the source, maybe in a container)
+whose shells the phase runner drives. Builds that run elsewhere (CodeBuild) are remote
+runners (ciwb.experiments.runners), not executors.
+"""
 
 from __future__ import annotations
 
 from ciwb.errors import CiwbError
 from ciwb.replay.executors.base import Executor, Workspace
-from ciwb.replay.executors.codebuild import CodeBuildExecutor
 from ciwb.replay.executors.docker import DockerExecutor
 from ciwb.replay.executors.local import LocalExecutor
 
 __all__ = [
     "EXECUTORS",
-    "CodeBuildExecutor",
     "DockerExecutor",
     "Executor",
     "LocalExecutor",
@@ -38,4 +41,3 @@ def get_executor(name: str, **options: object) -> Executor:
 
 register_executor(LocalExecutor)
 register_executor(DockerExecutor)
-register_executor(CodeBuildExecutor)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ciwb.errors import CiwbError
 from ciwb.images.host import host_arch, normalise_arch
-from ciwb.replay.containers import SRC_DIR, BuildContainer, ContainerInfo, ContainerShell
 from ciwb.replay.executors.base import Executor, Workspace
+from ciwb.replay.executors.containers import SRC_DIR, BuildContainer, ContainerInfo, ContainerShell
 from ciwb.replay.executors.local import LocalExecutor
 
 __all__ = ["DockerExecutor", "DockerTransport", "DockerWorkspace"]

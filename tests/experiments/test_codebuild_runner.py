@@ -1,4 +1,4 @@
-"""The `codebuild` executor against moto's CodeBuild over HTTP, and botocore's Stubber.
+"""The `codebuild` remote runner against moto's CodeBuild over HTTP, and botocore's Stubber.
 
 moto 5.2.5 keeps only projectName/sourceVersion of a StartBuild and fabricates a fresh set
 of phases on every BatchGetBuilds/StopBuild (never setting buildComplete). As in
@@ -29,10 +29,15 @@ from moto.codebuild import models as cb_models
 from moto.codebuild import responses as cb_responses
 
 from ciwb.errors import CiwbError
-from ciwb.replay.api import replay_source
-from ciwb.replay.executors import get_executor
-from ciwb.replay.executors.codebuild import CodeBuildExecutor
-from ciwb.replay.experiments import run_experiment
+from ciwb.experiments import remote_runner, run_experiment, run_source
+from ciwb.experiments.codebuild import CodeBuildProject
+from ciwb.replay import (
+    CacheOptions,
+    ExecutorOptions,
+    OutputOptions,
+    ReplayOptions,
+    SourceOptions,
+)
 from support.aws import ACCOUNT, REGION
 
 PROJECT = "webapp"
@@ -283,17 +288,14 @@ def test_replay_run_with_codebuild_is_one_stored_build(
     codebuild: Lifecycle, source: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "ciwb.duckdb"
-    executor = get_executor("codebuild", project=PROJECT, **_quick())
-    from ciwb.replay.remote import run_codebuild_replay
-
-    result = run_codebuild_replay(
-        source,
-        project=PROJECT,
-        db=db,
-        arch="arm64",
-        image="custom:1",
-        source_version="abc123",
-        executor=executor,  # type: ignore[arg-type]
+    runner = remote_runner("codebuild", PROJECT, **_quick())
+    assert runner is not None
+    result = runner.run_build(
+        ReplayOptions(
+            SourceOptions(source, project=PROJECT, source_version="abc123"),
+            executor=ExecutorOptions("codebuild", arch="arm64", image="custom:1"),
+            output=OutputOptions(db=db),
+        )
     )
     assert result.status == "SUCCEEDED"
     assert [p.phase_type for p in result.phases][-1] == "COMPLETED"
@@ -331,12 +333,12 @@ def test_wait_timeout_stops_what_still_runs(
 ) -> None:
     codebuild.hang = True
     with pytest.raises(CiwbError, match=r"timed out after 0s .* stopped 1 build\(s\)"):
-        replay_source(
-            source,
-            executor="codebuild",
-            project=PROJECT,
-            db=tmp_path / "ciwb.duckdb",
-            timeout="0.001s",
+        run_source(
+            ReplayOptions(
+                SourceOptions(source, project=PROJECT),
+                executor=ExecutorOptions("codebuild", timeout="0.001s"),
+                output=OutputOptions(db=tmp_path / "ciwb.duckdb"),
+            )
         )
     assert codebuild.calls.count("stop") == 1
     assert _rows(tmp_path / "ciwb.duckdb", "SELECT status FROM builds") == [("STOPPED",)]
@@ -532,10 +534,16 @@ def test_access_denied_is_one_line(source: Path, tmp_path: Path) -> None:
         service_message="User is not authorized to perform: codebuild:BatchGetProjects",
     )
     with stub, pytest.raises(CiwbError, match="access denied .*BatchGetProjects") as err:
-        CodeBuildExecutor(PROJECT, client=client).project_record()
+        CodeBuildProject(PROJECT, client=client).project_record()
     assert "\n" not in str(err.value)
 
 
 def test_s3_cache_without_location_fails_before_starting(source: Path, tmp_path: Path) -> None:
     with pytest.raises(CiwbError, match="--cache-location"):
-        replay_source(source, executor="codebuild", project=PROJECT, cache="s3")
+        run_source(
+            ReplayOptions(
+                SourceOptions(source, project=PROJECT),
+                executor=ExecutorOptions("codebuild"),
+                cache=CacheOptions("s3"),
+            )
+        )

@@ -31,8 +31,8 @@ from ciwb.images.host import (
     normalise_arch,
     require_arch_runnable,
 )
-from ciwb.replay.compute import ContainerLimits, compute_shape, container_limits
-from ciwb.replay.shell import _LocalProcess
+from ciwb.replay.executors.limits import ContainerLimits, compute_shape, container_limits
+from ciwb.replay.shell import LocalProcess
 
 SRC_DIR = "/codebuild/output/src"
 LABEL = "org.ciwb.replay"
@@ -257,7 +257,7 @@ class BuildContainer:
         self.remove()
 
 
-class ContainerShell(_LocalProcess):
+class ContainerShell(LocalProcess):
     """A shell inside the container, seen from here as a process with two pipes (the local
     `docker exec -i`), so a shell session runs on it as on a local shell. Only killing
     differs: the shell's session inside the container must die too."""

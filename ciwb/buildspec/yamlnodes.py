@@ -3,7 +3,7 @@
 A plain YAML load turns `python: 3.10` into 3.1 and `discard-paths: yes` into True
 (docs/reference/buildspec-semantics.md, "Loading"). We stop at ruamel's *compose* step, which
 gives nodes with their source text and start marks, and keep every scalar as a string.
-Typing happens per key in `ciwb.replay.buildspec`.
+Typing happens per key in `ciwb.buildspec`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["YamlLoadError", "YMap", "YNode", "YScalar", "YSeq", "compose_text"]
+from ciwb.errors import YamlLoadError
+
+__all__ = ["YMap", "YNode", "YScalar", "YSeq", "compose_text"]
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
@@ -48,14 +50,6 @@ class YMap(YNode):
     def get(self, key: str) -> YNode | None:
         entry = self.entries.get(key)
         return entry[1] if entry else None
-
-
-class YamlLoadError(Exception):
-    def __init__(self, line: int, col: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.col = col
-        self.message = message
 
 
 def _convert(node: Node, seen: dict[int, YNode]) -> YNode:

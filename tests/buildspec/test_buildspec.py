@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ciwb.replay.buildspec import (
+from ciwb.buildspec import (
     BuildspecError,
     OnFailure,
     load_buildspec,

@@ -1,6 +1,6 @@
-"""`codebuild`: the same cells as real CodeBuild builds, in an existing project.
+"""Builds in an existing CodeBuild project: StartBuild per cell, poll, stop, ingest.
 
-Unlike `local` and `docker`, nothing runs on this host: each run is a StartBuild against the
+Unlike the `local` and `docker` executors, nothing runs on this host: each run is a StartBuild against the
 project named by `--project`, with the buildspec text as `buildspecOverride` and the cell as
 environment/compute/image/cache overrides, polled with BatchGetBuilds until `buildComplete`
 (docs/reference/codebuild-facts.md, "API": at most 100 ids per BatchGet*), then ingested through
@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ciwb.errors import CiwbError
-from ciwb.replay.compute import compute_shape
-from ciwb.replay.executors.base import Executor, Workspace
+from ciwb.errors import CiwbError, CodeBuildTimeout
+from ciwb.replay.executors.limits import compute_shape
 
 __all__ = [
     "CodeBuildCell",
-    "CodeBuildExecutor",
+    "CodeBuildProject",
     "CodeBuildRun",
     "cache_override",
     "start_build_params",
@@ -120,13 +119,8 @@ def explain(exc: BaseException, project: str) -> BaseException:
     return explain_aws_error(exc, f"codebuild project {project}")
 
 
-class CodeBuildExecutor(Executor):
-    name = "codebuild"
-    isolation = (
-        "codebuild executor: real CodeBuild builds in your AWS account (billed); "
-        "the buildspec is sent as buildspecOverride, the source is the project's"
-    )
-    remote = True
+class CodeBuildProject:
+    """One existing CodeBuild project: start builds in it, wait for them, stop, ingest."""
 
     def __init__(
         self,
@@ -153,21 +147,6 @@ class CodeBuildExecutor(Executor):
         self.timeout_s = timeout_s
         self.sleep = sleep
         self._project_record: dict[str, Any] | None = None
-
-    # ---- the Executor interface: nothing is prepared on this host
-
-    def prepare(
-        self, source: Path, *, honour_gitignore: bool = False, exclude: list[Path] | None = None
-    ) -> Workspace:
-        raise CiwbError(
-            "the codebuild executor runs builds on AWS, not in a local workspace",
-            hint="use `ciwb replay run SRC --executor codebuild --project P`",
-        )
-
-    def teardown(self, workspace: Workspace, *, keep: bool = False) -> None:
-        return None
-
-    # ---- AWS
 
     @property
     def client(self) -> Any:
@@ -229,7 +208,7 @@ class CodeBuildExecutor(Executor):
             raise
         return runs
 
-    def _read(self, runs: Sequence[CodeBuildRun]) -> None:
+    def read(self, runs: Sequence[CodeBuildRun]) -> None:
         from ciwb.collect.sources import live
 
         by_id = {r.build_id: r for r in runs}
@@ -263,7 +242,7 @@ class CodeBuildExecutor(Executor):
         interval = self.poll_s
         try:
             while True:
-                self._read(runs)
+                self.read(runs)
                 if all(r.complete for r in runs):
                     return list(runs)
                 if time.monotonic() >= deadline:
@@ -286,7 +265,7 @@ class CodeBuildExecutor(Executor):
 
     def _final_read(self, runs: Sequence[CodeBuildRun]) -> None:
         try:
-            self._read(runs)
+            self.read(runs)
         except Exception:
             pass  # the stop responses already hold a record
 
@@ -302,12 +281,6 @@ class CodeBuildExecutor(Executor):
                 batch.add_build(run.record, origin="aws")
         with connect(db) as con:
             return write_batch(con, batch)
-
-
-class CodeBuildTimeout(CiwbError):
-    def __init__(self, message: str, *, runs: list[CodeBuildRun]) -> None:
-        super().__init__(message)
-        self.runs = runs
 
 
 def _not_found() -> Exception:

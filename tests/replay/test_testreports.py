@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ciwb.replay.reports import ReportError, parse_coverage, parse_tests
+from ciwb.errors import TestReportError
+from ciwb.replay.testreports import parse_coverage, parse_tests
 from ciwb.store import connect
 
 PY = sys.executable
@@ -290,13 +291,13 @@ def test_external_entities_are_refused(tmp_path):
         <testsuite name="s"><testcase name="&x;"/></testsuite>
         """,
     )
-    with pytest.raises(ReportError, match="refused"):
+    with pytest.raises(TestReportError, match="refused"):
         parse_tests(path, "JUNITXML")
 
 
 def test_a_file_in_the_wrong_format_is_named(tmp_path):
     path = _write(tmp_path, "x.xml", "<coverage/>")
-    with pytest.raises(ReportError, match="x.xml: not JUnit XML"):
+    with pytest.raises(TestReportError, match="x.xml: not JUnit XML"):
         parse_tests(path, "JUNITXML")
 
 

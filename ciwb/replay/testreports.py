@@ -21,15 +21,12 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
+from ciwb.buildspec import ReportGroupSpec
 from ciwb.codebuild import arns
+from ciwb.errors import TestReportError
 from ciwb.replay.artifacts import select_files
-from ciwb.replay.buildspec import ReportGroupSpec
 
-__all__ = ["ReportError", "ReportOutcome", "build_reports", "parse_coverage", "parse_tests"]
-
-
-class ReportError(ValueError):
-    """A report file that is not in the format its group declares."""
+__all__ = ["TestReportOutcome", "build_test_reports", "parse_coverage", "parse_tests"]
 
 
 def _local(tag: str) -> str:
@@ -81,15 +78,15 @@ def _xml(path: Path) -> Element:
     try:
         return SafeET.parse(path).getroot()
     except SafeET.ParseError as exc:
-        raise ReportError(f"{path.name}: not well-formed XML ({exc})") from None
+        raise TestReportError(f"{path.name}: not well-formed XML ({exc})") from None
     except Exception as exc:  # defusedxml's EntitiesForbidden, DTDForbidden, ...
-        raise ReportError(f"{path.name}: refused: {type(exc).__name__}") from None
+        raise TestReportError(f"{path.name}: refused: {type(exc).__name__}") from None
 
 
 def _junit(path: Path) -> list[dict[str, Any]]:
     root = _xml(path)
     if _local(root.tag) not in ("testsuites", "testsuite"):
-        raise ReportError(f"{path.name}: not JUnit XML (root <{_local(root.tag)}>)")
+        raise TestReportError(f"{path.name}: not JUnit XML (root <{_local(root.tag)}>)")
     out = []
     suites = [root] if _local(root.tag) == "testsuite" else _iter(root, "testsuite")
     for suite in suites:
@@ -117,7 +114,7 @@ def _junit(path: Path) -> list[dict[str, Any]]:
 def _testng(path: Path) -> list[dict[str, Any]]:
     root = _xml(path)
     if _local(root.tag) != "testng-results":
-        raise ReportError(f"{path.name}: not TestNG XML")
+        raise TestReportError(f"{path.name}: not TestNG XML")
     out = []
     mapping = {"PASS": "SUCCEEDED", "FAIL": "FAILED", "SKIP": "SKIPPED"}
     for suite in _iter(root, "suite"):
@@ -142,7 +139,7 @@ def _testng(path: Path) -> list[dict[str, Any]]:
 def _nunit2(path: Path) -> list[dict[str, Any]]:
     root = _xml(path)
     if _local(root.tag) != "test-results":
-        raise ReportError(f"{path.name}: not NUnit 2 XML")
+        raise TestReportError(f"{path.name}: not NUnit 2 XML")
     out = []
     mapping = {
         "Success": "SUCCEEDED",
@@ -173,7 +170,7 @@ def _nunit2(path: Path) -> list[dict[str, Any]]:
 def _nunit3(path: Path) -> list[dict[str, Any]]:
     root = _xml(path)
     if _local(root.tag) != "test-run":
-        raise ReportError(f"{path.name}: not NUnit 3 XML")
+        raise TestReportError(f"{path.name}: not NUnit 3 XML")
     out = []
     mapping = {
         "Passed": "SUCCEEDED",
@@ -211,7 +208,7 @@ def _trx_duration(text: str | None) -> int | None:
 def _trx(path: Path) -> list[dict[str, Any]]:
     root = _xml(path)
     if _local(root.tag) != "TestRun":
-        raise ReportError(f"{path.name}: not a Visual Studio TRX file")
+        raise TestReportError(f"{path.name}: not a Visual Studio TRX file")
     classes = {}
     for test in _iter(root, "UnitTest"):
         methods = _children(test, "TestMethod")
@@ -245,9 +242,9 @@ def _cucumber(path: Path) -> list[dict[str, Any]]:
     try:
         features = json.loads(path.read_text())
     except ValueError as exc:
-        raise ReportError(f"{path.name}: not JSON ({exc})") from None
+        raise TestReportError(f"{path.name}: not JSON ({exc})") from None
     if not isinstance(features, list):
-        raise ReportError(f"{path.name}: Cucumber JSON is a list of features")
+        raise TestReportError(f"{path.name}: Cucumber JSON is a list of features")
     out = []
     for feature in features:
         for element in feature.get("elements") or ():
@@ -316,7 +313,7 @@ def _int(value: Any) -> int:
 def _cobertura(path: Path) -> Coverage:
     root = _xml(path)
     if _local(root.tag) != "coverage" or root.get("lines-valid") is None:
-        raise ReportError(f"{path.name}: not Cobertura XML")
+        raise TestReportError(f"{path.name}: not Cobertura XML")
     lv, lc = _int(root.get("lines-valid")), _int(root.get("lines-covered"))
     bv, bc = _int(root.get("branches-valid")), _int(root.get("branches-covered"))
     return Coverage(lc, lv - lc, bc, bv - bc)
@@ -325,7 +322,7 @@ def _cobertura(path: Path) -> Coverage:
 def _jacoco(path: Path) -> Coverage:
     root = _xml(path)
     if _local(root.tag) != "report":
-        raise ReportError(f"{path.name}: not JaCoCo XML")
+        raise TestReportError(f"{path.name}: not JaCoCo XML")
     cov = Coverage()
     for counter in _children(root, "counter"):  # report-level totals
         if counter.get("type") == "LINE":
@@ -346,7 +343,7 @@ def _clover(path: Path) -> Coverage:
     projects = _children(root, "project") if _local(root.tag) == "coverage" else []
     metrics = _children(projects[0], "metrics") if projects else []
     if not metrics:
-        raise ReportError(f"{path.name}: not Clover XML")
+        raise TestReportError(f"{path.name}: not Clover XML")
     m = metrics[0]
     statements, covered = _int(m.get("statements")), _int(m.get("coveredstatements"))
     conds, covered_conds = _int(m.get("conditionals")), _int(m.get("coveredconditionals"))
@@ -357,9 +354,9 @@ def _simplecov(path: Path) -> Coverage:
     try:
         doc = json.loads(path.read_text())
     except ValueError as exc:
-        raise ReportError(f"{path.name}: not JSON ({exc})") from None
+        raise TestReportError(f"{path.name}: not JSON ({exc})") from None
     if not isinstance(doc, dict):
-        raise ReportError(f"{path.name}: not SimpleCov JSON")
+        raise TestReportError(f"{path.name}: not SimpleCov JSON")
     metrics = doc.get("metrics")
     if isinstance(metrics, dict) and "covered_lines" in metrics:  # simplecov-json gem
         covered, total = _int(metrics["covered_lines"]), _int(metrics.get("total_lines"))
@@ -368,7 +365,7 @@ def _simplecov(path: Path) -> Coverage:
     if coverage is None:  # .resultset.json: {"RSpec": {"coverage": {...}}}
         runs = [v for v in doc.values() if isinstance(v, dict) and "coverage" in v]
         if not runs:
-            raise ReportError(f"{path.name}: not SimpleCov JSON")
+            raise TestReportError(f"{path.name}: not SimpleCov JSON")
         coverage = runs[0]["coverage"]
     cov = Coverage(0, 0)
     branches_seen = False
@@ -426,13 +423,14 @@ def parse_coverage(path: Path, file_format: str) -> Coverage:
 
 
 @dataclass
-class ReportOutcome:
+class TestReportOutcome:
+    __test__ = False  # not a pytest class
     report: dict[str, Any]
     test_cases: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def build_reports(
+def build_test_reports(
     groups: dict[str, ReportGroupSpec],
     root: Path,
     *,
@@ -442,7 +440,7 @@ def build_reports(
     build_arn: str,
     created: datetime,
     on_problem: Callable[[str], None] | None = None,
-) -> list[ReportOutcome]:
+) -> list[TestReportOutcome]:
     """One boto3-shaped Report (and its TestCases) per report group with files."""
     outcomes = []
     for group in groups.values():
@@ -470,7 +468,7 @@ def build_reports(
             "exportConfig": {"exportConfigType": "NO_EXPORT"},
             "truncated": False,
         }
-        outcome = ReportOutcome(report)
+        outcome = TestReportOutcome(report)
         if not files:
             # as in CodeBuild, a group whose files are missing yields no report
             if on_problem is not None:
@@ -482,7 +480,7 @@ def build_reports(
             for arc, path in sorted(files.items()):
                 try:
                     cases = parse_tests(path, group.file_format)
-                except ReportError as exc:
+                except TestReportError as exc:
                     outcome.problems.append(str(exc))
                     continue
                 for case in cases:
@@ -507,7 +505,7 @@ def build_reports(
             for _arc, path in sorted(files.items()):
                 try:
                     cov = parse_coverage(path, group.file_format)
-                except ReportError as exc:
+                except TestReportError as exc:
                     outcome.problems.append(str(exc))
                     continue
                 for attr in (
