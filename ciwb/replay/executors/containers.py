@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, ImageMissingError
 from ciwb.images.host import (
     Arch,
-    ImageMissingError,
     docker_client,
     docker_platform,
     host_arch,
