@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ciwb.buildspec import parse_buildspec
-from ciwb.replay import ReplayRequest, run_replay
+from ciwb.replay import OutputOptions, ReplayOptions, SourceOptions, run_replay
 from ciwb.replay.environment import Masker
 from ciwb.replay.log import AgentLogWriter
 from ciwb.replay.runner import PhaseRunner
@@ -101,7 +101,10 @@ def main() -> None:
             for _ in range(REPEATS):
                 start = time.perf_counter()
                 result = run_replay(
-                    ReplayRequest(src, out_dir=root / "out", db=root / "b.duckdb", store=store)
+                    ReplayOptions(
+                        SourceOptions(src),
+                        output=OutputOptions(db=root / "b.duckdb", out=root / "out", store=store),
+                    )
                 )
                 full.append(time.perf_counter() - start)
                 assert result.status == "SUCCEEDED"

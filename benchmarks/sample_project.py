@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ciwb.experiments import run_experiment
+from ciwb.replay import CacheOptions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample-project"
 
@@ -43,7 +44,7 @@ def main() -> None:
                 image=images.get(arch),
                 db=Path(tmp) / "bench.duckdb",
                 out=Path(tmp) / "out",
-                cache_options=lambda name: {"root": Path(tmp) / "cache"} if name == "local" else {},
+                cache_options=CacheOptions(dir=Path(tmp) / "cache"),
             )
             for s in result.summary():
                 if s.phase == "INSTALL":

@@ -669,7 +669,7 @@ def replay_experiment(
         db=db,
         out=out,
         image=image,
-        cache_options=lambda name: CacheOptions(name, cache_location, cache_dir).strategy_options(),
+        cache_options=CacheOptions(location=cache_location, dir=cache_dir),
         on_run=progress,
         project=project,
         # used by a remote runner (codebuild) only

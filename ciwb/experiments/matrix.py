@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from ciwb.experiments.runs import (
 )
 from ciwb.images.host import host_arch, host_cpu, normalise_arch
 from ciwb.replay.build import run_replay
-from ciwb.replay.request import ReplayRequest, ReplayResult
+from ciwb.replay.options import (
+    BuildContext,
+    CacheOptions,
+    ExecutorOptions,
+    OutputOptions,
+    ReplayOptions,
+    SourceOptions,
+)
+from ciwb.replay.request import ReplayResult
 
 __all__ = ["run_experiment"]
 
@@ -52,7 +61,7 @@ def run_experiment(
     buildspec: str | None = None,
     db: Path | None = None,
     out: Path | None = None,
-    cache_options: Callable[[str], dict[str, Any]] | None = None,
+    cache_options: CacheOptions | None = None,  # location / dir; each cell names its cache
     project: str | None = None,
     image: str | None = None,
     on_run: Callable[[ExperimentRunRow], None] | None = None,
@@ -75,9 +84,10 @@ def run_experiment(
         raise CiwbError("an experiment needs at least one arch, compute and cache")
     # A remote runner needs the real --project (no default), checked now.
     remote = remote_runner(executor, project, **(executor_options or {}))
-    options = cache_options or (lambda _name: {})
+    settings = cache_options or CacheOptions()
+    cache_by_name = {name: replace(settings, cache=name) for name in {c.cache for c in cells}}
     # Every cache's options up front: a missing --cache-location fails before any run.
-    cache_opts_by_name = {name: options(name) for name in {c.cache for c in cells}}
+    cache_opts_by_name = {name: c.strategy_options() for name, c in cache_by_name.items()}
     if remote is not None:
         remote.check(source, buildspec)  # bad buildspec, missing project: nothing stored
     result = ExperimentResult(str(uuid.uuid4()))
@@ -110,7 +120,7 @@ def run_experiment(
             db=db,
             out=out,
             image=image,
-            cache_opts=cache_opts_by_name[cell.cache],
+            cache=cache_by_name[cell.cache],
             on_run=on_run,
         )
     return result
@@ -164,7 +174,7 @@ def _run_local_cell(
     db: Path | None,
     out: Path | None,
     image: str | None,
-    cache_opts: dict[str, Any],
+    cache: CacheOptions,
     on_run: Callable[[ExperimentRunRow], None] | None,
 ) -> None:
     """One cell's repetitions as local replays, each stored as it finishes."""
@@ -176,22 +186,15 @@ def _run_local_cell(
     # Each cell has its own cache namespace, so "cold" really starts empty.
     cache_project = f"{project}-exp-{experiment_id[:8]}-{cell.arch}-{cell.compute}"
     if cell.cache != "none":
-        get_cache(cell.cache, project=cache_project, **cache_opts).clear()
+        get_cache(cell.cache, project=cache_project, **cache.strategy_options()).clear()
+    request = ReplayOptions(
+        SourceOptions(source, buildspec=buildspec, project=project),
+        executor=ExecutorOptions(executor, arch=cell.arch, compute=cell.compute, image=image),
+        cache=cache,
+        output=OutputOptions(db=db, out=out),
+        build=BuildContext(cache_project=cache_project),
+    )
     for repetition in range(1, repeat + 1):
-        request = ReplayRequest(
-            source=source,
-            buildspec=buildspec,
-            executor=executor,
-            project=project,
-            db=db,
-            out_dir=out,
-            arch=cell.arch,
-            compute=cell.compute,
-            image=image,
-            cache=cell.cache,
-            cache_options=cache_opts,
-            cache_project=cache_project,
-        )
         started = utcnow()
         replay = run_replay(request)
         row = make_run_row(

@@ -17,7 +17,8 @@ from ciwb.experiments.codebuild_runner import CodeBuildRunner
 from ciwb.experiments.runs import Cell, ExperimentResult, ExperimentRunRow
 from ciwb.replay.batch import BatchResult
 from ciwb.replay.executors import EXECUTORS
-from ciwb.replay.options import ReplayOptions, replay_locally
+from ciwb.replay.local import replay_locally
+from ciwb.replay.options import ReplayOptions
 from ciwb.replay.request import ReplayResult
 
 __all__ = [

@@ -1,6 +1,5 @@
 """Local base images (debootstrap → docker import) and what this host can run."""
 
-from ciwb.errors import DockerUnavailableError, EmulationUnavailableError, ImageMissingError
 from ciwb.images.build import (
     DEFAULT_CACHE_DIR,
     DEFAULT_PACKAGES,
@@ -29,10 +28,7 @@ __all__ = [
     "DEFAULT_PACKAGES",
     "DEFAULT_SUITE",
     "Arch",
-    "DockerUnavailableError",
-    "EmulationUnavailableError",
     "ImageBuildResult",
-    "ImageMissingError",
     "build_image",
     "debian_mirror",
     "default_tag",

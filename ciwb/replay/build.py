@@ -33,8 +33,9 @@ from ciwb.replay.environment import (
 )
 from ciwb.replay.executors import Workspace, get_executor
 from ciwb.replay.log import AgentLogWriter
+from ciwb.replay.options import ExecutorOptions, ReplayOptions
 from ciwb.replay.record import mask_record, phase_records, store_replay
-from ciwb.replay.request import ReplayRequest, ReplayResult, TestReportSummary
+from ciwb.replay.request import ReplayResult, TestReportSummary
 from ciwb.replay.runner import PhaseResult, PhaseRunner
 from ciwb.replay.signals import sigterm_as_interrupt
 from ciwb.replay.testreports import build_test_reports
@@ -45,29 +46,36 @@ __all__ = ["Replay", "run_replay"]
 class Replay:
     """One replayed build. `run()` calls one method per step, in CodeBuild's phase order."""
 
-    def __init__(self, request: ReplayRequest, spec: Buildspec | None = None) -> None:
+    def __init__(self, request: ReplayOptions, spec: Buildspec | None = None) -> None:
         self.request = request
         self.spec = spec
-        self.source = request.source.resolve()
+        self.source = request.source.source.resolve()
         if not self.source.is_dir():
-            raise CiwbError(f"source {request.source} is not a directory")
-        self.project = request.project or self.source.name or "replay"
+            raise CiwbError(f"source {request.source.source} is not a directory")
+        self.project = request.source.project or self.source.name or "replay"
+        environment, build = request.environment, request.build
+        # start-build overrides win over the batch task's variables
+        self.overrides = {**build.env_variables, **environment.overrides()}
+        self.secrets = environment.secrets()
+        self.timeout_s = request.executor.timeout_s
         self.build_uuid = str(uuid.uuid4())
         self.submitted = utcnow()
         self.ident = BuildIdentity(
             self.project,
             self.build_uuid,
-            request.region,
-            request.account,
-            request.build_number or int(time.time()),
+            environment.build_region,
+            environment.account,
+            build.build_number or int(time.time()),
             int(time.time() * 1000),
         )
-        self.out_dir = (request.out_dir or Path("data/replays")) / self.build_uuid
+        self.out_dir = (request.output.out or Path("data/replays")) / self.build_uuid
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.out_dir / "build.log"
         self.masker = Masker()
-        self.log = AgentLogWriter(self.log_path, self.masker, echo=request.echo)
-        self.executor = get_executor(request.executor, **_executor_options(request))
+        self.log = AgentLogWriter(self.log_path, self.masker, echo=request.output.echo)
+        self.executor = get_executor(
+            request.executor.executor, **_executor_options(request.executor)
+        )
         self.notes = [self.executor.isolation]
         self.cache = _cache_for(request, self.project)
         self.cache_results: dict[str, Any] = {}
@@ -84,7 +92,7 @@ class Replay:
         self.runner: PhaseRunner | None = None
         self.env: dict[str, str] = {}
         self.source_info = git_source_info(self.source)
-        self.deadline = PhaseRunner.monotonic_deadline(request.timeout_s)
+        self.deadline = PhaseRunner.monotonic_deadline(self.timeout_s)
 
     def run(self) -> ReplayResult:
         """Every step; Ctrl-C or the timeout still ends in a written log and a stored record."""
@@ -98,9 +106,9 @@ class Replay:
             finally:
                 self.finalize()
         result = self.result()
-        if self.request.store:
+        if self.request.output.store:
             result.stored = store_replay(
-                self.request.db,
+                self.request.output.db,
                 build=result.record,
                 log_path=self.log_path,
                 reports=self.test_reports,
@@ -117,7 +125,7 @@ class Replay:
         exclude = [self.out_dir.resolve()]
         download = PhaseResult("DOWNLOAD_SOURCE", "SUCCEEDED", utcnow())
         self.workspace = workspace = self.executor.prepare(
-            self.source, honour_gitignore=self.request.honour_gitignore, exclude=exclude
+            self.source, honour_gitignore=self.request.source.honour_gitignore, exclude=exclude
         )
         provisioning.end = download.start = utcnow()
         log.agent("Phase complete: PROVISIONING State: SUCCEEDED", provisioning.end)
@@ -156,7 +164,7 @@ class Replay:
     def load_buildspec(self) -> Buildspec:
         assert self.workspace is not None
         log = self.log
-        path = locate_buildspec(self.workspace.host_src, self.request.buildspec)
+        path = locate_buildspec(self.workspace.host_src, self.request.source.buildspec)
         if self.spec is None:
             log.agent(f"YAML location is {path}")
             self.spec = load_buildspec(path)
@@ -178,31 +186,31 @@ class Replay:
         self.log.agent("Processing environment variables")
         secrets: dict[str, str] = {}
         if spec.env.parameter_store or spec.env.secrets_manager:
-            if request.secrets is None:
+            if self.secrets is None:
                 raise CiwbError(
                     "the buildspec uses parameter-store/secrets-manager",
                     hint="pass --secrets-file FILE or --resolve-secrets",
                 )
             secrets = resolve_secrets(
-                spec.env.parameter_store, spec.env.secrets_manager, request.secrets
+                spec.env.parameter_store, spec.env.secrets_manager, self.secrets
             )
             for value in secrets.values():
                 self.masker.add(value)
         codebuild = codebuild_variables(
             self.ident,
             src_dir=self.workspace.build_src,
-            image=request.image or self.workspace.image,
+            image=request.executor.image or self.workspace.image,
             log_path=self.build_uuid,
             source=self.source_info,
             initiator=f"ciwb-replay/{getpass.getuser()}",
-            batch_identifier=request.batch_identifier,
+            batch_identifier=request.build.batch_identifier,
         )
         return merge_environment(
             host=self.workspace.base_env,
             buildspec=spec.env.variables,
             secrets=secrets,
-            project=request.project_env,
-            overrides=request.env_overrides,
+            project={},  # a replay has no project: nothing between buildspec and overrides
+            overrides=self.overrides,
             codebuild=codebuild,
         )
 
@@ -218,7 +226,7 @@ class Replay:
                     workspace,
                     expand,
                     self.out_dir,
-                    self.request.unpacked,
+                    self.request.output.unpacked,
                     self.build_uuid,
                     self.log,
                 )
@@ -234,8 +242,8 @@ class Replay:
             upload=upload,
         )
         finished = threading.Event()
-        if self.request.cancel is not None:
-            _watch_cancel(self.request.cancel, runner, finished)
+        if self.request.build.cancel is not None:
+            _watch_cancel(self.request.build.cancel, runner, finished)
         cached = self.cache is not None and spec.cache is not None and bool(spec.cache.paths)
         if cached:
             self.cache_results["restore"] = _cache_restore(
@@ -268,7 +276,7 @@ class Replay:
             self.runner.close()
         self.collect_test_reports()
         if self.workspace is not None:
-            self.executor.teardown(self.workspace, keep=self.request.keep_workspace)
+            self.executor.teardown(self.workspace, keep=self.request.executor.keep_workspace)
         finalizing.end = log.agent("Phase complete: FINALIZING State: SUCCEEDED")
         log.agent("Phase context status code:  Message: ")
         self.phases.append(finalizing)
@@ -284,8 +292,8 @@ class Replay:
                 spec.reports,
                 workspace.host_src,
                 project=self.project,
-                region=self.request.region,
-                account=self.request.account,
+                region=self.ident.region,
+                account=self.ident.account,
                 build_arn=self.ident.build_arn,
                 created=utcnow(),
                 on_problem=log.agent,
@@ -329,19 +337,18 @@ class Replay:
         workspace, spec, ident = self.workspace, self.spec, self.ident
         reports, artifacts, exported = self.test_reports, self.artifacts, self.exported
         source_info = self.source_info
-        env_type = request.environment_type or (
+        env_type = request.build.environment_type or (
             workspace.environment_type if workspace else "LINUX_CONTAINER"
         )
         environment: dict[str, Any] = {
             "type": env_type,
-            "image": request.image or (workspace.image if workspace else "local"),
+            "image": request.executor.image or (workspace.image if workspace else "local"),
             "privilegedMode": False,
             "environmentVariables": [
-                {"name": k, "value": v, "type": "PLAINTEXT"}
-                for k, v in {**request.project_env, **request.env_overrides}.items()
+                {"name": k, "value": v, "type": "PLAINTEXT"} for k, v in self.overrides.items()
             ],
         }
-        compute_type = request.compute_type or (workspace.compute_type if workspace else None)
+        compute_type = request.build.compute_type or (workspace.compute_type if workspace else None)
         if compute_type:
             # a local run has no CodeBuild compute type: none is recorded (so no price is
             # implied) unless a batch task, the caller or a container executor names one
@@ -360,8 +367,8 @@ class Replay:
             "phases": phase_records(self.phases),
             "source": {
                 "type": "NO_SOURCE",
-                "location": str(request.source.resolve()),
-                "buildspec": request.buildspec or "buildspec.yml",
+                "location": str(self.source),
+                "buildspec": request.source.buildspec or "buildspec.yml",
             },
             "environment": environment,
             "serviceRole": arns.role_arn(ident.account, "ciwb-replay"),
@@ -369,17 +376,15 @@ class Replay:
                 "deepLink": self.log_path.resolve().as_uri(),
                 "cloudWatchLogs": {"status": "DISABLED"},
             },
-            "timeoutInMinutes": max(1, int(-(-request.timeout_s // 60)))
-            if request.timeout_s
-            else 60,
+            "timeoutInMinutes": max(1, int(-(-self.timeout_s // 60))) if self.timeout_s else 60,
             "queuedTimeoutInMinutes": 480,
             "buildComplete": True,
             "initiator": f"ciwb-replay/{getpass.getuser()}",
             "exportedEnvironmentVariables": [{"name": k, "value": v} for k, v in exported.items()],
             "reportArns": [r["arn"] for r, _ in reports],
         }
-        if request.batch_arn:
-            record["buildBatchArn"] = request.batch_arn
+        if request.build.batch_arn:
+            record["buildBatchArn"] = request.build.batch_arn
         primary = [a for a in artifacts if a.identifier is None]
         if primary and primary[0].zip_path:
             record["artifacts"] = {"location": primary[0].zip_path.resolve().as_uri()}
@@ -393,19 +398,17 @@ class Replay:
                 for a in secondary
             ]
         if spec is not None and spec.cache is not None:
-            kind = {"s3": "S3", "local": "LOCAL"}.get(request.cache, "NO_CACHE")
+            kind = {"s3": "S3", "local": "LOCAL"}.get(request.cache.cache, "NO_CACHE")
             record["cache"] = {"type": kind}
-            if kind == "S3" and request.cache_options.get("location"):
-                record["cache"]["location"] = str(request.cache_options["location"]).removeprefix(
-                    "s3://"
-                )
+            if kind == "S3" and request.cache.location:
+                record["cache"]["location"] = request.cache.location.removeprefix("s3://")
             if kind == "LOCAL":
                 record["cache"]["modes"] = ["LOCAL_CUSTOM_CACHE"]
         return record
 
 
-def run_replay(request: ReplayRequest, spec: Buildspec | None = None) -> ReplayResult:
-    """Run one build of `request.source` and store it with origin='replay'."""
+def run_replay(request: ReplayOptions, spec: Buildspec | None = None) -> ReplayResult:
+    """Run one build of `request.source.source` and store it with origin='replay'."""
     return Replay(request, spec).run()
 
 
@@ -467,33 +470,36 @@ def _summary(report: dict[str, Any], problems: list[str]) -> TestReportSummary:
 # ---- executor options and the build cache (restore before INSTALL, save after the build)
 
 
-def _executor_options(request: ReplayRequest) -> dict[str, Any]:
-    if request.executor == "docker":
+def _executor_options(options: ExecutorOptions) -> dict[str, Any]:
+    if options.executor == "docker":
         return {
-            "arch": request.arch,
-            "compute": request.compute or "small",
-            "image": request.image,
-            "privileged": request.privileged,
+            "arch": options.arch,
+            "compute": options.compute or "small",
+            "image": options.image,
+            "privileged": options.privileged,
         }
-    if request.arch:
+    if options.arch:
         from ciwb.images.host import host_arch, normalise_arch
 
-        if normalise_arch(request.arch) != host_arch():
+        if normalise_arch(options.arch) != host_arch():
             raise CiwbError(
-                f"the {request.executor} executor runs on this {host_arch()} host; "
-                f"{request.arch} was asked for",
+                f"the {options.executor} executor runs on this {host_arch()} host; "
+                f"{options.arch} was asked for",
                 hint="use --executor docker --arch ...",
             )
     return {}
 
 
-def _cache_for(request: ReplayRequest, project: str) -> Any:
-    if request.cache == "none":
+def _cache_for(request: ReplayOptions, project: str) -> Any:
+    cache, environment = request.cache, request.environment
+    if cache.cache == "none":
         return None
     from ciwb.replay.cache import get_cache
 
     return get_cache(
-        request.cache, project=request.cache_project or project, **request.cache_options
+        cache.cache,
+        project=request.build.cache_project or project,
+        **cache.strategy_options(profile=environment.profile, region=environment.region),
     )
 
 

@@ -1,25 +1,26 @@
-"""The options of `ciwb replay run`, in a few groups, and the local replay they describe.
+"""The options of `ciwb replay run`, in a few groups: the replay engine's request.
 
-The CLI builds one `ReplayOptions` from its flags; the library turns it into the engine's
-`ReplayRequest` (one build) or a batch run. A new flag is a field here and an option in
-ciwb/cli.py, nothing in between.
+The CLI builds one `ReplayOptions` from its flags and the engine (ciwb.replay.build, the batch
+runner) reads the groups as they are; batch and experiment runners `dataclasses.replace` one
+group per build. A new flag is a field in its group and an option in ciwb/cli.py, nothing in
+between. Values that need reading (the env file, the secrets, durations) are read by the group's
+methods, so `check()` can fail on all of them before anything runs.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ciwb.buildspec import load_buildspec
 from ciwb.errors import CiwbError
-from ciwb.replay.batch import BatchResult, plan_batch, run_batch
-from ciwb.replay.build import run_replay
 from ciwb.replay.environment import SecretSource, load_secrets_file, read_env_file
-from ciwb.replay.request import DEFAULT_REGION, ReplayRequest, ReplayResult
+from ciwb.replay.request import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 __all__ = [
+    "BuildContext",
     "CacheOptions",
     "EnvironmentOptions",
     "ExecutorOptions",
@@ -27,7 +28,6 @@ __all__ = [
     "ReplayOptions",
     "SourceOptions",
     "parse_duration",
-    "replay_locally",
 ]
 
 
@@ -64,6 +64,16 @@ class EnvironmentOptions:
     resolve_secrets: bool = False  # read them from AWS
     profile: str | None = None
     region: str | None = None
+    account: str = DEFAULT_ACCOUNT  # in the replayed build's ARNs
+
+    @property
+    def build_region(self) -> str:
+        """The region in the replayed build's ARNs and AWS_REGION."""
+        return self.region or DEFAULT_REGION
+
+    def overrides(self) -> dict[str, str]:
+        """The env file's variables (start-build overrides; they win over the buildspec)."""
+        return read_env_file(self.env_file) if self.env_file else {}
 
     def secrets(self) -> SecretSource | None:
         if self.secrets_file is not None and self.resolve_secrets:
@@ -88,6 +98,7 @@ class ExecutorOptions:
     image: str | None = None
     privileged: bool = False
     timeout: str | None = None  # 90s, 15m, 1h
+    keep_workspace: bool = False  # debugging: leave the workspace behind
 
     @property
     def timeout_s(self) -> float | None:
@@ -137,50 +148,38 @@ class OutputOptions:
 
 
 @dataclass(frozen=True)
+class BuildContext:
+    """What a batch or an experiment sets per build; empty for `ciwb replay run`."""
+
+    batch_identifier: str | None = None
+    batch_arn: str | None = None
+    build_number: int | None = None  # default: the start time in seconds
+    env_variables: dict[str, str] = field(default_factory=dict)  # batch task's; overrides win
+    environment_type: str | None = None  # batch task env.type (recorded)
+    compute_type: str | None = None  # batch task env.compute-type (recorded)
+    cache_project: str | None = None  # whose cache (default: the project)
+    cancel: threading.Event | None = None  # fast-fail in batches
+
+
+@dataclass(frozen=True)
 class ReplayOptions:
-    """Everything `ciwb replay run` is told, grouped."""
+    """Everything `ciwb replay run` is told, grouped; the engine's request for one build.
+
+    `build` is the per-build context a batch or an experiment sets; the CLI leaves it empty.
+    """
 
     source: SourceOptions
     environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     cache: CacheOptions = field(default_factory=CacheOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
+    build: BuildContext = field(default_factory=BuildContext)
 
-    def request(self) -> ReplayRequest:
-        """The engine's request for one local build."""
-        src, env, ex, out = self.source, self.environment, self.executor, self.output
-        return ReplayRequest(
-            source=src.source,
-            buildspec=src.buildspec,
-            executor=ex.executor,
-            project=src.project,
-            region=env.region or DEFAULT_REGION,
-            env_overrides=read_env_file(env.env_file) if env.env_file else {},
-            secrets=env.secrets(),
-            timeout_s=ex.timeout_s,
-            out_dir=out.out,
-            unpacked=out.unpacked,
-            honour_gitignore=src.honour_gitignore,
-            db=out.db,
-            store=out.store,
-            echo=out.echo,
-            arch=ex.arch,
-            compute=ex.compute,
-            image=ex.image,
-            privileged=ex.privileged,
-            cache=self.cache.cache,
-            cache_options=self.cache.strategy_options(profile=env.profile, region=env.region),
+    def check(self) -> None:
+        """Read every option that can be wrong (files, durations, the cache), before any build."""
+        self.environment.overrides()
+        self.environment.secrets()
+        self.executor.timeout_s  # noqa: B018 - parsed for its error
+        self.cache.strategy_options(
+            profile=self.environment.profile, region=self.environment.region
         )
-
-
-def replay_locally(options: ReplayOptions) -> ReplayResult | BatchResult:
-    """One build (or the buildspec's batch) on this host, through a local executor."""
-    request = options.request()
-    if options.source.batch:
-        path = Path(options.source.buildspec or "buildspec.yml")
-        source = options.source.source
-        spec = load_buildspec(path if path.is_absolute() else source / path)
-        if spec.batch is None:
-            raise CiwbError(f"{spec.path} has no batch section")
-        return run_batch(request, plan_batch(spec.batch))
-    return run_replay(request)

@@ -1,62 +1,23 @@
-"""One replayed build's request (`ReplayRequest`) and its result (`ReplayResult`)."""
+"""One replayed build's result (`ReplayResult`); its request is ciwb.replay.options."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ciwb.replay.artifacts import ArtifactResult
-from ciwb.replay.environment import SecretSource
 from ciwb.replay.runner import PhaseResult
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REGION",
-    "ReplayRequest",
     "ReplayResult",
     "TestReportSummary",
 ]
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
-
-
-@dataclass
-class ReplayRequest:
-    source: Path
-    buildspec: str | None = None  # path relative to source, or absolute; default buildspec.yml
-    executor: str = "local"
-    project: str | None = None
-    region: str = DEFAULT_REGION
-    account: str = DEFAULT_ACCOUNT
-    env_overrides: dict[str, str] = field(default_factory=dict)  # start-build overrides
-    project_env: dict[str, str] = field(default_factory=dict)
-    secrets: SecretSource | None = None
-    timeout_s: float | None = None
-    out_dir: Path | None = None
-    unpacked: bool = False
-    honour_gitignore: bool = False
-    keep_workspace: bool = False
-    db: Path | None = None
-    store: bool = True
-    echo: bool = False
-    batch_identifier: str | None = None
-    batch_arn: str | None = None
-    build_number: int | None = None
-    environment_type: str | None = None  # batch task env.type override (recorded)
-    compute_type: str | None = None
-    image: str | None = None
-    cancel: threading.Event | None = None  # fast-fail in batches
-    # docker executor: platform, compute shape (limits), --privileged
-    arch: str | None = None
-    compute: str | None = None
-    privileged: bool = False
-    # cache strategy by name (ciwb.replay.cache registry) and its options (s3: location=...)
-    cache: str = "none"
-    cache_options: dict[str, Any] = field(default_factory=dict)
-    cache_project: str | None = None  # whose cache (default: the project)
 
 
 @dataclass

@@ -274,7 +274,7 @@ def test_s3_cells_get_a_fresh_cache_prefix_per_experiment_and_cell(
         executor="codebuild",
         project=PROJECT,
         db=tmp_path / "ciwb.duckdb",
-        cache_options=lambda name: {"location": "s3://bucket/cache"} if name == "s3" else {},
+        cache_options=CacheOptions(location="s3://bucket/cache"),
         executor_options=_quick(),
     )
     caches = {p["cacheOverride"]["type"]: p["cacheOverride"] for p in codebuild.started}

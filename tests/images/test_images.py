@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from ciwb.errors import CiwbError
+from ciwb.errors import CiwbError, DockerUnavailableError
 from ciwb.images import (
-    DockerUnavailableError,
     build_image,
     debian_mirror,
     default_tag,

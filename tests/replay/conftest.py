@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ciwb.replay import ReplayRequest, ReplayResult, run_replay
+from ciwb.replay import OutputOptions, ReplayOptions, ReplayResult, SourceOptions, run_replay
 
 
 @pytest.fixture
@@ -28,13 +28,28 @@ def make_source(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def replay(make_source, tmp_path: Path) -> Callable[..., ReplayResult]:
-    """Run a buildspec text through the real runner; stores into tmp_path/ciwb.duckdb."""
+    """Run a buildspec text through the real runner; stores into tmp_path/ciwb.duckdb.
 
-    def run(buildspec: str, files: dict[str, str] | None = None, **options) -> ReplayResult:
-        src = make_source(buildspec, files, name=options.pop("name", "app"))
-        request = ReplayRequest(
-            source=src, out_dir=tmp_path / "out", db=tmp_path / "ciwb.duckdb", **options
+    `groups` are ReplayOptions' other groups (environment=, executor=, cache=, build=).
+    """
+
+    def run(
+        buildspec: str,
+        files: dict[str, str] | None = None,
+        *,
+        name: str = "app",
+        project: str | None = None,
+        unpacked: bool = False,
+        **groups,
+    ) -> ReplayResult:
+        src = make_source(buildspec, files, name=name)
+        options = ReplayOptions(
+            SourceOptions(src, project=project),
+            output=OutputOptions(
+                db=tmp_path / "ciwb.duckdb", out=tmp_path / "out", unpacked=unpacked
+            ),
+            **groups,
         )
-        return run_replay(request)
+        return run_replay(options)
 
     return run

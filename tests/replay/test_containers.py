@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ciwb.errors import DockerUnavailableError, EmulationUnavailableError, ImageMissingError
 from ciwb.images import (
-    DockerUnavailableError,
-    EmulationUnavailableError,
-    ImageMissingError,
     default_tag,
     host_arch,
 )

@@ -14,6 +14,7 @@ import pytest
 from ciwb.errors import CiwbError
 from ciwb.experiments import run_experiment
 from ciwb.images import host_arch
+from ciwb.replay import BuildContext, CacheOptions, ExecutorOptions
 from support.replay import log_text, phase_statuses
 from support.tiers import needs_docker, needs_qemu
 
@@ -55,7 +56,8 @@ cache:
     [("amd64", "x86_64", "LINUX_CONTAINER"), ("arm64", "aarch64", "ARM_CONTAINER")],
 )
 def test_same_buildspec_on_both_architectures(replay, arch, machine, env_type) -> None:
-    result = replay(UNAME, executor="docker", arch=arch, compute="small", name=f"app-{arch}")
+    docker = ExecutorOptions("docker", arch=arch, compute="small")
+    result = replay(UNAME, executor=docker, name=f"app-{arch}")
     assert result.status == "SUCCEEDED", log_text(result)
     # small is 2 vCPUs (CodeBuild's table), capped at this host's CPUs
     cpus = min(2, os.cpu_count() or 1)
@@ -71,10 +73,9 @@ def test_same_buildspec_on_both_architectures(replay, arch, machine, env_type) -
 @needs_docker
 def test_cache_is_restored_before_install_and_saved_after(replay, tmp_path: Path) -> None:
     options = dict(
-        executor="docker",
-        cache="local",
-        cache_project="shared",
-        cache_options={"root": tmp_path / "cache"},
+        executor=ExecutorOptions("docker"),
+        cache=CacheOptions("local", dir=tmp_path / "cache"),
+        build=BuildContext(cache_project="shared"),
     )
     files = {"requirements.txt": "lib==1\n"}
     cold = replay(CACHED, files, name="cold", **options)
@@ -98,7 +99,7 @@ def test_cache_is_restored_before_install_and_saved_after(replay, tmp_path: Path
 def test_local_executor_refuses_a_foreign_arch(replay) -> None:
     foreign = "arm64" if host_arch() == "amd64" else "amd64"
     with pytest.raises(CiwbError, match="use --executor docker"):
-        replay(UNAME, executor="local", arch=foreign)
+        replay(UNAME, executor=ExecutorOptions("local", arch=foreign))
 
 
 @pytest.mark.docker
@@ -116,7 +117,7 @@ def test_experiment_stores_cold_then_warm_runs_per_cell(make_source, tmp_path: P
         repeat=2,
         db=db,
         out=tmp_path / "out",
-        cache_options=lambda name: {"root": tmp_path / "cache"} if name == "local" else {},
+        cache_options=CacheOptions(dir=tmp_path / "cache"),
     )
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(

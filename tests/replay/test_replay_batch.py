@@ -6,7 +6,7 @@ import pytest
 
 from ciwb.buildspec import parse_buildspec
 from ciwb.errors import BatchCycleError
-from ciwb.replay import ReplayRequest, plan_batch, run_batch
+from ciwb.replay import OutputOptions, ReplayOptions, SourceOptions, plan_batch, run_batch
 from ciwb.store import connect
 
 
@@ -104,7 +104,9 @@ phases:
 def _run(make_source, tmp_path, **fmt):
     src = make_source(BATCH.format(**fmt), name=f"b{len(list(tmp_path.iterdir()))}")
     spec, _ = parse_buildspec((src / "buildspec.yml").read_text())
-    request = ReplayRequest(src, out_dir=tmp_path / "out", db=tmp_path / "ciwb.duckdb")
+    request = ReplayOptions(
+        SourceOptions(src), output=OutputOptions(db=tmp_path / "ciwb.duckdb", out=tmp_path / "out")
+    )
     return run_batch(request, plan_batch(spec.batch), max_parallel=2)
 
 
@@ -163,7 +165,9 @@ def test_fast_fail_stops_a_running_sibling(make_source, tmp_path):
                   false; fi
         """)
     spec, _ = parse_buildspec((src / "buildspec.yml").read_text())
-    request = ReplayRequest(src, out_dir=tmp_path / "out", db=tmp_path / "ciwb.duckdb")
+    request = ReplayOptions(
+        SourceOptions(src), output=OutputOptions(db=tmp_path / "ciwb.duckdb", out=tmp_path / "out")
+    )
     result = run_batch(request, plan_batch(spec.batch), max_parallel=2)
     assert result.children["fails"].status == "FAILED"
     assert result.children["slow"].status == "STOPPED"

@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from ciwb.errors import CiwbError
-from ciwb.replay import ReplayRequest, read_env_file, run_replay
-from ciwb.replay.environment import Masker, SecretSource, load_secrets_file, parse_secret_ref
+from ciwb.replay import (
+    EnvironmentOptions,
+    OutputOptions,
+    ReplayOptions,
+    SourceOptions,
+    read_env_file,
+    run_replay,
+)
+from ciwb.replay.environment import Masker, SecretSource, parse_secret_ref
 from ciwb.store import connect
 from support.replay import log_text
 
@@ -66,12 +73,10 @@ def test_codebuild_variables_have_aws_formats_and_git_source_version(make_source
         ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     result = run_replay(
-        ReplayRequest(
-            src,
-            out_dir=tmp_path / "out",
-            db=tmp_path / "db.duckdb",
-            region="eu-west-1",
-            account="123456789012",
+        ReplayOptions(
+            SourceOptions(src),
+            environment=EnvironmentOptions(region="eu-west-1", account="123456789012"),
+            output=OutputOptions(db=tmp_path / "db.duckdb", out=tmp_path / "out"),
         )
     )
     env = _env_lines(result)
@@ -97,8 +102,10 @@ def test_env_file_overrides_the_buildspec(make_source, tmp_path):
     overrides = read_env_file(env_file, host={"FROM_HOST": "h"})
     assert overrides == {"BOTH": "override=with=equals", "FROM_HOST": "h"}
     result = run_replay(
-        ReplayRequest(
-            src, out_dir=tmp_path / "o", db=tmp_path / "d.duckdb", env_overrides=overrides
+        ReplayOptions(
+            SourceOptions(src),
+            environment=EnvironmentOptions(env_file=env_file),
+            output=OutputOptions(db=tmp_path / "d.duckdb", out=tmp_path / "o"),
         )
     )
     env = _env_lines(result)
@@ -177,14 +184,16 @@ def test_secrets_from_a_file_are_masked_and_never_stored(replay, tmp_path):
         'secrets-manager:\n  db:\n    stages:\n      AWSCURRENT: \'{"password": "pw-current"}\'\n'
         '      AWSPREVIOUS: \'{"password": "pw-previous"}\'\n'
     )
-    result = replay(SECRET_SPEC, secrets=load_secrets_file(secrets_file))
+    result = replay(SECRET_SPEC, environment=EnvironmentOptions(secrets_file=secrets_file))
     assert result.status == "SUCCEEDED"
     _assert_masked(result, tmp_path, ["tok-123", "pw-current", "pw-previous"])
     _assert_resolved(result, "tok-123", "pw-current", "pw-previous")
 
 
 def test_a_missing_secret_fails_download_source(replay, tmp_path):
-    result = replay(SECRET_SPEC, secrets=SecretSource(parameters={"/app/token": "t"}))
+    secrets_file = tmp_path / "secrets.yml"
+    secrets_file.write_text("parameter-store:\n  /app/token: t\n")  # no secrets-manager db
+    result = replay(SECRET_SPEC, environment=EnvironmentOptions(secrets_file=secrets_file))
     download = next(p for p in result.phases if p.phase_type == "DOWNLOAD_SOURCE")
     assert download.status == "FAILED" and download.context_code == "CLIENT_ERROR"
     assert "db not found" in download.context_message
@@ -199,8 +208,8 @@ def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_pat
     sm = session.client("secretsmanager")
     sm.create_secret(Name="db", SecretString=json.dumps({"password": "pw-old"}))
     sm.put_secret_value(SecretId="db", SecretString=json.dumps({"password": "pw-new"}))
-    source = SecretSource(session=session, region="us-east-1")
-    result = replay(SECRET_SPEC, secrets=source)
+    resolve = EnvironmentOptions(resolve_secrets=True, region="us-east-1")
+    result = replay(SECRET_SPEC, environment=resolve)
     assert result.status == "SUCCEEDED", log_text(result)
     _assert_masked(result, tmp_path, ["tok-aws", "pw-new", "pw-old"])
     # put_secret_value moved AWSCURRENT to pw-new and AWSPREVIOUS to pw-old
@@ -213,7 +222,7 @@ def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_pat
     values = resolve_secrets(
         {"PARAM": "/app/token"},
         {"NOW": "db:password", "BEFORE": "db:password:AWSPREVIOUS", "BY_ID": f"db:::{old_id}"},
-        source,
+        SecretSource(session=session, region="us-east-1"),
     )
     assert values == {
         "PARAM": "tok-aws",

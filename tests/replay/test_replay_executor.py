@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from ciwb.errors import CiwbError
-from ciwb.replay import ReplayRequest, run_replay
+from ciwb.replay import OutputOptions, ReplayOptions, SourceOptions, run_replay
 from ciwb.replay.executors import EXECUTORS, get_executor
 
 
@@ -36,8 +36,9 @@ def test_honour_gitignore_copies_only_what_git_would_commit(make_source, tmp_pat
     subprocess.run(["git", "init", "-q", str(src)], check=True)
     for honour, expected in ((True, False), (False, True)):
         result = run_replay(
-            ReplayRequest(
-                src, out_dir=tmp_path / "out", db=tmp_path / "db.duckdb", honour_gitignore=honour
+            ReplayOptions(
+                SourceOptions(src, honour_gitignore=honour),
+                output=OutputOptions(db=tmp_path / "db.duckdb", out=tmp_path / "out"),
             )
         )
         listing = next(
@@ -52,7 +53,8 @@ def test_honour_gitignore_outside_a_repository_is_a_clear_error(make_source, tmp
     src = make_source("version: 0.2\nphases:\n  build:\n    commands: [true]\n")
     with pytest.raises(CiwbError, match="not a git repository"):
         run_replay(
-            ReplayRequest(
-                src, out_dir=tmp_path / "o", db=tmp_path / "d.duckdb", honour_gitignore=True
+            ReplayOptions(
+                SourceOptions(src, honour_gitignore=True),
+                output=OutputOptions(db=tmp_path / "d.duckdb", out=tmp_path / "o"),
             )
         )

@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from ciwb.replay import ExecutorOptions
 from ciwb.store import connect
 from support.replay import StartedClock, phase_statuses, written
 
@@ -45,7 +46,7 @@ def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path,
           post_build:
             commands: [echo should-not-run]
         """,
-        timeout_s=1.5,
+        executor=ExecutorOptions(timeout="1.5s"),
     )
     statuses = phase_statuses(result)
     assert result.status == "TIMED_OUT"
@@ -130,7 +131,7 @@ def test_a_timeout_while_naming_artifacts_is_a_timeout_not_an_artifact_error(
     result = replay(
         f"version: 0.2\nphases:\n  build:\n    commands: [touch out.txt, echo 1 > {built}]\n"
         "artifacts:\n  files: [out.txt]\n  name: app-$(sleep 30)\n",
-        timeout_s=1.5,
+        executor=ExecutorOptions(timeout="1.5s"),
     )
     assert result.status == "TIMED_OUT"
     assert phase_statuses(result)["UPLOAD_ARTIFACTS"] == "TIMED_OUT"

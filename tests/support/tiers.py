@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from ciwb.images import DockerUnavailableError, default_tag
+from ciwb.errors import DockerUnavailableError
+from ciwb.images import default_tag
 from ciwb.images import host as host_mod
 from support.chromium import CHROMIUM
 

@@ -14,8 +14,8 @@ from ciwb.codebuild import arns
 from ciwb.codebuild.clock import utcnow
 from ciwb.replay.batch.plan import BatchPlan, PlannedBuild
 from ciwb.replay.build import run_replay
+from ciwb.replay.options import ReplayOptions
 from ciwb.replay.record import store_replay
-from ciwb.replay.request import ReplayRequest
 
 __all__ = ["BatchResult", "run_batch"]
 
@@ -31,12 +31,14 @@ class BatchResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def run_batch(request: ReplayRequest, plan: BatchPlan, *, max_parallel: int = 2) -> BatchResult:
-    """Run a plan layer by layer; `request` is the parent ReplayRequest."""
-    project = request.project or request.source.resolve().name or "replay"
+def run_batch(request: ReplayOptions, plan: BatchPlan, *, max_parallel: int = 2) -> BatchResult:
+    """Run a plan layer by layer; `request` is the parent build's options."""
+    request.check()  # a bad option fails once, before any child starts
+    project = request.source.project or request.source.source.resolve().name or "replay"
     batch_uuid = str(uuid.uuid4())
     batch_id = arns.build_id(project, batch_uuid)
-    batch_arn = arns.batch_arn(request.region, request.account, batch_id)
+    environment = request.environment
+    batch_arn = arns.batch_arn(environment.build_region, environment.account, batch_id)
     started = utcnow()
     cancel = threading.Event()
     results: dict[str, Any] = {}
@@ -48,16 +50,22 @@ def run_batch(request: ReplayRequest, plan: BatchPlan, *, max_parallel: int = 2)
     def child(build: PlannedBuild, n: int) -> None:
         sub = replace(
             request,
-            project=project,
-            buildspec=build.buildspec or request.buildspec,
-            env_overrides={**build.env_variables, **request.env_overrides},
-            batch_identifier=build.identifier,
-            batch_arn=batch_arn,
-            build_number=number + n,
-            environment_type=build.env_type,
-            compute_type=build.compute_type,
-            image=build.image,
-            cancel=cancel,
+            source=replace(
+                request.source,
+                project=project,
+                buildspec=build.buildspec or request.source.buildspec,
+            ),
+            executor=replace(request.executor, image=build.image),
+            build=replace(
+                request.build,
+                batch_identifier=build.identifier,
+                batch_arn=batch_arn,
+                build_number=number + n,
+                env_variables=build.env_variables,  # under the parent's start-build overrides
+                environment_type=build.env_type,
+                compute_type=build.compute_type,
+                cancel=cancel,
+            ),
         )
         result = run_replay(sub)
         with lock:
@@ -95,8 +103,8 @@ def run_batch(request: ReplayRequest, plan: BatchPlan, *, max_parallel: int = 2)
         status = "STOPPED"
     record = _batch_record(batch_id, batch_arn, project, plan, results, status, started, ended)
     stored = None
-    if request.store:
-        stored = store_replay(request.db, batch=record)
+    if request.output.store:
+        stored = store_replay(request.output.db, batch=record)
     return BatchResult(batch_id, batch_arn, status, results, record, stored, skipped)
 
 
