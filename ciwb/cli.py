@@ -75,6 +75,12 @@ def demo(
     ] = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same history).")] = 7,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    bill: Annotated[
+        bool,
+        typer.Option(
+            "--bill/--no-bill", help="Also write and import a CUR 2.0 export (data/demo.bill/)."
+        ),
+    ] = True,
 ) -> None:
     """Generate a realistic synthetic CodeBuild history and load it through normalisation."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -94,7 +100,7 @@ def demo(
         def on_progress(stage: str, done: int, total: int) -> None:
             progress.update(task, description=stage, completed=done, total=total)
 
-        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress)
+        summary = load_demo(db, builds=builds, seed=seed, progress=on_progress, bill=bill)
 
     table = Table(title=f"demo history in {summary.db}")
     table.add_column("table")
@@ -724,6 +730,12 @@ SinceOption = Annotated[
     str | None, typer.Option("--since", help="Builds started on/after: 2025-01-31, 90d, 12w.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PricesOption = Annotated[
+    str,
+    typer.Option(
+        "--prices", help="bill: effective rates from an imported bill where there is one; list."
+    ),
+]
 
 
 def _print_json(data: object) -> None:
@@ -754,12 +766,13 @@ def _render_frame(frame: object, title: str, money: tuple[str, ...] = ()) -> Non
 def pricing_show(
     region: Annotated[str | None, typer.Option("--region", help="Only this region.")] = None,
     db: DbOption = None,
+    prices: PricesOption = "bill",
     as_json: JsonOption = False,
 ) -> None:
-    """Prices in force (seed CSVs in data/pricing plus refreshed rows in the store)."""
+    """Prices in force (seed CSVs in data/pricing, refreshed rows and bill rates in the store)."""
     from ciwb.cost import show_prices
 
-    frame = show_prices(db, region=region)
+    frame = show_prices(db, region=region, prices=prices)
     if as_json:
         _print_json(frame.to_dicts())
         return
@@ -794,6 +807,7 @@ def cost_summary_cmd(
     until: Annotated[str | None, typer.Option("--until", help="Builds started before.")] = None,
     by: Annotated[str, typer.Option("--by", help="project | month | compute | arch")] = "project",
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    prices: PricesOption = "bill",
     as_json: JsonOption = False,
 ) -> None:
     """Cost bounds (queue time unbilled / billed) grouped by project, month, compute or arch."""
@@ -801,7 +815,10 @@ def cost_summary_cmd(
     from ciwb.store import Selection
 
     summary = cost_summary(
-        db, Selection(since, until), by=by, options=BillingOptions(free_tier=free_tier)
+        db,
+        Selection(since, until),
+        by=by,
+        options=BillingOptions(free_tier=free_tier, prices=prices),
     )
     if as_json:
         _print_json(summary.to_dict())
@@ -845,11 +862,12 @@ def cost_phases(
 def cost_save(
     db: DbOption = None,
     free_tier: Annotated[bool, typer.Option("--free-tier", help="Apply the free tier.")] = False,
+    prices: PricesOption = "bill",
 ) -> None:
     """Write per-build cost bounds into the store's build_costs table (a snapshot)."""
     from ciwb.cost import BillingOptions, save_build_costs
 
-    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier))
+    rows = save_build_costs(db, options=BillingOptions(free_tier=free_tier, prices=prices))
     console.print(f"build_costs: {rows:,} builds costed")
 
 
@@ -901,6 +919,118 @@ def cost_whatif(
     console.print(f"[bold]unpriced builds:[/] {result.unpriced_builds:,}")
     for note in result.notes:
         console.print(f"  {note}", style="dim")
+
+
+# --------------------------------------------------------------------------- bill
+# The bill (`ciwb bill …`): CUR / Data Exports / Cost Explorer → store; logic in ciwb.bill.
+
+bill_app = typer.Typer(
+    help="Import the AWS bill (CUR, Data Exports, Cost Explorer) and reconcile it with builds.",
+    no_args_is_help=True,
+)
+app.add_typer(bill_app, name="bill")
+
+
+def _print_import(summary: object, as_json: bool) -> None:
+    from ciwb.bill import ImportSummary
+
+    assert isinstance(summary, ImportSummary)
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    periods = ", ".join(
+        f"{p:%Y-%m}{' (open)' if p in summary.open_periods else ''}" for p in summary.periods
+    )
+    console.print(
+        f"{summary.line_items:,} CodeBuild line items from {summary.files} file(s) "
+        f"({summary.format}) for {periods}; {summary.replaced_line_items:,} replaced"
+    )
+    for usage_type, rows in summary.unknown_usage_types.items():
+        console.print(f"[yellow]unknown usage type {usage_type}: {rows} line items kept[/]")
+    if summary.inferred_usage_types:
+        console.print(
+            "inferred usage-type rules: " + ", ".join(summary.inferred_usage_types), style="dim"
+        )
+    for folder in summary.folders_without_codebuild:
+        console.print(f"[yellow]period {folder}: no CodeBuild line items[/]")
+
+
+@bill_app.command("import")
+def bill_import(
+    source: Annotated[str, typer.Argument(help="Export folder or file, or s3://bucket/prefix.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto | cur2 | cur")] = "auto",
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (s3://).")] = None,
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import CodeBuild line items from CUR 2.0 / Data Exports or a legacy CUR; replaces periods."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from ciwb.bill import import_bill
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=err_console,
+        disable=quiet or as_json,
+        transient=True,  # an error stays one line
+    ) as progress:
+        task = progress.add_task("reading", total=None)
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            progress.update(task, description=stage, completed=done, total=total or None)
+
+        summary = import_bill(source, db, fmt=fmt, profile=profile, progress=on_progress)
+    _print_import(summary, as_json)
+
+
+@bill_app.command("fetch")
+def bill_fetch(
+    since: Annotated[
+        str | None, typer.Option("--since", help="First day (YYYY-MM-DD; whole months).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch daily CodeBuild cost and usage from Cost Explorer (for users without a CUR)."""
+    from ciwb.bill import fetch_cost_explorer
+
+    _print_import(fetch_cost_explorer(db, since=since, profile=profile), as_json)
+
+
+@bill_app.command("reconcile")
+def bill_reconcile(
+    by: Annotated[str, typer.Option("--by", help="day | month")] = "day",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Billed vs implied units and cost; coverage and the residual, explained."""
+    from ciwb.bill import reconcile
+
+    rec = reconcile(db, by=by)
+    if as_json:
+        _print_json(rec.to_dict())
+        return
+    _render_frame(
+        rec.summary_table(), "CodeBuild bill vs builds per period (USD)", ("bill_cost", "estimate")
+    )
+    residual = rec.residual_table()
+    _render_frame(residual, "the residual, explained (USD)", tuple(residual.columns[1:]))
+    if rec.coverage is not None:
+        console.print(f"coverage: {rec.coverage:.1%} of the bill's usage cost explained by builds")
+    for row in rec.not_in_store.head(10).iter_rows(named=True):
+        console.print(
+            f"  not in store: {row['billing_period']:%Y-%m} {row['account_id']} "
+            f"{row['region']} {row['usage_type']}: ${row['gross_cost']:,.2f} ({row['reason']})"
+        )
+    for usage_type, usd in rec.unknown_usage_types.items():
+        console.print(f"[yellow]  unknown usage type {usage_type}: ${usd:,.2f}[/]")
+    _render_frame(rec.latest_rates(), "effective (bill) vs list rates, latest period")
+    for line in rec.assumptions:
+        console.print(f"  assumption: {line}", style="dim")
 
 
 def main() -> None:

@@ -36,6 +36,25 @@ class StoreTooNewError(StoreError):
     pass
 
 
+# ---- billing data (ciwb.bill)
+
+
+class BillError(CiwbError):
+    """Billing data (CUR, Data Exports, Cost Explorer) that cannot be read or used."""
+
+
+class BillSourceNotFoundError(BillError):
+    """The path, bucket or prefix holds no billing files."""
+
+
+class NotABillError(BillError):
+    """A file that is neither a CUR 2.0 / Data Exports file nor a legacy CUR."""
+
+
+class NoCodeBuildRowsError(BillError):
+    """Billing data with no line item for CodeBuild."""
+
+
 # ---- the buildspec language (ciwb.buildspec)
 
 

@@ -319,12 +319,69 @@ Queue and provisioning seconds per project. Whether queued time is billed is not
     ],
 )
 
+RECONCILIATION = notebook(
+    "Reconciliation: the estimate against the bill",
+    """
+Every other cost in ciwb is builds × prices. This report lines the imported bill (CUR 2.0 /
+Data Exports, legacy CUR or Cost Explorer: `ciwb bill import` / `ciwb bill fetch`) up with
+the stored builds per account, region, usage type and month: how much of the bill the builds
+explain, why the rest is not explained, and the rates you really pay. Findings first.
+The reconciliation covers every imported billing period and every stored build in them; the
+selection parameters apply to the cost summary at the end.
+""",
+    [
+        md("""
+## Findings
+Ranked by money per month. Each says what was found, the evidence, how strong it is and
+what to do.
+"""),
+        code("notebook.show_findings(findings.findings_for('reconciliation', db=db, selection=sel))"),
+        md("""
+## Estimated vs billed, per month
+`bill_cost` is what the bill charged (after discounts and credits); `estimate` is what the
+stored builds imply at the bill's own rate; `coverage` is the share of the bill's usage cost
+the builds explain. An open period is still being billed.
+"""),
+        code("rec = bill.reconcile(db, by='month', missing_ok=True)\nrec.summary_table()"),
+        code("charts.bill_vs_estimate_bar(rec.periods)"),
+        md("""
+## The residual, explained
+The difference between bill and estimate, split into what explains it: the free tier,
+discount and credit line items, other charges, reserved fleets' standing charges, usage in
+accounts, regions or usage types the store does not have, per-build rounding, and what
+nothing explains. The rows sum to `bill_cost − estimate`.
+**What to do:** a large *not_in_store* means collecting more; a large *fleet_standing*
+means idle fleets; a large *unexplained* needs the day view (`ciwb bill reconcile --by day`).
+"""),
+        code("rec.residual_table()"),
+        code("rec.not_in_store"),
+        md("""
+## Per project
+Where the export carries resource ids (the project ARN) or a project tag, billed and implied
+units per project and month. A project billed with no stored builds was never collected.
+"""),
+        code("rec.projects"),
+        md("""
+## Effective vs list rates
+The rate per usage type and month learned from the bill (cost ÷ charged units, discounts
+included) beside the list price. These rates are the price source *bill*: with
+`--prices bill` (the default) every cost output uses them, and builds in regions with no list
+price get one.
+"""),
+        code("rec.rates"),
+        code("notebook.show_cost_summary(cost.cost_summary(db, sel, by='month'))"),
+    ],
+)
+SETUP_BILL = "from ciwb import bill\nfrom ciwb.report import findings"
+RECONCILIATION.cells.insert(3, code(SETUP_BILL))
+
 NOTEBOOKS = {
     "explore": EXPLORE,
     "bottleneck_report": BOTTLENECK,
     "cache_tuning": CACHE,
     "graviton_vs_x86": GRAVITON,
     "cost_report": COST,
+    "reconciliation": RECONCILIATION,
 }
 
 

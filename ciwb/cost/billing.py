@@ -146,6 +146,9 @@ class BillingOptions:
     free_tier_allowances: tuple[FreeTierAllowance, ...] = FREE_TIER
     rules: tuple[BillingRule, ...] = BILLING_RULES
     prices_as_of: date | None = None
+    # "bill": effective rates learned from imported billing data where there are any, list
+    # prices elsewhere; "list": list prices only (ciwb.cost.prices).
+    prices: str = "bill"
     assumptions: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self) -> list[str]:
@@ -165,6 +168,11 @@ class BillingOptions:
             f"prices in force on {self.prices_as_of}"
             if self.prices_as_of
             else "newest price per compute type"
+        )
+        lines.append(
+            "prices: effective rates from the imported bill where it has one, list prices elsewhere"
+            if self.prices == "bill"
+            else "prices: list prices only"
         )
         return lines + list(self.assumptions)
 

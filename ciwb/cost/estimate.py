@@ -133,7 +133,7 @@ def build_costs_sql(where: str = "", *, free_tier: bool = False) -> str:
 def prepare_cost_relations(con: duckdb.DuckDBPyConnection, options: BillingOptions) -> list:
     """Register prices and billing rules on `con`; returns the price rows in force."""
     register_billing_rules(con, options)
-    return register_prices(con, as_of=options.prices_as_of)
+    return register_prices(con, as_of=options.prices_as_of, prices=options.prices)
 
 
 def materialise_costs(

@@ -4,6 +4,12 @@ An unknown price is *unpriced*, never zero (docs/design.md, "Cost"): a zero or m
 CSV is refused, and a build whose (region, environment, compute type) has no row is counted
 as unpriced by every cost output. When several rows share a key, the newest `as_of` wins,
 so `ciwb pricing refresh` supersedes the seed without deleting it.
+
+Price sources: "list" is the seed plus the store's `prices` rows (Price List API); "bill" adds
+the effective rates learned from imported billing data (`bill_rates`, written by ciwb.bill,
+dated by billing period). With `prices="bill"` (the default) a bill rate wins over a list price
+for its key whatever their dates, so builds are costed at what the organisation pays, and
+builds in regions with no list price get one; keys the bill does not cover keep list prices.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import pyarrow as pa
 from ciwb.errors import PricingError
 
 __all__ = [
+    "PRICE_SOURCES",
     "PriceRow",
     "PricingError",
+    "bill_prices",
     "current_prices",
     "pricing_dir",
     "read_price_csv",
@@ -34,6 +42,8 @@ __all__ = [
 ]
 
 UNIT_SECONDS = {"minute": 60, "second": 1}
+PRICE_SOURCES = ("bill", "list")
+BILL_CONFIDENCE = "bill"
 _COLUMNS = (
     "region",
     "environment_type",
@@ -144,18 +154,58 @@ def _latest(rows: Iterable[PriceRow], as_of: date | None) -> list[PriceRow]:
     return sorted(best.values())
 
 
+def bill_prices(con: duckdb.DuckDBPyConnection) -> list[PriceRow]:
+    """Effective rates from the bill as price rows (empty when no bill was imported)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'bill_rates'"
+    ).fetchall()[0][0]
+    if not exists:
+        return []
+    records = con.execute(
+        "SELECT region, environment_type, compute_type, unit, rate, currency, usage_types, "
+        "billing_period, period_open FROM bill_rates ORDER BY billing_period"
+    ).fetchall()
+    return [
+        PriceRow(
+            region=region,
+            environment_type=env,
+            compute_type=compute,
+            unit=unit,
+            price=float(rate),
+            currency=currency,
+            source=f"bill {period:%Y-%m}{' (open period)' if is_open else ''}: {usage_types}",
+            as_of=period,
+            confidence=BILL_CONFIDENCE,
+        )
+        for region, env, compute, unit, rate, currency, usage_types, period, is_open in records
+    ]
+
+
 def current_prices(
     con: duckdb.DuckDBPyConnection | None = None,
     *,
     as_of: date | None = None,
     seed_dir: Path | None = None,
+    prices: str = "bill",
 ) -> list[PriceRow]:
-    """The price in force per key: newest `as_of` (not after `as_of`) over seed and store."""
+    """The price in force per key: newest `as_of` (not after `as_of`) over seed and store.
+
+    With `prices="bill"` the newest bill rate of a key wins over any list price of that key.
+    """
+    if prices not in PRICE_SOURCES:
+        raise PricingError(f"unknown price source {prices!r}", hint="use bill or list")
     rows = list(seed_prices(seed_dir))
     if con is not None:
         for record in con.execute(f"SELECT {', '.join(_COLUMNS)} FROM prices").fetchall():
             rows.append(PriceRow(*record))
-    return _latest(rows, as_of)
+    listed = _latest(rows, as_of)
+    if prices == "list" or con is None:
+        return listed
+    billed = {
+        (r.region, r.environment_type, r.compute_type): r for r in _latest(bill_prices(con), as_of)
+    }
+    merged = {(r.region, r.environment_type, r.compute_type): r for r in listed} | billed
+    return sorted(merged.values())
 
 
 _PRICE_SCHEMA = pa.schema(
@@ -175,10 +225,14 @@ _PRICE_SCHEMA = pa.schema(
 
 
 def register_prices(
-    con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, name: str = "_ciwb_prices"
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date | None = None,
+    name: str = "_ciwb_prices",
+    prices: str = "bill",
 ) -> list[PriceRow]:
     """Register the prices in force as relation `name` on `con` (works read-only)."""
-    rows = current_prices(con, as_of=as_of)
+    rows = current_prices(con, as_of=as_of, prices=prices)
     data = pa.Table.from_pylist(
         [{**r._asdict(), "unit_s": UNIT_SECONDS[r.unit]} for r in rows], schema=_PRICE_SCHEMA
     )
@@ -191,13 +245,14 @@ def show_prices(
     *,
     region: str | None = None,
     as_of: date | None = None,
+    prices: str = "bill",
 ) -> pl.DataFrame:
     """The prices in force (seed plus store), one row per region, environment and compute."""
     from ciwb.store import connect, resolve_db_path
 
     if resolve_db_path(db).exists():
         with connect(db, read_only=True) as con:
-            rows = current_prices(con, as_of=as_of)
+            rows = current_prices(con, as_of=as_of, prices=prices)
     else:
         rows = current_prices(None, as_of=as_of)
     frame = pl.DataFrame(

@@ -27,6 +27,7 @@ from ciwb.demo.generator import (
     generate,
     iter_chunks,
 )
+from ciwb.demo.planted import PlantedFacts
 from ciwb.errors import CiwbError
 from ciwb.store import connect, write_batch
 
@@ -139,6 +140,30 @@ def _prepare_target(db: Path) -> None:
         wal.unlink()
 
 
+def _count(db: Path, table: str) -> int:
+    with connect(db, read_only=True) as con:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _with_bill(db: Path, planted: PlantedFacts, *, seed: int, report: Progress) -> PlantedFacts:
+    import shutil
+    from dataclasses import replace
+
+    from ciwb.bill import import_bill
+    from ciwb.demo.bill import demo_bill_dir, write_demo_bill
+
+    root = demo_bill_dir(db)
+    if root.exists():
+        shutil.rmtree(root)
+    report("writing the bill", 0, 1)
+    with connect(db) as con:
+        export, facts = write_demo_bill(con, root, seed=seed)
+    import_bill(
+        export, db, progress=lambda stage, done, total: report("importing the bill", done, total)
+    )
+    return replace(planted, bill=facts)
+
+
 def load_demo(
     db: str | os.PathLike[str] = "data/demo.duckdb",
     *,
@@ -147,8 +172,13 @@ def load_demo(
     days: int = 90,
     log_days: int = LOG_RETENTION_DAYS,
     progress: Progress | None = None,
+    bill: bool = False,
 ) -> DemoSummary:
-    """Generate a demo history into `db` (recreated) and write its planted facts beside it."""
+    """Generate a demo history into `db` (recreated) and write its planted facts beside it.
+
+    With `bill`, also write a CUR 2.0 export of the demo's CodeBuild usage with planted
+    differences beside the DB (data/demo.bill/) and import it (ciwb.demo.bill).
+    """
     db = Path(db)
     report = progress or (lambda stage, done, total: None)
     _prepare_target(db)
@@ -166,6 +196,9 @@ def load_demo(
             report("storing", stored, total)
     planted = history.planted
     assert planted is not None
+    if bill:
+        planted = _with_bill(db, planted, seed=seed, report=report)
+        rows["bill_line_items"] = _count(db, "bill_line_items")
     path = planted.write(planted_path_for(db))
     starts = [b["startTime"] for b in history.builds]
     return DemoSummary(

@@ -51,6 +51,40 @@ class PlantedBatchGraph:
     batches: int
 
 
+@dataclass(frozen=True)
+class PlantedBill:
+    """The demo's CUR 2.0 export (ciwb.demo.bill) and the differences planted in it."""
+
+    export: str
+    periods: list[str]
+    open_period: str
+    codebuild_usd: float
+    other_service_line_items: int
+    discount_account: str
+    discount_line_item_type: str
+    discount_rate: float
+    discount_usd: float
+    uncovered_account: str
+    uncovered_region: str
+    uncovered_usage_type: str
+    uncovered_units: float
+    uncovered_usd: float
+    free_tier_account: str
+    free_tier_month: str
+    free_tier_usage_suffix: str
+    free_tier_minutes: float
+    free_tier_usd: float
+    fleet_arn: str
+    fleet_usage_type: str
+    fleet_month: str
+    fleet_idle_hours: float
+    fleet_usd: float
+    credit_month: str
+    credit_usd: float
+    # usage type → rate for the shapes the list prices leave unpriced
+    demo_rates: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class PlantedFacts:
     seed: int
@@ -79,6 +113,8 @@ class PlantedFacts:
     slowest_commands: dict[str, str] = field(default_factory=dict)
     # project → phase → the command that fails when that phase fails (COMMAND_EXECUTION_ERROR)
     failing_commands: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The demo's bill (None when the demo was generated without one).
+    bill: PlantedBill | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -99,5 +135,6 @@ class PlantedFacts:
                 "flaky_tests": [PlantedFlakyTest(**t) for t in data["flaky_tests"]],
                 "queue_spikes": [tuple(w) for w in data["queue_spikes"]],
                 "batch_graph": PlantedBatchGraph(**data["batch_graph"]),
+                "bill": PlantedBill(**data["bill"]) if data.get("bill") else None,
             }
         )

@@ -15,6 +15,7 @@ from ciwb.codebuild.arns import last_id_part
 
 __all__ = [
     "batch_timeline",
+    "bill_vs_estimate_bar",
     "failure_causes_bar",
     "flaky_tests_bar",
     "hit_rate_by_gap_lines",
@@ -303,5 +304,25 @@ def cost_over_time(table: pl.DataFrame) -> go.Figure:
         mode="lines+markers",
         fill="tonexty",
     )
+    fig.update_yaxes(title="USD")
+    return fig
+
+
+def bill_vs_estimate_bar(periods: pl.DataFrame) -> go.Figure:
+    """Per billing period: what the bill charged beside what the stored builds imply
+    (ciwb.bill.Reconciliation.periods)."""
+    title = "Billed vs estimated from builds, per month (USD)"
+    if periods.is_empty():
+        return _empty(title, "no billing data: run `ciwb bill import` or `ciwb bill fetch`")
+    months = [f"{p:%Y-%m}" for p in periods["billing_period"]]
+    fig = go.Figure(layout={**_LAYOUT, "title": title, "barmode": "group"})
+    fig.add_bar(name="bill", x=months, y=periods["bill_cost"].to_list())
+    fig.add_bar(name="estimate (builds × bill rate)", x=months, y=periods["estimate"].to_list())
+    if "estimate_list" in periods.columns:
+        fig.add_bar(
+            name="estimate at list prices (builds with a list price only)",
+            x=months,
+            y=periods["estimate_list"].to_list(),
+        )
     fig.update_yaxes(title="USD")
     return fig

@@ -13,8 +13,9 @@ from ciwb.store import Selection
 
 if TYPE_CHECKING:
     from ciwb.cost import CostSummary, WhatIf
+    from ciwb.report.findings import Finding
 
-__all__ = ["DEMO_DB", "Scope", "setup", "show_cost_summary", "show_whatif"]
+__all__ = ["DEMO_DB", "Scope", "setup", "show_cost_summary", "show_findings", "show_whatif"]
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
@@ -111,3 +112,18 @@ def show_cost_summary(summary: CostSummary) -> None:
     ]
     lines += ["", "Assumptions:"] + [f"- {a}" for a in summary.assumptions]
     display(Markdown("\n".join(lines)))
+
+
+def show_findings(findings: Sequence[Finding]) -> None:
+    """Findings as a ranked list: what was found, its worth, the evidence, what to do."""
+    from IPython.display import Markdown, display
+
+    lines = []
+    for rank, f in enumerate(findings, start=1):
+        worth = (
+            f" — **${f.usd_per_month_high:,.2f}/month**" if f.usd_per_month_high is not None else ""
+        )
+        lines.append(f"{rank}. **{f.title}**{worth} ({f.strength})  ")
+        lines.append(f"   {f.evidence}  ")
+        lines.append(f"   *What to do:* {f.action}" + (f" — `{f.command}`" if f.command else ""))
+    display(Markdown("\n".join(lines) or "No findings."))

@@ -365,11 +365,80 @@ CREATE TABLE build_log_reads (
 ALTER TABLE collect_cursors ADD COLUMN covered_since TIMESTAMP;
 """
 
+# Billing data (issue 13, ciwb.bill): CodeBuild line items from CUR 2.0 / Data Exports, the
+# legacy CUR or Cost Explorer. The named columns use CUR 2.0 names; `raw` keeps every source
+# column of the line item as JSON under its source name. environment_type … usage_kind are
+# the usage-type mapping applied at import (NULL: a usage type the mapping does not know).
+# A re-import replaces whole billing periods (see bill_imports); bill_rates is recomputed from
+# the line items after every import (effective rate = cost ÷ chargeable units, per period).
+_BILL_TABLES = """
+CREATE TABLE bill_line_items (
+    source               VARCHAR NOT NULL,
+    billing_period       DATE NOT NULL,
+    line_item_id         VARCHAR,
+    payer_account_id     VARCHAR,
+    usage_account_id     VARCHAR,
+    line_item_type       VARCHAR,
+    product_code         VARCHAR,
+    usage_type           VARCHAR,
+    operation            VARCHAR,
+    resource_id          VARCHAR,
+    region               VARCHAR,
+    usage_start          TIMESTAMP,
+    usage_end            TIMESTAMP,
+    usage_amount         DOUBLE,
+    pricing_unit         VARCHAR,
+    unblended_rate       DOUBLE,
+    unblended_cost       DOUBLE,
+    net_unblended_cost   DOUBLE,
+    public_on_demand_cost DOUBLE,
+    currency             VARCHAR,
+    description          VARCHAR,
+    invoice_id           VARCHAR,
+    resource_tags        JSON,
+    environment_type     VARCHAR,
+    compute_type         VARCHAR,
+    unit                 VARCHAR,
+    usage_kind           VARCHAR,
+    mapping_inferred     BOOLEAN,
+    raw                  JSON NOT NULL,
+    imported_at          TIMESTAMP NOT NULL
+);
+
+CREATE TABLE bill_imports (
+    billing_period DATE NOT NULL,
+    source         VARCHAR NOT NULL,
+    location       VARCHAR NOT NULL,
+    files          INTEGER NOT NULL,
+    line_items     BIGINT NOT NULL,
+    period_open    BOOLEAN NOT NULL,
+    imported_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (billing_period, source)
+);
+
+CREATE TABLE bill_rates (
+    region           VARCHAR NOT NULL,
+    environment_type VARCHAR NOT NULL,
+    compute_type     VARCHAR NOT NULL,
+    billing_period   DATE NOT NULL,
+    usage_types      VARCHAR NOT NULL,
+    unit             VARCHAR NOT NULL,
+    units            DOUBLE NOT NULL,
+    cost             DOUBLE NOT NULL,
+    rate             DOUBLE NOT NULL,
+    currency         VARCHAR NOT NULL,
+    period_open      BOOLEAN NOT NULL,
+    source           VARCHAR NOT NULL,
+    PRIMARY KEY (region, environment_type, compute_type, billing_period)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
     Migration(3, "build_costs snapshot", _BUILD_COSTS),
     Migration(4, "collector detail: code_coverages, build_log_reads", _COLLECT_DETAIL_TABLES),
+    Migration(5, "billing: bill_line_items, bill_imports, bill_rates", _BILL_TABLES),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

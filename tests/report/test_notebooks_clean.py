@@ -9,7 +9,14 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-EXPECTED = {"explore", "cost_report", "bottleneck_report", "graviton_vs_x86", "cache_tuning"}
+EXPECTED = {
+    "explore",
+    "cost_report",
+    "bottleneck_report",
+    "graviton_vs_x86",
+    "cache_tuning",
+    "reconciliation",
+}
 
 
 def test_every_named_report_exists():

@@ -15,7 +15,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from support.chromium import CHROMIUM, open_page
 from support.reporting import REPO, run_ciwb
 
-REPORTS = ["bottleneck_report", "cache_tuning", "cost_report", "explore", "graviton_vs_x86"]
+REPORTS = [
+    "bottleneck_report",
+    "cache_tuning",
+    "cost_report",
+    "explore",
+    "graviton_vs_x86",
+    "reconciliation",
+]
 STEM = re.compile(r"^(?P<name>[a-z_0-9]+)-(?P<digest>[0-9a-f]{8})-(?P<ts>\d{8}T\d{6}Z)$")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"

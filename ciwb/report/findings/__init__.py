@@ -9,6 +9,8 @@ with `@register("cost_report")` in a module of this package (imported below) and
 change elsewhere.
 """
 
+# Producers register on import.
+from ciwb.report.findings import bill as _bill  # noqa: E402, F401
 from ciwb.report.findings.base import (
     Finding,
     Strength,
