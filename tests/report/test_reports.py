@@ -29,14 +29,6 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def all_reports(report_db, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reports")
-    done = run_ciwb("report", "all", "--db", str(report_db), "--out", str(out))
-    assert done.returncode == 0, done.stderr + done.stdout
-    return out
-
-
 def test_every_report_executes_and_is_named_by_parameters_and_time(all_reports):
     html = sorted(all_reports.glob("*.html"))
     stems = [STEM.match(p.stem) for p in html if p.name != "index.html"]
