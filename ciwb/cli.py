@@ -39,7 +39,10 @@ err_console = Console(stderr=True)
 DbOption = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="DuckDB file (default: $CIWB_DB, else data/ciwb.duckdb).", show_default=False
+        "--db",
+        help="DuckDB file (default: $CIWB_DB, else ciwb.duckdb in $CIWB_HOME or the user data "
+        "directory).",
+        show_default=False,
     ),
 ]
 
@@ -219,6 +222,39 @@ def collect(
     save_raw: Annotated[
         Path | None, typer.Option("--save-raw", help="Also archive every API page as NDJSON here.")
     ] = None,
+    org: Annotated[
+        bool,
+        typer.Option(
+            "--org",
+            help="Every active account of the AWS organisation (run from the management"
+            " account or a delegated administrator).",
+        ),
+    ] = False,
+    org_role: Annotated[
+        str,
+        typer.Option("--org-role", help="With --org: the role assumed in each member account."),
+    ] = "ciwb-reader",
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option("--accounts", help="With --org: account id, name or glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="With --org: leave out these accounts (id, name, glob)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Account × region walks at once (default: 8 per CPU, at most 32).",
+            show_default=False,
+        ),
+    ] = None,
+    print_policy: Annotated[
+        bool,
+        typer.Option("--print-policy", help="Print the IAM policy collect needs, and exit."),
+    ] = False,
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_json: Annotated[
@@ -232,6 +268,11 @@ def collect(
     from ciwb.collect import CollectOptions, RichProgress
     from ciwb.collect import collect as _collect
 
+    if print_policy:
+        from ciwb.collect.policy import policy_json
+
+        print(policy_json())
+        raise typer.Exit(0)
     options = CollectOptions(
         profiles=list(profile) if profile else [None],
         role_arn=role_arn,
@@ -246,6 +287,11 @@ def collect(
         save_raw=save_raw,
         db=db,
         log_cap_bytes=int(log_cap_mb * 1024 * 1024),
+        org=org,
+        org_role=org_role,
+        accounts=list(accounts or ()),
+        exclude=list(exclude or ()),
+        concurrency=concurrency,
     )
     progress = None if quiet or as_json else RichProgress(err_console)
     with progress or nullcontext():
@@ -266,8 +312,11 @@ def _print_collect_summary(summary: object) -> None:
     )
     written = ", ".join(f"{t} {n:,}" for t, n in s.rows_written.items() if n)
     console.print(f"rows written: {written or 'none'}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.raw_archive:
         console.print(f"raw archive: {s.raw_archive}")
+    if s.inactive_accounts:
+        console.print(f"not active (suspended or closing): {', '.join(s.inactive_accounts)}")
     for skip in s.skipped:
         err_console.print(
             f"skipped {skip['account_id']}/{skip['region']} {skip['target']}:"
@@ -283,27 +332,56 @@ def _print_collect_summary(summary: object) -> None:
 @app.command("import")
 def import_(
     paths: Annotated[
-        list[Path], typer.Argument(help="Raw archives (--save-raw) or `aws codebuild` JSON.")
+        list[Path],
+        typer.Argument(
+            help="Raw archives (--save-raw), `aws codebuild` JSON, `aws logs get-log-events` / "
+            "`filter-log-events` JSON, or a plain-text build log."
+        ),
     ],
+    build: Annotated[
+        str | None,
+        typer.Option(
+            "--build",
+            metavar="ARN|ID",
+            help="The stored build a log belongs to (needed for plain-text logs and "
+            "get-log-events output; filter-log-events is matched by its log stream).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load raw archives and AWS CLI batch-get-builds / batch-get-projects JSON."""
+    """Load raw archives, AWS CLI batch-get-* JSON, and build logs into the store.
+
+    Logs (CloudWatch JSON from `aws logs`, the console's download, lines copied from the
+    console with line numbers or from the local agent) become the build's commands.
+    """
     from ciwb.collect import import_paths
 
-    _print_import_summary(import_paths(paths, db), as_json)
+    _print_import_summary(import_paths(paths, db, build=build), as_json)
 
 
 @app.command("import-events")
 def import_events(
-    file: Annotated[Path, typer.Argument(help="EventBridge events, one JSON per line.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, .gz files, directories or s3://BUCKET/PREFIX of EventBridge events: "
+            "NDJSON, pretty-printed, JSON arrays or concatenated objects (Firehose).",
+            show_default=False,
+        ),
+    ],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load EventBridge "CodeBuild Build State Change" events into builds and phases."""
+    """Load EventBridge CodeBuild "Build State Change" and "Build Phase Change" events.
+
+    State changes give builds and phases; phase changes update the phases of their build
+    (in the same events or already in the store).
+    """
     from ciwb.collect import import_events as _import_events
 
-    _print_import_summary(_import_events(file, db), as_json)
+    _print_import_summary(_import_events(sources, db), as_json)
 
 
 def _print_import_summary(summary: object, as_json: bool) -> None:
@@ -313,6 +391,7 @@ def _print_import_summary(summary: object, as_json: bool) -> None:
         return
     records = ", ".join(f"{k} {v:,}" for k, v in s.records.items()) or "none"
     console.print(f"run {s.run_id}: {s.pages:,} pages/lines from {s.files} file(s); {records}")
+    console.print(f"store: {s.store}", highlight=False, soft_wrap=True)
     if s.ignored:
         console.print("ignored: " + ", ".join(f"{k} {v:,}" for k, v in s.ignored.items()))
 
@@ -386,11 +465,19 @@ def report(
     out: Annotated[
         str, typer.Option("--out", help="Output directory or s3://bucket/prefix.")
     ] = "reports",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where each report went and its findings.")
+    ] = False,
 ) -> None:
-    """Execute report notebooks with papermill; write HTML, executed notebooks and index.html."""
+    """Execute report notebooks with papermill; write HTML, executed notebooks, findings.json
+    beside each and index.html."""
     from ciwb.report import parse_parameters, raise_for_failures, run_reports
 
     run = run_reports(names, db=db, parameters=parse_parameters(param or []), out=out)
+    if as_json:
+        _print_json(run.to_dict())
+        raise_for_failures(run)
+        return
     table = Table(title=f"reports in {run.out}")
     table.add_column("report")
     table.add_column("status")
@@ -443,7 +530,8 @@ CacheDirOption = Annotated[
     Path | None, typer.Option("--cache-dir", help="local: cache root directory.")
 ]
 ReplayOutOption = Annotated[
-    Path | None, typer.Option("--out", help="Where logs and artifacts go (data/replays).")
+    Path | None,
+    typer.Option("--out", help="Where logs and artifacts go (default: replays/ beside the store)."),
 ]
 
 

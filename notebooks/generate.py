@@ -36,11 +36,21 @@ def code(text: str) -> nbformat.NotebookNode:
     return new_code_cell(text.strip())
 
 
-def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") -> nbformat.NotebookNode:
+FINDINGS = """
+## Findings
+What this report found, ranked: money first (per month, as a lower–upper range), then how
+strong the evidence is. Each says what to do next; the sections below hold the evidence.
+"""
+
+
+def notebook(
+    name: str, title: str, intro: str, cells: list, extra_parameters: str = ""
+) -> nbformat.NotebookNode:
     parameters = new_code_cell(PARAMETERS + ("\n" + extra_parameters if extra_parameters else ""))
     parameters.metadata["tags"] = ["parameters"]
+    findings = [md(FINDINGS), code(f"notebook.show_findings({name!r}, db, sel)")]
     nb = new_notebook(
-        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *cells],
+        cells=[md(f"# {title}\n\n{intro.strip()}"), parameters, code(SETUP), *findings, *cells],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
@@ -50,6 +60,7 @@ def notebook(title: str, intro: str, cells: list, extra_parameters: str = "") ->
 
 
 EXPLORE = notebook(
+    "explore",
     "Explore the build history",
     """
 A first look at a CodeBuild history: which projects build most, how long they take,
@@ -63,7 +74,7 @@ One row per project: builds, success rate, median (p50) and p95 duration of succ
 builds, total build hours, and the compute type, architecture and cache it mostly runs on.
 **What to do:** the projects with the most build hours are where any saving counts most.
 """),
-        code("analytics.projects_overview(db, sel)"),
+        code("notebook.table(notebook.cached(analytics.projects_overview, db, sel), sort=('build_hours', True))"),
         md("""
 ## Where the time goes
 Each bar is one project's wall time, split by phase. QUEUED and PROVISIONING are time spent
@@ -71,14 +82,14 @@ waiting for CodeBuild; DOWNLOAD_SOURCE and INSTALL are what caching can shorten;
 your own work. **What to do:** a wide INSTALL or DOWNLOAD_SOURCE slice is a caching
 candidate (see *cache_tuning*); a wide QUEUED slice means too little capacity.
 """),
-        code("charts.phase_share_bar(analytics.phase_breakdown(db, sel))"),
+        code("charts.phase_share_bar(notebook.cached(analytics.phase_breakdown, db, sel))"),
         md("""
 ## Weekly trend
 Median build time per week for each project (p95 is in the legend, hidden by default).
 **What to do:** a rising line is a regression worth bisecting; the *bottleneck_report*
 dates each change for you.
 """),
-        code("charts.trend_lines(analytics.duration_trends(db, sel, period='week'))"),
+        code("charts.trend_lines(notebook.cached(analytics.duration_trends, db, sel, period='week'))"),
         md("""
 ## Why builds fail
 Failed builds split into *code* (a command or buildspec failed), *platform* (CodeBuild,
@@ -86,11 +97,12 @@ source provider or infrastructure: provisioning faults, disk full, throttling), 
 and *stopped*. **What to do:** platform failures are retried-away money; raise them with
 the platform team, not the developers.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(db, sel))"),
+        code("charts.failure_causes_bar(notebook.cached(analytics.failure_causes, db, sel))"),
     ],
 )
 
 BOTTLENECK = notebook(
+    "bottleneck_report",
     "Bottlenecks: where build time goes and what slowed down",
     """
 Percentiles per phase (CloudWatch only offers averages), queueing, regressions with the
@@ -105,11 +117,11 @@ share of wall time. **What to do:** a phase whose p95 is far above its p50 has a
 look at what the slow builds have in common before optimising the median.
 """),
         code("""
-breakdown = analytics.phase_breakdown(db, sel)
+breakdown = notebook.cached(analytics.phase_breakdown, db, sel)
 charts.phase_share_bar(breakdown)
 """),
         code("charts.phase_percentiles_bar(breakdown)"),
-        code("breakdown"),
+        code("notebook.table(breakdown, sort=('total_s', True))"),
         md("""
 ## Waiting for CodeBuild
 Seconds in QUEUED and PROVISIONING, which no buildspec change can shorten.
@@ -125,39 +137,39 @@ first day of the new level, the size and the confidence.
 **What to do:** look at what merged on the change date in that project.
 """),
         code("""
-regressions = analytics.duration_regressions(db, sel)
-charts.trend_lines(analytics.duration_trends(db, sel, period='day'), regressions)
+regressions = notebook.cached(analytics.duration_regressions, db, sel)
+charts.trend_lines(notebook.cached(analytics.duration_trends, db, sel, period='day'), regressions)
 """),
-        code("regressions"),
+        code("notebook.table(regressions, columns=['project_name', 'change_date', 'direction', 'before_s', 'after_s', 'change_pct', 'confidence'])"),
         md("""
 ## Failures
 Failure rate by failing phase and context code, then the commands that fail most.
 **What to do:** a command that fails often in many projects is a shared script or tool to fix
 once.
 """),
-        code("charts.failure_causes_bar(analytics.failure_causes(db, sel))"),
-        code("analytics.failure_rates(db, sel)"),
-        code("analytics.failing_commands(db, sel)"),
+        code("charts.failure_causes_bar(notebook.cached(analytics.failure_causes, db, sel))"),
+        code("notebook.table(notebook.cached(analytics.failure_rates, db, sel), sort=('failures', True))"),
+        code("notebook.table(notebook.cached(analytics.failing_commands, db, sel))"),
         md("""
 ## Flaky tests
 Tests that both passed and failed on the same source version (pass-on-retry) on at least
 two versions, with at least 10 runs in the last 30 days of test reports, ranked by the
-builds they failed. `flip_rate` is how often the outcome changed between consecutive runs.
+builds they failed. *Flip rate* is how often the outcome changed between consecutive runs.
 **What to do:** quarantine or fix the top ones: each failed build they caused was a retry
 someone waited for.
 """),
         code("""
-flaky = analytics.flaky_tests(db, sel)
+flaky = notebook.cached(analytics.flaky_tests, db, sel)
 charts.flaky_tests_bar(flaky)
 """),
-        code("flaky"),
+        code("notebook.table(flaky, columns=['project_name', 'suite', 'test_name', 'runs', 'failures', 'builds_failed', 'pass_on_retry_versions', 'failure_rate', 'flip_rate'])"),
         md("""
 ## Command hotspots
 The commands that take the most time in total across all builds (from build logs or
 replays). **What to do:** the top few usually dominate; cache their inputs or split them.
 """),
         code("""
-hotspots = analytics.command_hotspots(db, sel)
+hotspots = notebook.cached(analytics.command_hotspots, db, sel)
 charts.hotspots_bar(hotspots)
 """),
         md("""
@@ -169,14 +181,15 @@ were on the critical path and their *exclusive* time (seconds when nothing else 
 speeding up the others does not shorten the batch.
 """),
         code("""
-paths = analytics.batch_critical_paths(db, sel)
+paths = notebook.cached(analytics.batch_critical_paths, db, sel)
 charts.batch_timeline(paths)
 """),
-        code("analytics.summarise_critical_paths(paths)"),
+        code("notebook.table(analytics.summarise_critical_paths(paths))"),
     ],
 )
 
 CACHE = notebook(
+    "cache_tuning",
     "Cache tuning",
     """
 CodeBuild does not record cache hits. This report infers them: in a cache-enabled project,
@@ -191,37 +204,38 @@ cache lives on the build host and is dropped after a short idle period, so the r
 off a cliff past it. **What to do:** if most builds arrive after the cliff, the LOCAL cache
 rarely helps: switch to an S3 cache, or keep the host warm with a scheduled build.
 """),
-        code("charts.hit_rate_by_gap_lines(analytics.cache_hit_rate_by_gap(db, sel))"),
+        code("charts.hit_rate_by_gap_lines(notebook.cached(analytics.cache_hit_rate_by_gap, db, sel))"),
         md("""
 ## Estimated idle expiry per project
 The idle gap that best separates hits from misses, with the hit rate either side.
-`cliff` near 1 means an expiry, near 0 means idle time does not matter for this cache.
+A *cliff* near 100 % means an expiry, near 0 means idle time does not matter for this cache.
 """),
-        code("analytics.cache_idle_expiry(db, sel)"),
+        code("notebook.table(notebook.cached(analytics.cache_idle_expiry, db, sel))"),
         md("""
 ## Measured warm vs cold
 From replay experiments (`ciwb replay experiment --cache none,local`): median seconds of
 cold and warm runs per matrix cell. Emulated runs are flagged and are not native timings.
 Empty until an experiment has been run.
 """),
-        code("analytics.cache_warm_vs_cold(db)"),
+        code("notebook.table(analytics.cache_warm_vs_cold(db))"),
         md("""
 ## What the cache is worth
 Warm and cold INSTALL seconds, the hit rate and the monthly value of the cache per project,
 with a bootstrap interval. **What to do:** a cache worth little at a low hit rate is worth
 more if the hit rate rises (S3 cache, fewer idle gaps); a cache worth nothing can go.
 """),
-        code("notebook.show_whatif(cost.run_whatif('cache', db, sel))"),
+        code("notebook.show_whatif(notebook.whatif('cache', db, sel))"),
         md("""
 ## Restore phases in cache-enabled projects
 Percentiles of DOWNLOAD_SOURCE and INSTALL: the p50 close to the hit time and a far higher
 p95 is the signature of a cache that often misses.
 """),
-        code("analytics.phase_breakdown(db, sel)"),
+        code("notebook.table(notebook.cached(analytics.phase_breakdown, db, sel), sort=('total_s', True))"),
     ],
 )
 
 GRAVITON = notebook(
+    "graviton_vs_x86",
     "Graviton (arm64) vs x86_64",
     """
 Would arm64 be faster or cheaper for *these* builds? This report compares observed build
@@ -233,15 +247,15 @@ built different commits.
         md("""
 ## Observed build time by architecture
 Median successful build seconds per project and compute size, arm64 beside x86_64.
-`p50_vs_x86` below 1 means arm64 builds faster on the same size.
+*Median vs x86* below 1 means arm64 builds faster on the same size.
 **What to do:** projects already fast on arm64 are safe candidates to switch; arm prices
 per minute are lower for the same size.
 """),
         code("""
-comparison = analytics.arch_comparison(db, sel)
+comparison = notebook.cached(analytics.arch_comparison, db, sel)
 charts.arch_bar(comparison)
 """),
-        code("comparison"),
+        code("notebook.table(comparison)"),
         md("""
 ## What switching would save
 Per project: the arm64 speed factor with its 95% interval (from paired replays when they
@@ -250,11 +264,12 @@ breaks even on price, and the monthly saving range. *Unknown* means there is no 
 evidence for that project: run `ciwb replay experiment --arch amd64,arm64` on it.
 **What to do:** switch projects whose whole interval is below the break-even factor.
 """),
-        code("notebook.show_whatif(cost.run_whatif('arm64', db, sel))"),
+        code("notebook.show_whatif(notebook.whatif('arm64', db, sel))"),
     ],
 )
 
 COST = notebook(
+    "cost_report",
     "Cost report",
     """
 What the builds cost, per project, month and phase, and what would change it. Prices come
@@ -271,55 +286,58 @@ not be priced and the billing assumptions behind the numbers.
 **What to do:** the top projects are where right-sizing, arm64 and caching pay most.
 """),
         code("""
-costs = cost.cost_summary(db, sel)
+costs = notebook.cached(cost.cost_summary, db, sel, by='project')
 notebook.show_cost_summary(costs)
 charts.cost_bar(costs.table)
 """),
-        code("costs.table"),
+        code("notebook.table(costs.table, sort=('cost_upper', True), missing={'cost_lower': 'unpriced', 'cost_upper': 'unpriced'})"),
         md("""
 ## Cost per month
+Cost per day, averaged over each month, so a month the window covers only in part (drawn
+hollow; hover for its days) is not a drop or a rise that is only the calendar.
 **What to do:** a month that jumps without more builds points at a compute-type change or a
 regression (see *bottleneck_report*).
 """),
-        code("charts.cost_over_time(cost.cost_summary(db, sel, by='month').table)"),
+        code("notebook.cost_over_time(db, sel)"),
         md("""
 ## Cost by phase
 Each build's cost shared out over its phases in proportion to their time. The lower bound
 counts nothing before PROVISIONING. **What to do:** money in INSTALL and DOWNLOAD_SOURCE is
 what a cache can save; money in QUEUED only exists if queue time is billed.
 """),
-        code("cost.phase_cost_shares(db, sel)"),
+        code("notebook.table(notebook.cached(cost.phase_cost_shares, db, sel), sort=('cost_upper', True))"),
         md("""
 ## Right-sizing
 Per project: p95 CPU and memory use, the smallest compute type that holds it with headroom,
 the finding and the monthly saving. **What to do:** move OVER_PROVISIONED projects to the
 recommended type; UNDER_PROVISIONED ones are slow for want of memory or CPU.
 """),
-        code("notebook.show_whatif(cost.run_whatif('rightsize', db, sel))"),
+        code("notebook.show_whatif(notebook.whatif('rightsize', db, sel))"),
         md("""
 ## Lambda compute
 Builds short enough, unprivileged and small enough in memory to run on Lambda compute
 (billed per second, no provisioning wait). **What to do:** try the eligible projects with
 the suggested Lambda size; durations may change because Lambda CPUs differ.
 """),
-        code("notebook.show_whatif(cost.run_whatif('lambda', db, sel))"),
+        code("notebook.show_whatif(notebook.whatif('lambda', db, sel))"),
         md("""
 ## Reserved capacity
 For each compute type, what a reserved fleet of N instances would carry and the hourly
-rate at which it breaks even against on-demand. **What to do:** compare `break_even_rate`
+rate at which it breaks even against on-demand. **What to do:** compare the *break-even fleet rate*
 with the fleet price for your region; below it, a fleet is cheaper.
 """),
-        code("notebook.show_whatif(cost.run_whatif('reserved', db, sel))"),
+        code("notebook.show_whatif(notebook.whatif('reserved', db, sel))"),
         md("""
 ## Time that is not building
 Queue and provisioning seconds per project. Whether queued time is billed is not documented
 (hence the lower and upper bounds above); provisioning is billed.
 """),
-        code("charts.waiting_bar(analytics.phase_breakdown(db, sel))"),
+        code("charts.waiting_bar(notebook.cached(analytics.phase_breakdown, db, sel))"),
     ],
 )
 
 RECONCILIATION = notebook(
+    "reconciliation",
     "Reconciliation: the estimate against the bill",
     """
 Every other cost in ciwb is builds × prices. This report lines the imported bill (CUR 2.0 /
@@ -331,18 +349,12 @@ selection parameters apply to the cost summary at the end.
 """,
     [
         md("""
-## Findings
-Ranked by money per month. Each says what was found, the evidence, how strong it is and
-what to do.
-"""),
-        code("notebook.show_findings(findings.findings_for('reconciliation', db=db, selection=sel))"),
-        md("""
 ## Estimated vs billed, per month
 `bill_cost` is what the bill charged (after discounts and credits); `estimate` is what the
 stored builds imply at the bill's own rate; `coverage` is the share of the bill's usage cost
 the builds explain. An open period is still being billed.
 """),
-        code("rec = bill.reconcile(db, by='month', missing_ok=True)\nrec.summary_table()"),
+        code("rec = bill.reconcile(db, by='month', missing_ok=True)\nnotebook.table(rec.summary_table())"),
         code("charts.bill_vs_estimate_bar(rec.periods)"),
         md("""
 ## The residual, explained
@@ -353,14 +365,14 @@ nothing explains. The rows sum to `bill_cost − estimate`.
 **What to do:** a large *not_in_store* means collecting more; a large *fleet_standing*
 means idle fleets; a large *unexplained* needs the day view (`ciwb bill reconcile --by day`).
 """),
-        code("rec.residual_table()"),
-        code("rec.not_in_store"),
+        code("notebook.table(rec.residual_table())"),
+        code("notebook.table(rec.not_in_store)"),
         md("""
 ## Per project
 Where the export carries resource ids (the project ARN) or a project tag, billed and implied
 units per project and month. A project billed with no stored builds was never collected.
 """),
-        code("rec.projects"),
+        code("notebook.table(rec.projects)"),
         md("""
 ## Effective vs list rates
 The rate per usage type and month learned from the bill (cost ÷ charged units, discounts
@@ -368,11 +380,11 @@ included) beside the list price. These rates are the price source *bill*: with
 `--prices bill` (the default) every cost output uses them, and builds in regions with no list
 price get one.
 """),
-        code("rec.rates"),
+        code("notebook.table(rec.rates)"),
         code("notebook.show_cost_summary(cost.cost_summary(db, sel, by='month'))"),
     ],
 )
-SETUP_BILL = "from ciwb import bill\nfrom ciwb.report import findings"
+SETUP_BILL = "from ciwb import bill"
 RECONCILIATION.cells.insert(3, code(SETUP_BILL))
 
 NOTEBOOKS = {

@@ -8,11 +8,13 @@ Typing happens per key in `ciwb.buildspec`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from ciwb.errors import YamlLoadError
 
@@ -91,12 +93,24 @@ def _convert(node: Node, seen: dict[int, YNode]) -> YNode:
     return out
 
 
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset, counting lines as YAML does."""
+    head = text[: max(offset, 0)].replace("\r\n", "\n")
+    for brk in ("\r", "\x85", "\u2028", "\u2029"):
+        head = head.replace(brk, "\n")
+    return head.count("\n") + 1, len(head) - (head.rfind("\n") + 1) + 1
+
+
 def compose_text(text: str) -> YNode | None:
     """Parse one YAML document into positioned nodes; `None` for an empty document."""
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True  # CodeBuild takes the last; we warn in the model
     try:
-        node = yaml.compose(text)
+        with warnings.catch_warnings():
+            # An anchor defined twice is valid YAML (an alias takes the latest); ruamel's
+            # warning would print a multi-line report outside any file:line:col message.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            node = yaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -106,6 +120,13 @@ def compose_text(text: str) -> YNode | None:
             problem += " (a key above may lack its ':', or a value with ': ' needs quotes)"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlLoadError(line, col, problem) from None
+    except ReaderError as exc:
+        # A character YAML forbids (NUL, most C0 controls): ruamel gives only its offset.
+        line, col = _line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise YamlLoadError(
+            line, col, f"character U+{ord(char):04X} is not allowed in YAML (a binary file?)"
+        ) from None
     except YAMLError as exc:
         raise YamlLoadError(1, 1, str(exc).splitlines()[0]) from None
     if node is None:

@@ -10,7 +10,9 @@ late 2023); user output is interleaved without the prefix. The lines that matter
     Phase complete: <PHASE> State: <STATUS>          (older agents: Success: true|false)
     Phase context status code: <CODE> Message: <text>
 
-Input is an iterable of CloudWatch events `(timestamp_ms | None, message)` or plain log lines.
+Input is an iterable of CloudWatch events `(timestamp_ms | None, message)` or plain log lines;
+plain lines copied from the console with line numbers (`  12 | [Container] ...`) or from the
+local agent's compose output (`agent_1  | [Container] ...`) parse like clean ones.
 The event's own epoch-ms timestamp is the truth when given; otherwise the bracketed time,
 read as UTC (unverified, same section). A command ends at the next agent line.
 `format_agent_line` is the writer side, used by replays so both sides share one format.
@@ -89,12 +91,32 @@ def _bracket_time(text: str) -> datetime:
     return datetime.strptime(text, fmt)
 
 
+# What copying a log adds before each line: the console's line numbers (`  12 | `) and
+# docker compose's service column from the local agent (`agent_1  | `). A form is learnt
+# from the first agent line that carries it and then stripped from every line that has it.
+_COPIED = re.compile(r"^(\s*\d+ \| ?|[A-Za-z0-9][\w.-]*\s+\| ?)\[Container\] ")
+_COPY_FORMS = {
+    "numbered": re.compile(r"^\s*\d+ \| ?"),
+    "compose": re.compile(r"^[A-Za-z0-9][\w.-]*\s+\|(?: |$)"),
+}
+
+
+def _copy_form(prefix: str) -> re.Pattern[str]:
+    return _COPY_FORMS["numbered" if prefix.strip(" |").isdigit() else "compose"]
+
+
 def _events(source: Iterable[tuple[int | None, str] | str]) -> Iterator[tuple[int | None, str]]:
+    form: re.Pattern[str] | None = None
     for item in source:
-        if isinstance(item, str):
-            yield None, item
-        else:
-            yield item
+        ts, line = (None, item) if isinstance(item, str) else item
+        if ts is None:  # a plain line may have been copied; CloudWatch events never are
+            if form is None and not line.startswith("[Container] ") and "[Container] " in line:
+                copied = _COPIED.match(line)
+                if copied:
+                    form = _copy_form(copied.group(1))
+            if form is not None:
+                line = form.sub("", line, count=1)
+        yield ts, line
 
 
 def parse_agent_log(

@@ -60,8 +60,11 @@ def arch_of(environment_type: str | None) -> str:
     return "arm64" if environment_type in _ARM_ENVIRONMENTS else "x86_64"
 
 
+_JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+
+
 def _json(record: Mapping[str, Any]) -> str:
-    return orjson.dumps(record, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(record, option=_JSON_OPTIONS).decode()
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -95,7 +98,8 @@ class NormalisedBatch:
         self, record: Mapping[str, Any], *, origin: str, now: datetime | None = None
     ) -> None:
         """Queue one Build record (boto3 shape) for normalisation when the batch is written."""
-        self.raw_builds.append(RawBuild(record["arn"], _json(record), origin, now or utcnow()))
+        raw = orjson.dumps(record, option=_JSON_OPTIONS)  # bytes: see RawBuild
+        self.raw_builds.append(RawBuild(record["arn"], raw, origin, now or utcnow()))
 
     def build_count(self) -> int:
         return len(self.raw_builds) + len(self.builds)

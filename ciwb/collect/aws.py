@@ -3,6 +3,12 @@
 - Credentials come from boto3's standard chain (env, profile, SSO, instance role), one
   session per `--profile`, optionally assuming `--role-arn`. The account id is read from
   STS once per session and stored on every row (via the ARNs AWS returns).
+- Assumed roles (`--role-arn`, `--org`) are botocore `DeferredRefreshableCredentials`: botocore
+  calls AssumeRole again before the session expires (assumed-role sessions last an hour by
+  default), so a long run never fails on an expired token. The refresh is locked inside
+  botocore, so one credentials object serves every thread of an account.
+- boto3 sessions are not thread-safe: each concurrent walk makes its own session
+  (`AwsAccount.new_session`) sharing the account's credentials, and its own clients.
 - Endpoints are left to boto3, which honours `AWS_ENDPOINT_URL` (and the per-service
   `AWS_ENDPOINT_URL_<SERVICE>`), so the collector runs against any AWS-compatible endpoint.
 - Throttling is botocore's adaptive retry mode (client-side rate limiting + retries).
@@ -14,8 +20,10 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +31,9 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import DeferredRefreshableCredentials, _local_now
 
 from ciwb.errors import CiwbError, CollectAwsError
 
@@ -31,11 +41,15 @@ __all__ = [
     "AwsAccount",
     "CallCounter",
     "CollectAwsError",
+    "ROLE_SESSION_NAME",
+    "assumed_role_credentials",
     "client_config",
+    "error_code",
     "explain_aws_error",
     "is_access_denied",
     "open_account",
     "resolve_regions",
+    "session_with",
 ]
 
 _ACCESS_DENIED = frozenset(
@@ -48,6 +62,7 @@ _REJECTED = frozenset(
     {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}
 )
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+ROLE_SESSION_NAME = "ciwb-collect"  # shows in the member accounts' CloudTrail
 
 
 def client_config(max_attempts: int = 10, connect_timeout: float = 5.0) -> Config:
@@ -77,6 +92,11 @@ class CallCounter:
         default_factory=list
     )
 
+    def __post_init__(self) -> None:
+        # Shared by every walk's clients: the counts and the listeners (the raw archive) are
+        # updated under one lock so concurrent walks neither lose a count nor interleave a line.
+        self._lock = threading.Lock()
+
     def attach(self, client: Any) -> Any:
         events = client.meta.events
         events.register("before-parameter-build.*.*", self._remember_params)
@@ -96,40 +116,125 @@ class CallCounter:
         context["ciwb_params"] = dict(params)
 
     def _before_call(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
     def _after_call(
         self, model: Any, parsed: dict[str, Any], context: dict[str, Any], region: str, **_: Any
     ) -> None:
         name = f"{model.service_model.service_name}.{model.name}"
         error = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
-        if error:
-            self.errors[f"{name}:{error}"] += 1
-            return
-        for listener in self.listeners:
-            listener(name, context.get("ciwb_params") or {}, parsed, region)
+        with self._lock:
+            if error:
+                self.errors[f"{name}:{error}"] += 1
+                return
+            for listener in self.listeners:
+                listener(name, context.get("ciwb_params") or {}, parsed, region)
 
     def total(self, operation: str | None = None) -> int:
+        with self._lock:
+            calls = Counter(self.calls)
         if operation is None:
-            return sum(self.calls.values())
-        return sum(n for op, n in self.calls.items() if op.endswith("." + operation))
+            return sum(calls.values())
+        return sum(n for op, n in calls.items() if op.endswith("." + operation))
 
 
 @dataclass
 class AwsAccount:
-    """One set of credentials: a boto3 session and the account it belongs to."""
+    """One set of credentials: a boto3 session and the account it belongs to.
+
+    `session` belongs to the thread that opened the account; a concurrent walk calls
+    `new_session()` for a session of its own over the same (thread-safe) credentials.
+    """
 
     session: boto3.Session
     account_id: str
     label: str
     counter: CallCounter
     max_attempts: int = 10
+    profile: str | None = None
+    name: str | None = None  # the organisation's name for the account, with --org
+    partition: str = "aws"  # from the caller's ARN: aws, aws-cn, aws-us-gov
 
-    def client(self, service: str, region: str) -> Any:
-        client = self.session.client(
+    def client(self, service: str, region: str, session: boto3.Session | None = None) -> Any:
+        client = (session or self.session).client(
             service, region_name=region, config=client_config(self.max_attempts)
         )
         return self.counter.attach(client)
+
+    def new_session(self) -> boto3.Session:
+        """A new session for one walk (boto3 sessions are not thread-safe): the profile's
+        settings, this account's credentials. The credentials object is shared by the
+        account's walks: refreshable ones refresh under their own lock."""
+        return session_with(self.session.get_credentials(), self.profile, self.session.region_name)
+
+
+def assumed_role_credentials(
+    source: boto3.Session,
+    role_arn: str,
+    *,
+    counter: CallCounter,
+    region: str,
+    max_attempts: int = 10,
+    duration_s: int | None = None,
+    time_fetcher: Callable[[], Any] = _local_now,
+) -> DeferredRefreshableCredentials:
+    """Credentials for `role_arn`, assumed from `source` on first use and again before they
+    expire (botocore refreshes 15 minutes ahead, and must by 10 minutes ahead)."""
+    sts = counter.attach(
+        source.client("sts", region_name=region, config=client_config(max_attempts))
+    )
+    extra: dict[str, Any] = {"DurationSeconds": duration_s} if duration_s else {}
+
+    def refresh() -> dict[str, str]:
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME, **extra)[
+            "Credentials"
+        ]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": creds["Expiration"].isoformat(),
+        }
+
+    return DeferredRefreshableCredentials(
+        refresh_using=refresh, method="assume-role", time_fetcher=time_fetcher
+    )
+
+
+_prototype_lock = threading.Lock()
+_prototype: Any = None
+# What every session reads from botocore's data files and then only reads: the models and
+# the endpoint rules. A fresh session loads them from disk again (~150 ms of CPU for its first
+# client, serialised by the GIL across concurrent walks); sharing the loaded objects keeps the
+# sessions themselves separate, as they must be.
+_SHARED_COMPONENTS = ("endpoint_resolver", "smart_defaults_factory")
+
+
+def _prototype_session() -> Any:
+    global _prototype
+    with _prototype_lock:
+        if _prototype is None:
+            _prototype = botocore.session.Session()
+            _prototype.get_component("data_loader")
+            for name in _SHARED_COMPONENTS:
+                _prototype._get_internal_component(name)
+        return _prototype
+
+
+def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
+    """A new boto3 session over given credentials, keeping the profile's other settings."""
+    proto = _prototype_session()
+    core = botocore.session.Session(profile=profile)
+    # The loader's cache is shared; its search paths are not (boto3.Session appends its own
+    # data directory to them every time, which would grow one shared list without end).
+    loader = copy.copy(proto.get_component("data_loader"))
+    loader._search_paths = list(dict.fromkeys(loader.search_paths))
+    core.register_component("data_loader", loader)
+    for name in _SHARED_COMPONENTS:
+        core._internal_components.register_component(name, proto._get_internal_component(name))
+    core._credentials = credentials
+    return boto3.Session(botocore_session=core, region_name=region)
 
 
 def open_account(
@@ -139,6 +244,7 @@ def open_account(
     counter: CallCounter,
     region: str | None = None,
     max_attempts: int = 10,
+    duration_s: int | None = None,
 ) -> AwsAccount:
     """A session for `profile` (None: the default chain), assuming `role_arn` if given."""
     label = profile or "default credentials"
@@ -146,24 +252,26 @@ def open_account(
         session = boto3.Session(profile_name=profile, region_name=region)
         sts_region = region or session.region_name or "us-east-1"
         if role_arn:
-            sts = counter.attach(
-                session.client("sts", region_name=sts_region, config=client_config(max_attempts))
+            creds = assumed_role_credentials(
+                session,
+                role_arn,
+                counter=counter,
+                region=sts_region,
+                max_attempts=max_attempts,
+                duration_s=duration_s,
             )
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="ciwb-collect")["Credentials"]
-            session = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=region or session.region_name,
-            )
+            session = session_with(creds, profile, region or session.region_name)
             label = f"{label} as {role_arn}"
         sts = counter.attach(
             session.client("sts", region_name=sts_region, config=client_config(max_attempts))
         )
-        account_id = sts.get_caller_identity()["Account"]
+        identity = sts.get_caller_identity()
     except Exception as exc:  # turned into one line below, or re-raised untouched
         raise explain_aws_error(exc, label) from None
-    return AwsAccount(session, account_id, label, counter, max_attempts)
+    partition = (identity.get("Arn") or "arn:aws:").split(":")[1] or "aws"
+    return AwsAccount(
+        session, identity["Account"], label, counter, max_attempts, profile, None, partition
+    )
 
 
 def _known_regions(session: boto3.Session) -> set[str]:

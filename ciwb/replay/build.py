@@ -39,6 +39,7 @@ from ciwb.replay.request import ReplayResult, TestReportSummary
 from ciwb.replay.runner import PhaseResult, PhaseRunner
 from ciwb.replay.signals import sigterm_as_interrupt
 from ciwb.replay.testreports import build_test_reports
+from ciwb.store.connection import replays_dir
 
 __all__ = ["Replay", "run_replay"]
 
@@ -68,7 +69,9 @@ class Replay:
             build.build_number or int(time.time()),
             int(time.time() * 1000),
         )
-        self.out_dir = (request.output.out or Path("data/replays")) / self.build_uuid
+        # absolute, so every path in the result (and `--json`) works from any directory
+        out = request.output.out or replays_dir(request.output.db)
+        self.out_dir = out.absolute() / self.build_uuid
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.out_dir / "build.log"
         self.masker = Masker()

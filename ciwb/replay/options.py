@@ -141,7 +141,7 @@ class OutputOptions:
     """Where the build goes: the store, the log and artifact directory, the terminal."""
 
     db: Path | None = None
-    out: Path | None = None  # logs and artifacts (default data/replays)
+    out: Path | None = None  # logs and artifacts (default: replays/ beside the store)
     unpacked: bool = False  # artifacts also as directories
     echo: bool = False  # stream the build log to stderr
     store: bool = True

@@ -10,7 +10,8 @@ docs/reference/buildspec-semantics.md, "Phase transitions"; no on-failure given)
     POST_BUILD         UPLOAD_ARTIFACTS   (widely reported, unverified)
     UPLOAD_ARTIFACTS   FINALIZING
 
-`on-failure: CONTINUE` goes on to the next phase in order; `ABORT` is the table above;
+With `on-failure`, the phase's own choice replaces the table: `CONTINUE` goes on to the next
+phase in order; `ABORT` goes straight to FINALIZING (inferred, see `next_phase`);
 `RETRY[-n][-regex]` re-runs the failed phase up to n times (3 by default) while the regex,
 if any, matches the failed attempt's output (what RETRY re-runs and what the regex sees
 are unverified: here the phase, and the phase attempt's output plus the error message).
@@ -48,10 +49,20 @@ _MAX_RETRY_TEXT = 256_000
 
 
 def next_phase(phase: str, failed: bool, on_failure: OnFailure | None = None) -> str:
-    """The phase that runs after `phase` (after any retries are spent)."""
+    """The phase that runs after `phase` (after any retries are spent).
+
+    No on-failure: the transition table. CONTINUE: the next phase in order. ABORT: straight
+    to FINALIZING, skipping POST_BUILD and UPLOAD_ARTIFACTS even after BUILD. That ABORT
+    differs from no on-failure is INFERRED, not documented: users add it exactly to stop at
+    the first failure because without it POST_BUILD still runs
+    (docs/reference/buildspec-semantics.md, "Phase transitions").
+    """
     in_order = next_in_order(phase)
-    if not failed or (on_failure is not None and on_failure.action == "CONTINUE"):
+    action = on_failure.action if on_failure is not None else None
+    if not failed or action == "CONTINUE":
         return in_order
+    if action == "ABORT":
+        return "FINALIZING"  # inferred (see above)
     return FAILURE_TRANSITIONS.get(phase, in_order)
 
 

@@ -10,8 +10,12 @@ If a command kills the shell (`exit 3`), the next command gets a new shell in th
 known directory; variables exported before are lost (CodeBuild's own behaviour here is
 unverified).
 
-A command runs as `{ <command>\\n} </dev/null`: a brace group runs in the current shell
-(state persists) and its stdin is /dev/null so a command cannot read our protocol.
+Commands are handed to the shell exactly as written, one after another, like lines of the
+script file CodeBuild's agent runs: nothing is wrapped around them. The shell reads its
+script from a descriptor of its own (the pipe, opened as `/dev/fd/9`) while its stdin is
+/dev/null, so a command cannot read our protocol. (Wrapping each command in a redirected
+brace group, `{ cmd; } </dev/null`, is how this once was: dash then drops the redirect of
+a subshell inside it, and `(make) > build.txt` wrote no file.)
 A command with a syntax error would take the sentinel with it, so commands are
 syntax-checked once (`sh -n`) and an unparsable one runs in a one-off `sh -c` that reports
 the error the way CodeBuild does (exit status 2).
@@ -46,6 +50,11 @@ __all__ = [
     "ShellTransport",
     "check_syntax",
 ]
+
+
+# The session shell: keep the protocol pipe as fd 9, make stdin /dev/null, and become the same
+# shell running the pipe as its script file (read and run command by command as it arrives).
+_READ_SCRIPT_FROM_PIPE = 'exec 9<&0 </dev/null; exec "$0" /dev/fd/9'
 
 
 class SessionDeadline(Exception):
@@ -155,16 +164,23 @@ class LocalTransport:
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, user: str | None = None
     ) -> ShellProcess:
         argv = list(argv)
+        stdin: int = subprocess.PIPE
+        write_end: int | None = None
         if user is not None and user != pwd.getpwuid(os.geteuid()).pw_name:
             self.check_user(user)
             if shutil.which("runuser"):
                 argv = ["runuser", "-u", user, "--", *argv]
             else:
                 argv = ["su", "-s", argv[0], user, "--", *argv[1:]]
+            # The session shell reopens its stdin pipe (/dev/fd/9, see ShellSession): the
+            # pipe must belong to the user it runs as, or the kernel refuses the open.
+            stdin, write_end = os.pipe()
+            entry = pwd.getpwnam(user)
+            os.fchown(stdin, entry.pw_uid, entry.pw_gid)
         try:
             popen = subprocess.Popen(
                 argv,
-                stdin=subprocess.PIPE,
+                stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=dict(env),
@@ -172,7 +188,13 @@ class LocalTransport:
                 start_new_session=True,
             )
         except FileNotFoundError:
+            if write_end is not None:
+                os.close(stdin)
+                os.close(write_end)
             raise CiwbError(f"shell not found: {argv[0]}") from None
+        if write_end is not None:
+            os.close(stdin)
+            popen.stdin = os.fdopen(write_end, "wb")
         return LocalProcess(popen)
 
 
@@ -236,7 +258,14 @@ class ShellSession:
         # the trace never matches the marker and is recognised (and dropped) by this.
         self._trace = f"__CIWB_ {token}__".encode()
         self._buffer = b""
-        self._proc = self.transport.spawn(self.shell, env=self.env, cwd=self.cwd, user=self.user)
+        self._proc = self.transport.spawn(
+            [*self.shell, "-c", _READ_SCRIPT_FROM_PIPE, self.shell[0]],
+            env=self.env,
+            cwd=self.cwd,
+            user=self.user,
+        )
+        # the shell has its own descriptor on the pipe now: fd 9 is the build's to use
+        self._proc.write(b"exec 9<&-\n")
         return self._proc
 
     @property
@@ -255,7 +284,7 @@ class ShellSession:
         assert proc is not None
         marker = self._marker.decode()
         head, tail = marker[:7], marker[7:]  # printed joined, written apart (see _start)
-        script = f'{{ {command}\n}} </dev/null\nprintf "%s%s %s %s\\n" {head} {tail} "$?" "$PWD"\n'
+        script = f'{command}\nprintf "%s%s %s %s\\n" {head} {tail} "$?" "$PWD"\n'
         try:
             proc.write(script.encode())
         except (BrokenPipeError, OSError):

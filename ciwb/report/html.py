@@ -17,10 +17,15 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from plotly.offline import get_plotlyjs
 
-__all__ = ["PLOTLY_MIMETYPE", "notebook_to_html"]
+__all__ = ["PLOTLY_MIMETYPE", "notebook_to_html", "page_css"]
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 _TEMPLATES = Path(__file__).parent / "templates"
+
+
+def page_css() -> str:
+    """The style every ciwb page shares (reports and the index)."""
+    return (_TEMPLATES / "ciwb" / "page.css").read_text(encoding="utf-8")
 
 
 class PlotlyToHtml(Preprocessor):
@@ -53,7 +58,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | Path, *, title: str | Non
         exclude_output_prompt=True,
     )
     exporter.register_preprocessor(PlotlyToHtml(), enabled=True)
-    resources: dict[str, Any] = {"plotly_js": get_plotlyjs()}
+    resources: dict[str, Any] = {"plotly_js": get_plotlyjs(), "ciwb_css": page_css()}
     if title:
         resources["metadata"] = {"name": title}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)

@@ -6,16 +6,26 @@ import os
 from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ciwb.report import charts
 from ciwb.store import Selection
 
 if TYPE_CHECKING:
     from ciwb.cost import CostSummary, WhatIf
-    from ciwb.report.findings import Finding
 
-__all__ = ["DEMO_DB", "Scope", "setup", "show_cost_summary", "show_findings", "show_whatif"]
+__all__ = [
+    "DEMO_DB",
+    "Scope",
+    "cached",
+    "cost_over_time",
+    "setup",
+    "show_cost_summary",
+    "show_findings",
+    "show_whatif",
+    "table",
+    "whatif",
+]
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
@@ -61,8 +71,13 @@ def setup(
 ) -> Scope:
     """Chart and table defaults on, and the scope printed; the store is `db`, else $CIWB_DB,
     else the demo DB. `projects` may be one comma-separated string (a papermill parameter)."""
+    from ciwb.report import tables
+    from ciwb.report.findings import _memo
+
+    _memo.clear()  # a re-run reads the store afresh
     charts.setup()
     _table_defaults()
+    tables.setup()
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
@@ -85,6 +100,8 @@ def show_whatif(whatif: WhatIf) -> None:
     """A what-if as the reader needs it: assumption, evidence, uncertainty, then the table."""
     from IPython.display import Markdown, display
 
+    from ciwb.report import tables
+
     lines = [
         f"**Assumes:** {whatif.assumption}",
         f"**Evidence:** {whatif.evidence}",
@@ -94,7 +111,7 @@ def show_whatif(whatif: WhatIf) -> None:
         lines.append(f"**Unpriced builds:** {whatif.unpriced_builds:,} (no price known; not zero)")
     lines += [f"- {note}" for note in whatif.notes]
     display(Markdown("\n\n".join(lines)))
-    display(whatif.display())
+    display(tables.show(whatif.display()))
 
 
 def show_cost_summary(summary: CostSummary) -> None:
@@ -114,16 +131,46 @@ def show_cost_summary(summary: CostSummary) -> None:
     display(Markdown("\n".join(lines)))
 
 
-def show_findings(findings: Sequence[Finding]) -> None:
-    """Findings as a ranked list: what was found, its worth, the evidence, what to do."""
-    from IPython.display import Markdown, display
+def show_findings(report: str, db: Path, sel: Selection) -> None:
+    """The report's window and ranked findings, as HTML, with the same data attached as JSON
+    for `ciwb report` (findings.json, the index page)."""
+    import json
 
-    lines = []
-    for rank, f in enumerate(findings, start=1):
-        worth = (
-            f" — **${f.usd_per_month_high:,.2f}/month**" if f.usd_per_month_high is not None else ""
-        )
-        lines.append(f"{rank}. **{f.title}**{worth} ({f.strength})  ")
-        lines.append(f"   {f.evidence}  ")
-        lines.append(f"   *What to do:* {f.action}" + (f" — `{f.command}`" if f.command else ""))
-    display(Markdown("\n".join(lines) or "No findings."))
+    from IPython.display import display
+
+    from ciwb.report.findings_view import headline_html
+    from ciwb.report.headline import MIMETYPE, headline
+
+    found = headline(report, db, sel)
+    data = json.loads(json.dumps(found.as_dict(), default=str))
+    display({"text/html": headline_html(found), MIMETYPE: data}, raw=True)
+
+
+def whatif(kind: str, db: Path, sel: Selection) -> WhatIf:
+    """The what-if `kind` for the selection: the one the findings were computed from."""
+    from ciwb.report.findings.cost import whatif as shared
+
+    return shared(kind, db, sel)
+
+
+def table(frame: Any, **options: Any) -> Any:
+    """A table for people (`ciwb.report.tables.show`)."""
+    from ciwb.report import tables
+
+    return tables.show(frame, **options)
+
+
+def cost_over_time(db: Path, sel: Selection) -> Any:
+    """Cost per day by month, partial first and last months marked."""
+    from ciwb.report.findings.cost import summary
+    from ciwb.report.headline import days_per_month, window
+
+    months = summary(db, sel, by="month").table
+    return charts.cost_over_time(months, days_per_month(window(db, sel)))
+
+
+def cached(fn: Any, db: Path, sel: Selection, **options: Any) -> Any:
+    """`fn(db, sel, **options)`, computed once per report (the findings share it)."""
+    from ciwb.report.findings._memo import memo
+
+    return memo(fn, db, sel, **options)

@@ -18,6 +18,8 @@ class ReportResult:
     html_location: str | None
     seconds: float
     error: str | None = None
+    findings_name: str | None = None  # <stem>.findings.json: the headline and findings
+    headline: dict[str, Any] | None = None  # what that file holds (`Headline.as_dict`)
 
     @property
     def ok(self) -> bool:
@@ -33,3 +35,23 @@ class ReportRun:
     @property
     def failed(self) -> list[ReportResult]:
         return [r for r in self.results if not r.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `ciwb report --json` prints: where each report went, and its headline."""
+        return {
+            "out": self.out,
+            "index": self.index_location,
+            "reports": [
+                {
+                    "name": r.name,
+                    "ok": r.ok,
+                    "error": r.error,
+                    "seconds": round(r.seconds, 3),
+                    "html": r.html_location,
+                    "notebook": r.notebook_location,
+                    "findings": r.findings_name,
+                    "headline": r.headline,
+                }
+                for r in self.results
+            ],
+        }

@@ -106,6 +106,20 @@ def _choose_parameters(
     return chosen
 
 
+def _headline_of(executed: Path) -> dict[str, Any] | None:
+    """The headline a notebook attached to its findings output, if it got that far."""
+    import nbformat
+
+    from ciwb.report.headline import MIMETYPE
+
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for out in cell.get("outputs", ()):
+            data = (out.get("data") or {}).get(MIMETYPE)
+            if data:
+                return dict(data)
+    return None
+
+
 def run_reports(
     names: Sequence[str],
     *,
@@ -154,7 +168,15 @@ def run_reports(
                 )
             except Exception as exc:  # the executed copy records the failing cell
                 error = _error_line(exc)
-            html_name = html_location = None
+            html_name = html_location = findings_name = None
+            found = _headline_of(executed) if executed.exists() else None
+            if found is not None:
+                findings_name = f"{stem}.findings.json"
+                output.write(
+                    findings_name,
+                    json.dumps(found, indent=2, sort_keys=True).encode(),
+                    "application/json",
+                )
             if error is None:
                 html_name = f"{stem}.html"
                 page = notebook_to_html(executed, title=f"{name} · ciwb")
@@ -174,6 +196,8 @@ def run_reports(
                     html_location=html_location,
                     seconds=time.monotonic() - t0,
                     error=error,
+                    findings_name=findings_name,
+                    headline=found,
                 )
             )
     index = render_index(results, started=started, db=str(db_path))

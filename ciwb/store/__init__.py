@@ -1,9 +1,11 @@
 """The one DuckDB file: schema, migrations, connection discipline, upserts, export, reads."""
 
 from ciwb.store.connection import (
-    DEFAULT_DB,
+    ciwb_home,
     connect,
+    default_db_path,
     migrate,
+    replays_dir,
     resolve_db_path,
     schema_version,
     upgrade,
@@ -17,7 +19,6 @@ from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
     "BackgroundWriter",
-    "DEFAULT_DB",
     "LATEST_VERSION",
     "MIGRATIONS",
     "DbLike",
@@ -27,12 +28,15 @@ __all__ = [
     "StoreWriter",
     "TableInfo",
     "TimeLike",
+    "ciwb_home",
     "connect",
     "db_info",
+    "default_db_path",
     "export_parquet",
     "fetch_frame",
     "migrate",
     "reading",
+    "replays_dir",
     "resolve_db_path",
     "schema_version",
     "upgrade",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,16 +23,59 @@ from ciwb.codebuild.clock import utcnow
 from ciwb.errors import StoreCorruptError, StoreError, StoreLockedError, StoreTooNewError
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
 
-DEFAULT_DB = Path("data/ciwb.duckdb")
+DB_NAME = "ciwb.duckdb"
+# Where stores lived before they followed the platform's conventions: relative to the
+# directory ciwb was started in, so each directory got its own. Still found and used.
+LEGACY_DB = Path("data") / DB_NAME
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file")
+_noticed: set[Path] = set()
+
+
+def ciwb_home() -> Path:
+    """ciwb's own directory: `$CIWB_HOME`, else the user data directory (platformdirs).
+
+    Linux: ~/.local/share/ciwb (or $XDG_DATA_HOME/ciwb); macOS: ~/Library/Application
+    Support/ciwb; Windows: %LOCALAPPDATA%\\ciwb.
+    """
+    env = os.environ.get("CIWB_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("ciwb", appauthor=False)
+
+
+def default_db_path() -> Path:
+    """The store used when neither --db nor $CIWB_DB names one: `ciwb_home()/ciwb.duckdb`."""
+    return ciwb_home() / DB_NAME
 
 
 def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
-    """`--db` wins, then `CIWB_DB`, then data/ciwb.duckdb."""
+    """`--db` wins, then `$CIWB_DB`, then `$CIWB_HOME/ciwb.duckdb`, then the user data dir.
+
+    Without --db, $CIWB_DB or $CIWB_HOME, a store at the old default (data/ciwb.duckdb in the
+    current directory) is used if it exists, with a one-line notice on stderr.
+    """
     if db:
-        return Path(db)
+        return Path(db).expanduser()
     env = os.environ.get("CIWB_DB")
-    return Path(env) if env else DEFAULT_DB
+    if env:
+        return Path(env).expanduser()
+    if not os.environ.get("CIWB_HOME") and LEGACY_DB.is_file():
+        legacy = LEGACY_DB.resolve()
+        if legacy not in _noticed:
+            _noticed.add(legacy)
+            sys.stderr.write(
+                f"ciwb: using the store at {legacy} (the old default location); "
+                f"set CIWB_DB or move it to {default_db_path()}\n"
+            )
+        return LEGACY_DB
+    return default_db_path()
+
+
+def replays_dir(db: str | os.PathLike[str] | None = None) -> Path:
+    """Where replays go by default: `replays/` next to the store."""
+    return resolve_db_path(db).absolute().parent / "replays"
 
 
 def default_lock_timeout() -> float:
@@ -100,7 +144,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
         if current < migration.version <= target:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(migration.sql)
+                migration.run(con)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                     [migration.version, migration.name, utcnow(), __version__],

@@ -9,14 +9,27 @@ All timestamps are UTC, stored as naive TIMESTAMP.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import duckdb
 
 
 @dataclass(frozen=True)
 class Migration:
+    """One schema step: SQL, or a function for a step that must read the catalog first."""
+
     version: int
     name: str
-    sql: str
+    sql: str = ""
+    apply: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.apply is not None:
+            self.apply(con)
+        else:
+            con.execute(self.sql)
 
 
 _CORE_TABLES = """
@@ -433,12 +446,58 @@ CREATE TABLE bill_rates (
 );
 """
 
+# `raw JSON` in a table's DDL as DuckDB prints it (duckdb_tables().sql), before NOT NULL,
+# the next column or the closing parenthesis.
+_RAW_JSON = re.compile(r"\braw JSON(?= NOT NULL|,|\))")
+
+
+def compress_raw_json(con: duckdb.DuckDBPyConnection) -> None:
+    """Store every table's `raw` JSON ZSTD-compressed, in place, keeping every row.
+
+    The raw records are most of the file (≈4 KB of JSON per build, which DuckDB's default
+    string compression only halves) and are read rarely (re-deriving columns in a migration),
+    so they are stored with ZSTD, which keeps the column's type: every reader of `raw`
+    works unchanged. DuckDB cannot change a column's compression in place, so each table is
+    rebuilt from its own current DDL (whatever columns earlier migrations added, with its
+    keys) plus `USING COMPRESSION ZSTD` on `raw`, its rows copied, the old one dropped. Views
+    bind by name and see the new table. Tables created by later migrations are not touched.
+    """
+    tables = con.execute(
+        """
+        SELECT t.table_name, t.sql
+        FROM duckdb_tables() t
+        JOIN duckdb_columns() c USING (database_name, schema_name, table_name)
+        WHERE t.database_name = current_database() AND t.schema_name = 'main'
+          AND NOT t.temporary AND c.column_name = 'raw' AND c.data_type = 'JSON'
+        ORDER BY t.table_name
+        """
+    ).fetchall()
+    for table, ddl in tables:
+        if "USING COMPRESSION" in ddl:
+            continue
+        rebuilt = f"{table}__zstd"
+        head = f"CREATE TABLE {table}("
+        if not ddl.startswith(head):
+            raise RuntimeError(f"unexpected DDL for {table}: {ddl[:80]}")
+        con.execute(
+            _RAW_JSON.sub(
+                "raw JSON USING COMPRESSION ZSTD", ddl.replace(head, f"CREATE TABLE {rebuilt}(", 1)
+            )
+        )
+        con.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
     Migration(3, "build_costs snapshot", _BUILD_COSTS),
     Migration(4, "collector detail: code_coverages, build_log_reads", _COLLECT_DETAIL_TABLES),
     Migration(5, "billing: bill_line_items, bill_imports, bill_rates", _BILL_TABLES),
+    # Self-contained (reads the catalog, not the DDL above): it can be renumbered freely,
+    # and compresses the `raw` of every table that exists when it runs.
+    Migration(6, "raw JSON stored ZSTD-compressed", apply=compress_raw_json),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -54,20 +54,41 @@ class StoreWriter:
             ctx.__exit__(None, None, None)
 
 
+def _parents(batch: NormalisedBatch) -> set[str]:
+    """The keys whose child rows a write replaces wholesale (phases, commands, groups, cases)."""
+    return (
+        {r.arn for r in batch.raw_builds}
+        | {b.build_arn for b in batch.builds}
+        | {c.build_arn for c in batch.build_commands}
+        | {b.batch_arn for b in batch.build_batches}
+        | {r.report_arn for r in batch.reports}
+    )
+
+
 class BackgroundWriter:
     """A `StoreWriter` on its own thread, so fetching the next page overlaps writing this one.
 
-    Batches are written in the order given, each in its own transaction (with the cursors it
-    completes), so the kill-safety argument is unchanged: whatever was queued but not yet
+    Batches are written in the order given, each in one transaction with the cursors it
+    completes (batches queued back to back share one, see `_group`), so the kill-safety
+    argument is unchanged: whatever was queued but not yet
     committed when the process dies is simply fetched again by the next run. At most
     `depth` batches wait in memory. `drain()` waits until everything queued is committed
     (before a stage reads the store) and re-raises a write error in the caller's thread.
+
+    Several threads may write through one writer (concurrent collect walks). `sync()` waits
+    only for what the calling thread queued before it, so one walk reading the store does
+    not wait on the others. After a failed write every later batch is dropped, whoever
+    queued it: what commits is always a prefix of the queue, so no cursor is ever committed
+    without the builds queued before it.
     """
 
     def __init__(self, db: Path | str | None, depth: int = 4) -> None:
         self._writer = StoreWriter(db)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._failed = False
+        self._held: Any = None  # an item taken from the queue that starts the next group
+        self._group_max = max(1, depth)
         self._thread = threading.Thread(target=self._run, name="ciwb-store-writer", daemon=True)
         self._thread.start()
 
@@ -75,20 +96,72 @@ class BackgroundWriter:
     def rows(self) -> Counter[str]:
         return self._writer.rows
 
+    def _take(self) -> Any:
+        if self._held is not None:
+            item, self._held = self._held, None
+            return item
+        return self._queue.get(timeout=self._writer.hold_s)
+
+    def _group(self, first: tuple[NormalisedBatch, Mapping[str, Sequence[NamedTuple]]]) -> int:
+        """Write `first` with the batches queued right behind it, in one transaction.
+
+        With many walks writing, one commit per batch makes the writer the bottleneck; a
+        group of consecutive batches committed together is the same as committing them one
+        by one (upserts in queue order, the last record of a key wins) and still all or
+        nothing, so what is committed stays a prefix of the queue. A batch whose builds,
+        batches or reports are already in the group (child rows are replaced per parent)
+        starts the next group instead. If the group fails, its batches are written one by one
+        so that the batches before the failing one commit, as without grouping. Returns how
+        many queue items the group took.
+        """
+        items = [first]
+        parents = _parents(first[0])
+        while len(items) < self._group_max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None or isinstance(item, threading.Event) or parents & _parents(item[0]):
+                self._held = item
+                break
+            items.append(item)
+            parents |= _parents(item[0])
+        try:
+            if len(items) == 1:
+                self._writer(*first)
+                return 1
+            batch, extra = NormalisedBatch(), {}
+            for part, part_extra in items:
+                batch.extend(part)
+                for table, rows in part_extra.items():
+                    extra.setdefault(table, []).extend(rows)
+            try:
+                self._writer(batch, extra)
+            except Exception:
+                # rolled back: commit the batches before the bad one, then fail on it
+                for item in items:
+                    self._writer(*item)
+            return len(items)
+        finally:
+            for _ in range(len(items) - 1):
+                self._queue.task_done()
+
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=self._writer.hold_s)
+                item = self._take()
             except queue.Empty:
                 self._writer.close()  # idle: do not hold the file while we wait on AWS
                 continue
             try:
                 if item is None:
                     return
-                if self._error is None:
-                    self._writer(*item)
+                if isinstance(item, threading.Event):
+                    item.set()  # a sync() marker: everything queued before it is committed
+                elif not self._failed:
+                    self._group(item)
             except BaseException as exc:  # surfaced by the next call or drain()
-                self._error = exc
+                self._error, self._failed = exc, True
             finally:
                 self._queue.task_done()
 
@@ -97,13 +170,28 @@ class BackgroundWriter:
             error, self._error = self._error, None
             raise error
 
-    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
+    def _check_open(self) -> None:
+        # The failure is raised once (where it is first seen); any other thread still writing
+        # learns its batches are being dropped.
         self._check()
+        if self._failed:
+            raise RuntimeError("the store writer failed earlier: this batch was not written")
+
+    def __call__(self, batch: NormalisedBatch, extra: Mapping[str, Sequence[NamedTuple]]) -> None:
+        self._check_open()
         self._queue.put((batch, extra))
 
     def drain(self) -> None:
         self._queue.join()
         self._check()
+
+    def sync(self) -> None:
+        """Wait until everything this thread queued so far is committed (or failed)."""
+        self._check_open()
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+        self._check_open()
 
     def close(self) -> None:
         if self._thread.is_alive():

@@ -135,18 +135,17 @@ def test_free_tier_region_not_in_store_credit_and_fleet(tmp_path, db_path):
 
 
 def test_unpriced_builds_get_the_bill_rate(tmp_path, db_path):
-    # eu-west-1 has no list price in the seed: the builds are unpriced until a bill arrives
+    # arm1.2xlarge has no list price in the seed: the builds are unpriced until a bill arrives
     write_store(
         db_path,
         [
             build_record(
-                "eu",
+                "big-arm",
                 n,
                 start=T0 + timedelta(hours=n),
                 phases={"BUILD": 120},
-                region="eu-west-1",
                 environment_type="ARM_CONTAINER",
-                compute_type="BUILD_GENERAL1_LARGE",
+                compute_type="BUILD_GENERAL1_2XLARGE",
             )
             for n in range(2)
         ],
@@ -154,9 +153,7 @@ def test_unpriced_builds_get_the_bill_rate(tmp_path, db_path):
     before = cost_summary(db_path)
     assert before.unpriced_builds == 2
     import_bill(
-        write_cur2(
-            tmp_path / "bill", [item("EU-Build-Min:ARM:g1.large", 4, 0.064, region="eu-west-1")]
-        ),
+        write_cur2(tmp_path / "bill", [item("USE1-Build-Min:ARM:g1.2xlarge", 4, 0.064)]),
         db_path,
     )
     after = cost_summary(db_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,7 +95,11 @@ def test_cli_progress_bar_on_stderr_and_quiet_silences_it(codebuild_server, tmp_
     quiet = _run(["collect", *QUIET_ARGS, "--db", str(tmp_path / "b.duckdb"), "--quiet"], env)
 
     assert loud.returncode == 0 and quiet.returncode == 0
-    assert f"123456789012/{REGION}" in loud.stderr  # the region's bar
+    # one line for the run, one per account naming its regions (not one bar per region)
+    total = sum(map(len, builds.values()))
+    lines = loud.stderr.splitlines()
+    assert re.match(rf"account-regions .* 1/1 accounts: 1 done +{total} builds", lines[0])
+    assert re.match(rf"123456789012 .* 1/1 {REGION} done +{total} builds", lines[1])
     assert "SUCCEEDED" in loud.stdout
     records = [b for bs in builds.values() for b in bs]
     phases = sum(len(b["phases"]) for b in records)

@@ -205,8 +205,10 @@ def test_bad_grouping_is_one_line_exit_2(db_path):
 def test_seed_is_sourced_and_a_zero_price_is_refused(tmp_path: Path):
     rows = seed_prices()
     assert rows and all(r.price > 0 and r.source and r.as_of for r in rows)
-    keys = {(r.environment_type, r.compute_type) for r in rows}
-    assert ("ARM_CONTAINER", "BUILD_GENERAL1_XLARGE") not in keys  # unknown stays out
+    keys = {(r.region, r.environment_type, r.compute_type) for r in rows}
+    # unknown stays out: no source for arm1.xlarge in us-east-1 nor arm1.2xlarge anywhere
+    assert ("us-east-1", "ARM_CONTAINER", "BUILD_GENERAL1_XLARGE") not in keys
+    assert not any(k[1:] == ("ARM_CONTAINER", "BUILD_GENERAL1_2XLARGE") for k in keys)
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "region,environment_type,compute_type,unit,price,currency,source,as_of,confidence\n"

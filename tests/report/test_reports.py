@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from support.chromium import CHROMIUM, open_page
+from support.chromium import CHROMIUM, network_requests, open_page
 from support.reporting import REPO, run_ciwb
 
 REPORTS = [
@@ -52,7 +52,7 @@ def test_html_report_renders_offline_in_chromium(all_reports, name):
     assert source.count("* plotly.js v") == 1  # the bundle is embedded exactly once
     page = open_page(path)
     assert page.errors == []
-    assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    assert network_requests(page) == []
     assert page.charts > 0
     assert page.charts_with_svg == page.charts
     assert "What to do" in page.text  # the markdown is there
@@ -177,7 +177,8 @@ def test_reports_upload_to_s3(report_db, aws_env):
     assert run.index_location == "s3://ci-reports/nightly/index.html"
     listed = s3.list_objects_v2(Bucket="ci-reports", Prefix="nightly/")["Contents"]
     keys = sorted(o["Key"] for o in listed)
-    assert len(keys) == 3 and "nightly/index.html" in keys
+    assert len(keys) == 4 and "nightly/index.html" in keys
+    assert sum(k.endswith(".findings.json") for k in keys) == 1  # the findings beside the HTML
     (html_key,) = [k for k in keys if k.endswith(".html") and not k.endswith("index.html")]
     head = s3.head_object(Bucket="ci-reports", Key=html_key)
     assert head["ContentType"].startswith("text/html")
@@ -196,3 +197,16 @@ def test_missing_s3_bucket_is_one_clear_error(report_db, aws_env):
     assert done.returncode == 2
     assert "s3://no-such-bucket: bucket not usable (404)" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_json_output_names_each_report_and_its_findings(report_db, tmp_path):
+    done = run_ciwb(
+        "report", "graviton_vs_x86", "--db", str(report_db), "--out", str(tmp_path), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    (one,) = printed["reports"]
+    assert one["name"] == "graviton_vs_x86" and one["ok"]
+    assert (tmp_path / one["findings"]).is_file()
+    assert one["headline"]["findings"][0]["title"]
+    assert printed["index"] == str(tmp_path / "index.html")

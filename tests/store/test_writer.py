@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ciwb.codebuild.normalise import NormalisedBatch, normalise_project
+from ciwb.store import connect
 from ciwb.store.writer import BackgroundWriter
 from support.queries import query as _q
 
@@ -40,3 +41,83 @@ def test_a_failed_write_is_raised_in_the_callers_thread_and_later_batches_are_dr
         writer.drain()
     writer.close()
     assert _q(db_path, "SELECT name FROM projects") == [("first",)]
+
+
+def _held_writer(db_path, monkeypatch):
+    """A writer whose first write waits for `release`, so later batches queue up behind it."""
+    import threading
+
+    from ciwb.store.writer import StoreWriter
+
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+    original = StoreWriter.__call__
+
+    def call(self, batch, extra):
+        calls.append(len(batch.projects))
+        if len(calls) == 1:
+            started.set()
+            release.wait()
+        return original(self, batch, extra)
+
+    monkeypatch.setattr(StoreWriter, "__call__", call)
+    writer = BackgroundWriter(db_path, depth=8)
+    writer(_project("first"), {})
+    started.wait()  # the writer is inside the first write: what follows queues behind it
+    return writer, release, calls
+
+
+def test_batches_queued_behind_a_write_commit_together_in_order(db_path, monkeypatch):
+    writer, release, calls = _held_writer(db_path, monkeypatch)
+    for i in range(5):
+        writer(_project(f"p{i}"), {})
+    release.set()
+    writer.drain()
+    writer.close()
+    assert calls == [1, 5]  # the five queued batches went in as one transaction
+    assert _q(db_path, "SELECT name FROM projects ORDER BY rowid") == [
+        ("first",),
+        *((f"p{i}",) for i in range(5)),
+    ]
+
+
+def test_a_failing_batch_in_a_group_still_lets_the_batches_before_it_commit(db_path, monkeypatch):
+    writer, release, calls = _held_writer(db_path, monkeypatch)
+    writer(_project("ok-1"), {})
+    writer(_project("ok-2"), {})
+    writer(NormalisedBatch(), {"no_such_table": [("x",)]})
+    writer(_project("dropped"), {})
+    release.set()
+    with pytest.raises(KeyError, match="no_such_table"):
+        writer.drain()
+    writer.close()
+    assert _q(db_path, "SELECT name FROM projects ORDER BY rowid") == [
+        ("first",),
+        ("ok-1",),
+        ("ok-2",),
+    ]
+
+
+def test_sync_waits_for_the_callers_batches_while_other_threads_write(db_path):
+    import threading
+
+    writer = BackgroundWriter(db_path, depth=8)
+    seen: dict[int, int] = {}
+
+    def walk(n: int) -> None:
+        for i in range(10):
+            writer(_project(f"t{n}-{i:02d}"), {})
+        writer.sync()
+        with connect(db_path) as con:  # what this thread wrote is committed now
+            seen[n] = con.execute(
+                "SELECT count(*) FROM projects WHERE name LIKE ?", [f"t{n}-%"]
+            ).fetchall()[0][0]
+
+    threads = [threading.Thread(target=walk, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert seen == {n: 10 for n in range(4)}
+    assert _q(db_path, "SELECT count(*) FROM projects") == [(40,)]

@@ -63,6 +63,17 @@ class PageReport:
     charts_with_svg: int = 0
     links: list[str] = field(default_factory=list)
     text: str = ""
+    probe: object = None  # what the caller's `probe` expression returned (JSON)
+
+
+# What a page may load without the network: its own file, inline data, and in-memory blobs
+# (itables imports its inlined JavaScript bundle as a module from a blob: URL).
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+
+
+def network_requests(report: PageReport) -> list[str]:
+    """The requests that would leave the machine (must be none for an offline report)."""
+    return [u for u in report.requests if not u.startswith(LOCAL_SCHEMES)]
 
 
 def _devtools_port(profile: Path, proc: subprocess.Popen, timeout: float = 30) -> int:
@@ -77,10 +88,21 @@ def _devtools_port(profile: Path, proc: subprocess.Popen, timeout: float = 30) -
     raise TimeoutError("chromium did not open its DevTools port")
 
 
-def open_page(path: Path, *, timeout: float = 60) -> PageReport:
-    """Load `path` (file://) and return errors, requests and chart counts."""
+def open_page(
+    path: Path,
+    *,
+    timeout: float = 60,
+    width: int | None = None,
+    probe: str | None = None,
+) -> PageReport:
+    """Load `path` (file://) and return errors, requests and chart counts.
+
+    `width` sets the viewport (CSS pixels) before the page loads; `probe` is a JavaScript
+    expression returning a JSON string, evaluated after the page settled (`PageReport.probe`).
+    """
     assert CHROMIUM, "chromium not installed"
     report = PageReport()
+    probe_js = probe  # `probe` is reused below for the load poll
     # Chromium's helper processes (renderer, crashpad) can still write into the profile for
     # a moment after the browser exits: the whole group is stopped, and a late file left in
     # the throwaway profile must not fail the test.
@@ -131,6 +153,14 @@ def open_page(path: Path, *, timeout: float = 60) -> PageReport:
 
             for method in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
                 send(method)
+            if width:
+                send(
+                    "Emulation.setDeviceMetricsOverride",
+                    width=width,
+                    height=900,
+                    deviceScaleFactor=1,
+                    mobile=False,
+                )
             url = path.resolve().as_uri()
             send("Page.navigate", url=url)
             deadline = time.monotonic() + timeout
@@ -167,6 +197,12 @@ def open_page(path: Path, *, timeout: float = 60) -> PageReport:
             report.charts_with_svg = counts["with_svg"]
             report.links = counts["links"]
             report.text = counts["text"]
+            if probe_js:
+                probe_id = send("Runtime.evaluate", expression=probe_js, returnByValue=True)
+                answer = wait_for(lambda m: m.get("id") == probe_id, time.monotonic() + timeout)
+                if "result" not in answer or "value" not in answer["result"].get("result", {}):
+                    raise RuntimeError(f"probe failed: {json.dumps(answer)[:2000]}")
+                report.probe = json.loads(answer["result"]["result"]["value"])
             ws.close()
         finally:
             _stop_group(proc)

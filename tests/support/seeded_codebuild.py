@@ -41,7 +41,9 @@ class SeededCodeBuild:
 
     endpoint: str
     builds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    order: dict[str, list[str]] = field(default_factory=dict)  # project → ids newest first
+    # (account, region, project) → ids newest first: the same project name may exist in
+    # several accounts and regions (an organisation), each with its own builds
+    order: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     # Build lookups (ListBuildsForProject, BatchGetBuilds) answered so far, and a gate: with
     # `hold_after` set, the next lookup waits until `release` is set, with `held` set, so a
@@ -76,13 +78,15 @@ class SeededCodeBuild:
         backend = self.backend(account, region)
         backend.codebuild_projects[record["name"]] = _SeededProject(record)
         backend.build_history.setdefault(record["name"], [])
-        self.order.setdefault(record["name"], [])
+        self.order.setdefault((account, region, record["name"]), [])
 
     def add_builds(self, records: list[dict[str, Any]]) -> None:
         """Builds in start order (oldest first), as they would have been started."""
         for record in records:
+            region, account = record["arn"].split(":")[3:5]
             self.builds[record["id"]] = record
-            self.order.setdefault(record["projectName"], []).insert(0, record["id"])
+            key = (account, region, record["projectName"])
+            self.order.setdefault(key, []).insert(0, record["id"])
 
     def replace_build(self, record: dict[str, Any]) -> None:
         """A build changed on the AWS side (e.g. an in-progress build completed)."""
@@ -121,7 +125,7 @@ def install(seeded: SeededCodeBuild, setattr_: Callable[[Any, str, Any], None]) 
             )
         if name not in self.codebuild_backend.codebuild_projects:
             raise JsonRESTError("ResourceNotFoundException", f"project {name} does not exist")
-        ids = seeded.order.get(name, [])
+        ids = seeded.order.get((self.current_account, self.region, name), [])
         start = int(self._get_param("nextToken") or 0)
         page: dict[str, Any] = {"ids": ids[start : start + LIST_PAGE]}
         if start + LIST_PAGE < len(ids):

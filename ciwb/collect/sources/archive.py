@@ -7,7 +7,8 @@ is written, so a killed run leaves at most one truncated last line, which the re
 The reader also accepts what the AWS CLI prints for `aws codebuild batch-get-builds`,
 `batch-get-projects`, `batch-get-build-batches`, `batch-get-reports`, `describe-test-cases`
 and `describe-code-coverages` (one JSON document, or one per line), timestamps as the CLI
-prints them (ISO strings or epoch floats; `clock.to_utc` takes both).
+prints them (ISO strings or epoch floats; `clock.to_utc` takes both), and what
+`aws logs get-log-events` / `filter-log-events` print (pages GetLogEvents / FilterLogEvents).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 import orjson
 
+from ciwb.collect.sources.logfiles import log_operation
 from ciwb.errors import CiwbError
 
 __all__ = ["RawArchive", "RawPage", "iter_raw_pages", "CLI_KEYS"]
@@ -106,6 +108,9 @@ def _page_of(doc: Any, origin: str) -> RawPage | None:
     for key, operation in CLI_KEYS.items():
         if key in doc:
             return RawPage(operation, {}, doc, None, origin)
+    logs = log_operation(doc)
+    if logs is not None:
+        return RawPage(logs, {}, doc, None, origin)
     return None
 
 
@@ -129,7 +134,7 @@ def iter_raw_pages(paths: Sequence[str | os.PathLike[str]]) -> Iterator[RawPage]
                 if page is None:
                     raise CiwbError(
                         f"{path}: no CodeBuild records found",
-                        hint="expected a ciwb raw archive or `aws codebuild batch-get-*` output",
+                        hint="expected a ciwb raw archive, `aws codebuild batch-get-*` or `aws logs` output",
                     )
                 yield page
                 continue
@@ -152,5 +157,5 @@ def iter_raw_pages(paths: Sequence[str | os.PathLike[str]]) -> Iterator[RawPage]
             if not found:
                 raise CiwbError(
                     f"{path}: no CodeBuild records found",
-                    hint="expected a ciwb raw archive or `aws codebuild batch-get-*` output",
+                    hint="expected a ciwb raw archive, `aws codebuild batch-get-*` or `aws logs` output",
                 )

@@ -9,8 +9,13 @@ with `@register("cost_report")` in a module of this package (imported below) and
 change elsewhere.
 """
 
-# Producers register on import.
-from ciwb.report.findings import bill as _bill  # noqa: E402, F401
+# Producers register themselves on import: one module per report.
+from ciwb.report.findings import bill as _bill  # noqa: E402, F401, I001
+from ciwb.report.findings import bottlenecks as _bottlenecks  # noqa: E402, F401
+from ciwb.report.findings import cache as _cache  # noqa: E402, F401
+from ciwb.report.findings import cost as _cost  # noqa: E402, F401
+from ciwb.report.findings import explore as _explore  # noqa: E402, F401
+from ciwb.report.findings import graviton as _graviton  # noqa: E402, F401
 from ciwb.report.findings.base import (
     Finding,
     Strength,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = ["Finding", "Producer", "Strength", "findings_for", "register", "registered_reports"]
@@ -27,6 +27,9 @@ class Finding:
     kind: str = ""  # a stable key for the kind of finding, e.g. "rightsize", "regression"
     subject: str = ""  # what it is about: a project, a phase, a fleet, a usage type
     command: str | None = None  # a ciwb command that follows the finding up, if any
+    # The measured figures behind the title, by name (e.g. speed_factor, expiry_min,
+    # change_date as ISO text), for JSON readers and tests; the words above stay the finding.
+    figures: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def worth(self) -> float:
