@@ -49,6 +49,11 @@ demo: $(STAMP)
 	$(CIWB) report all --db $(DEMO_DB) --out $(REPORTS)
 	@echo "open $(abspath $(REPORTS))/index.html"
 
+# The suite runs on every core (pytest-xdist); tests/conftest.py groups onto one worker the
+# tests that share Docker or build a costly fixture. `make test PYTEST_ARGS=` runs it serially;
+# `make test PYTEST_ARGS="-n auto --dist loadgroup -x"` adds options.
+PYTEST_ARGS ?= -n auto --dist loadgroup
+
 test: $(STAMP)
 	$(PY) -m ruff check ciwb tests benchmarks
 	$(VENV)/bin/lint-imports

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -69,8 +68,18 @@ def test_cli_json_summary_names_the_skipped_project_and_exits_1(codebuild_server
     summary = json.loads(result.stdout)
     assert summary["status"] == "PARTIAL"
     assert [s["target"] for s in summary["skipped"]] == ["docs-site"]
-    readable = sum(len(b) for name, b in builds.items() if name != "docs-site")
-    assert summary["builds_fetched"] == readable
+    readable = [b for name, bs in builds.items() if name != "docs-site" for b in bs]
+    assert summary["builds_fetched"] == len(readable)
+    # What the summary says was written, and what the run ledger keeps: one builds row per
+    # readable build, one build_phases row per phase of those records.
+    # Every project record is read (BatchGetProjects is allowed), a cursor per readable one.
+    written = {"builds": len(readable), "build_phases": sum(len(b["phases"]) for b in readable)}
+    written |= {"projects": len(projects), "collect_cursors": len(projects) - 1}
+    assert {t: n for t, n in summary["rows_written"].items() if n} == written
+    con = duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True)
+    (ledger,) = con.execute("SELECT rows_written FROM collect_runs").fetchone()
+    con.close()
+    assert json.loads(ledger) == summary["rows_written"]
 
 
 def codebuild_server_env(seeded) -> dict[str, str]:
@@ -92,6 +101,12 @@ def test_cli_progress_bar_on_stderr_and_quiet_silences_it(codebuild_server, tmp_
     assert re.match(rf"account-regions .* 1/1 accounts: 1 done +{total} builds", lines[0])
     assert re.match(rf"123456789012 .* 1/1 {REGION} done +{total} builds", lines[1])
     assert "SUCCEEDED" in loud.stdout
+    records = [b for bs in builds.values() for b in bs]
+    phases = sum(len(b["phases"]) for b in records)
+    assert (
+        f"rows written: projects {len(projects)}, builds {len(records)}, "
+        f"build_phases {phases:,}, collect_cursors {len(projects)}"
+    ) in loud.stdout
     assert quiet.stderr == "" and quiet.stdout == ""
 
 
@@ -155,11 +170,6 @@ def test_expired_credentials_explained_in_one_line():
     assert str(explained).startswith("AWS credentials expired (prod)")
 
 
-def _archive_lines(raw_dir: Path) -> int:
-    files = list(raw_dir.glob("*.ndjson"))
-    return sum(f.read_bytes().count(b"\n") for f in files)
-
-
 @pytest.mark.slow
 def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_server, tmp_path):
     projects, builds = history(700)  # ~8 BatchGetBuilds, ~12 list pages
@@ -168,6 +178,7 @@ def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_
 
     reference = tmp_path / "reference.duckdb"
     ref_raw = tmp_path / "reference-raw"
+    codebuild_server.hold_at(None)
     assert (
         _run(
             ["collect", *QUIET_ARGS, "--quiet", "--db", str(reference), "--save-raw", str(ref_raw)],
@@ -177,35 +188,40 @@ def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_rows(codebuild_
     )
     expected = _rows(reference)
     assert len(expected["builds"]) == sum(len(b) for b in builds.values())
-    pages = _archive_lines(ref_raw)
+    lookups = codebuild_server.lookups
 
-    # kill after this many archived API pages: while listing, mid-fetch, near the end
-    for kill_after in sorted({2, pages // 3, (2 * pages) // 3, pages - 1}):
-        db = tmp_path / f"killed-{kill_after}.duckdb"
-        raw = tmp_path / f"raw-{kill_after}"
-        proc = subprocess.Popen(
-            CIWB + ["collect", *QUIET_ARGS, "--quiet", "--db", str(db), "--save-raw", str(raw)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            if raw.exists() and _archive_lines(raw) >= kill_after:
-                break
-            time.sleep(0.005)
-        killed = proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        _, err = proc.communicate()
-        assert killed, f"run ended before {kill_after} pages ({proc.returncode}): {err[-500:]}"
+    # Kill while the run waits for the server's answer to lookup n+1: while listing,
+    # mid-fetch, near the end. The server holds that request, so the run is known to be
+    # alive and mid-way when the SIGKILL lands (no polling that a fast run can outpace).
+    try:
+        for kill_after in sorted({2, lookups // 3, (2 * lookups) // 3, lookups - 1}):
+            db = tmp_path / f"killed-{kill_after}.duckdb"
+            raw = tmp_path / f"raw-{kill_after}"
+            codebuild_server.hold_at(kill_after)
+            proc = subprocess.Popen(
+                CIWB + ["collect", *QUIET_ARGS, "--quiet", "--db", str(db), "--save-raw", str(raw)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            reached = codebuild_server.held.wait(120)
+            alive = proc.poll() is None
+            proc.send_signal(signal.SIGKILL)
+            _, err = proc.communicate()
+            codebuild_server.release.set()
+            assert reached and alive, f"run ended before lookup {kill_after + 1}: {err[-500:]}"
 
-        rerun = _run(["collect", *QUIET_ARGS, "--quiet", "--db", str(db)], env)
-        assert rerun.returncode == 0, rerun.stderr
-        assert _rows(db) == expected, f"killed after {kill_after} pages"
-        con = duckdb.connect(str(db), read_only=True)
-        ledger = con.execute("SELECT status FROM collect_runs ORDER BY started_at").fetchall()
-        con.close()
-        assert ledger == [("INTERRUPTED",), ("SUCCEEDED",)]
+            codebuild_server.hold_at(None)
+            rerun = _run(["collect", *QUIET_ARGS, "--quiet", "--db", str(db)], env)
+            assert rerun.returncode == 0, rerun.stderr
+            assert _rows(db) == expected, f"killed after {kill_after} lookups"
+            con = duckdb.connect(str(db), read_only=True)
+            ledger = con.execute("SELECT status FROM collect_runs ORDER BY started_at").fetchall()
+            con.close()
+            assert ledger == [("INTERRUPTED",), ("SUCCEEDED",)]
+    finally:
+        codebuild_server.hold_at(None)
+        codebuild_server.release.set()
 
 
 def test_import_and_import_events_commands(codebuild_server, tmp_path):

@@ -99,7 +99,11 @@ def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
     codebuild_server.seed(projects, builds)
     total = sum(len(b) for b in builds.values())
 
-    collect(_options(db_path))
+    first = collect(_options(db_path))
+    assert (first.rows_written["builds"], first.rows_written["build_phases"]) == (
+        total,
+        sum(len(r["phases"]) for b in builds.values() for r in b),
+    )
     row = _q(db_path, "SELECT build_complete, status FROM builds WHERE build_id = ?", running["id"])
     assert row == [(False, "IN_PROGRESS")]
     assert _q(
@@ -121,6 +125,12 @@ def test_new_builds_are_fetched_and_in_progress_builds_reread_until_complete(
 
     assert third.api_calls["codebuild.BatchGetBuilds"] == 1  # 3 new + 1 re-read, one call
     assert third.builds_fetched == 4
+    # the re-read build's row and all 11 of its phases replace the 5 it had, plus the new ones
+    assert (third.rows_written["builds"], third.rows_written["build_phases"]) == (
+        4,
+        len(finished["phases"]) + sum(len(b["phases"]) for b in new),
+    )
+    assert len(finished["phases"]) == 11 and len(running["phases"]) < 11
     assert _q(
         db_path, "SELECT build_complete, status FROM builds WHERE build_id = ?", running["id"]
     ) == [(True, "SUCCEEDED")]

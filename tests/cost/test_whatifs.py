@@ -291,6 +291,15 @@ def test_whatif_cli_json_and_misapplied_option(metrics_store):
     out = runner.invoke(app, ["cost", "whatif", "rightsize", "--db", str(metrics_store), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert {"assumption", "evidence", "uncertainty", "unpriced_builds"} <= set(data)
+    assert sorted(data) == [
+        "assumption",
+        "evidence",
+        "kind",
+        "notes",
+        "table",
+        "uncertainty",
+        "unpriced_builds",
+    ]
+    assert data["kind"] == "rightsize"
     with pytest.raises(CiwbError, match="--fleet-rate does not apply to the rightsize"):
         run_whatif("rightsize", metrics_store, fleet_rate=0.1)

@@ -10,7 +10,9 @@ import pytest
 from botocore.stub import Stubber
 
 from ciwb.codebuild.agent_log import command_rows
+from ciwb.codebuild.phases import COMMAND_PHASES
 from ciwb.demo import PlantedFacts, generate, history_batches
+from ciwb.demo.catalogue import PROJECT_COMMANDS, failing_command
 from support.queries import q
 
 
@@ -57,6 +59,54 @@ def test_log_events_validate_against_logs_model_and_parse_as_the_loader_stores(h
         stubber.assert_no_pending_responses()
     stored = [row for batch in history_batches(history) for row in batch.build_commands]
     assert parsed and sorted(stored) == sorted(parsed)
+
+
+def _planned_commands(record: dict) -> list[tuple[str, str, int]]:
+    """(phase, command, exit status) the generator's catalogue plans for a finished build:
+    every command of each phase that ran, cut after the culprit of a COMMAND_EXECUTION_ERROR,
+    which exits with its own status; the others exit 0."""
+    planned = []
+    for phase in record["phases"]:
+        name = phase["phaseType"]
+        if name not in COMMAND_PHASES:
+            continue
+        commands = list(PROJECT_COMMANDS.get(record["projectName"], {}).get(name, ()))
+        context = (phase.get("contexts") or [{}])[0]
+        culprit = None
+        if context.get("statusCode") == "COMMAND_EXECUTION_ERROR":
+            culprit = failing_command(record["projectName"], name)
+            commands = commands[: commands.index(culprit) + 1]
+        planned += [(name, c.text, c.exit_status if c is culprit else 0) for c in commands]
+    return planned
+
+
+def test_parsed_commands_are_the_generators_plan_and_fill_their_phases(history):
+    """Checked against what the generator planned, not against the parser run twice: the
+    catalogue's commands in order with their exit statuses, and per phase the command
+    durations adding up to the phase's own duration in the build record (the agent's own
+    lines between them take a few milliseconds)."""
+    builds = {b["arn"]: b for b in history.builds}
+    finished = [s for s in history.log_streams if builds[s.build_arn].get("buildComplete")]
+    assert len(finished) > 100
+    failing = 0
+    for stream in finished:
+        record = builds[stream.build_arn]
+        rows = command_rows(
+            ((e["timestamp"], e["message"]) for e in stream.events),
+            build_arn=stream.build_arn,
+            source_name="cloudwatch",
+        )
+        planned = _planned_commands(record)
+        assert [(r.phase_type, r.command, r.exit_status) for r in rows] == planned, record["id"]
+        failing += sum(1 for _, _, status in planned if status != 0)
+        for phase in record["phases"]:
+            mine = [r for r in rows if r.phase_type == phase["phaseType"]]
+            if not mine:
+                continue
+            phase_s = (phase["endTime"] - phase["startTime"]).total_seconds()
+            commands_s = sum(r.duration_s for r in mine)
+            assert 0 <= phase_s - commands_s < 0.01 * (len(mine) + 2), (record["id"], phase)
+    assert failing > 10  # the plan's failing commands and their statuses were exercised
 
 
 def test_logs_exist_only_within_retention(history):

@@ -22,6 +22,7 @@ from ciwb.replay.cache import (
     hash_files,
 )
 from ciwb.replay.cache import base as cache_base
+from ciwb.replay.cache.base import encode_key
 from ciwb.replay.cache.paths import select
 
 
@@ -31,6 +32,12 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def _saved_at(cache: LocalCache, key: str, epoch_s: int) -> None:
+    """Set the modification time of the stored entry for `key`."""
+    (entry,) = [p for p in cache.dir.rglob(encode_key(key) + ".tar.zst")]
+    os.utime(entry, ns=(epoch_s * 10**9, epoch_s * 10**9))
 
 
 def _read_tree(root: Path) -> dict[str, str]:
@@ -57,11 +64,13 @@ def test_miss_then_exact_hit_restores_the_same_files(tmp_path: Path, cache: Loca
     miss = cache.restore(spec, src_dir=fresh, env={})
     assert not miss.hit and miss.key.startswith("deps-")
     saved = cache.save(spec, src_dir=src, env={})
-    assert saved.saved and saved.bytes > 0
+    (entry,) = cache.dir.rglob("*.tar.zst")
+    assert saved.saved and saved.bytes == entry.stat().st_size
 
     hit = cache.restore(spec, src_dir=fresh, env={})
     assert hit.hit and hit.matched_key == saved.key and not hit.fallback
-    assert hit.bytes == saved.bytes and hit.files >= 3
+    assert hit.bytes == saved.bytes and hit.files == 6  # 3 files and the 3 directories above
+
     assert _read_tree(fresh / "deps") == _read_tree(src / "deps")
     assert "exact match" in hit.log_line()
 
@@ -73,10 +82,13 @@ def test_fallback_keys_match_by_prefix_in_order_newest_first(
     env = {"BRANCH": "main"}
     cache.save(CacheSpec(["deps/**/*"], key="deps-main-1"), src_dir=src, env=env)
     (src / "deps/x.txt").write_text("newer")
-    time.sleep(0.01)  # distinct mtimes: "newest" must be decidable
     cache.save(CacheSpec(["deps/**/*"], key="deps-main-2"), src_dir=src, env=env)
     (src / "deps/x.txt").write_text("other branch")
     cache.save(CacheSpec(["deps/**/*"], key="deps-feature-1"), src_dir=src, env=env)
+    # "Newest" on an explicit clock, not on two saves landing in different mtime ticks.
+    _saved_at(cache, "deps-main-2", 2_000)
+    _saved_at(cache, "deps-main-1", 1_000)
+    _saved_at(cache, "deps-feature-1", 3_000)
 
     spec = CacheSpec(
         ["deps/**/*"], key="deps-$BRANCH-3", fallback_keys=["nothing-", "deps-${BRANCH}-", "deps-"]
@@ -88,6 +100,12 @@ def test_fallback_keys_match_by_prefix_in_order_newest_first(
     assert result.key == "deps-main-3"
     assert result.matched_key == "deps-main-2"
     assert (dest / "deps/x.txt").read_text() == "newer"
+    # newest by time, not by name: deps-main-1 saved again later wins
+    _saved_at(cache, "deps-main-1", 4_000)
+    again = tmp_path / "again"
+    again.mkdir()
+    assert cache.restore(spec, src_dir=again, env=env).matched_key == "deps-main-1"
+    assert (again / "deps/x.txt").read_text() == "old"
 
 
 def test_fallback_keys_are_ignored_without_a_key(tmp_path: Path, cache: LocalCache) -> None:

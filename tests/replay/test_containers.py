@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -98,14 +99,23 @@ def test_long_lived_shell_is_killed_with_its_children(tmp_path: Path) -> None:
         shell = box.spawn(["sh"], env={}, cwd="/")
         shell.write(b"sleep 1000 & sleep 1001\n")
         running = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done"
-        for _ in range(50):
-            if "sleep 1001" in box.exec(running).output:
-                break
-        assert "sleep 1000" in box.exec(running).output
+
+        def until(condition) -> str:
+            """Poll the container's process list until `condition` holds (30 s at most)."""
+            deadline = time.monotonic() + 30
+            while not condition(listing := box.exec(running).output):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            return listing
+
+        listing = until(lambda out: "sleep 1000" in out and "sleep 1001" in out)
+        assert "sleep 1000" in listing and "sleep 1001" in listing
         shell.kill_group()
         shell.wait(30)
         shell.release()
-        assert "sleep 100" not in box.exec(running).output
+        # the kill is delivered at once but processes die asynchronously: wait for it
+        assert "sleep 100" not in until(lambda out: "sleep 100" not in out)
 
 
 @pytest.mark.docker

@@ -146,7 +146,10 @@ def test_a_failure_fails_the_batch_and_fast_fail_runs_nothing_more(make_source, 
 
 
 def test_fast_fail_stops_a_running_sibling(make_source, tmp_path):
-    src = make_source("""\
+    # `fails` fails only once `slow` is running (an event, not two starts within a second;
+    # a minute at most, so a batch that never starts `slow` fails the test, not hangs it)
+    started = tmp_path / "slow-started"
+    src = make_source(f"""\
         version: 0.2
         batch:
           fast-fail: true
@@ -157,8 +160,9 @@ def test_fast_fail_stops_a_running_sibling(make_source, tmp_path):
           build:
             commands:
               - |
-                if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = slow ]; then sleep 60
-                else sleep 1; false; fi
+                if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = slow ]; then touch {started}; sleep 60
+                else n=0; while [ ! -e {started} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done
+                  false; fi
         """)
     spec, _ = parse_buildspec((src / "buildspec.yml").read_text())
     request = ReplayOptions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -144,7 +145,20 @@ SECRET_SPEC = """\
         commands:
           - echo "param=$PARAM pass=$DB_PASS old=$OLD_PASS"
           - export LEAK="x$DB_PASS"
+          - for v in "$PARAM" "$DB_PASS" "$OLD_PASS"; do printf %s "$v" | sha256sum; done
     """
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _assert_resolved(result, param: str, current: str, previous: str) -> None:
+    """The values the build saw, by digest (the log masks the values themselves): PARAM, the
+    AWSCURRENT password for DB_PASS and the AWSPREVIOUS one for OLD_PASS."""
+    digests = [line.split()[0] for line in log_text(result).splitlines() if line.endswith("  -")]
+    named = {_digest(v): v for v in (param, current, previous)}  # so a failure names the value
+    assert [named.get(d, d) for d in digests] == [param, current, previous]
 
 
 def _assert_masked(result, tmp_path, secrets):
@@ -173,6 +187,7 @@ def test_secrets_from_a_file_are_masked_and_never_stored(replay, tmp_path):
     result = replay(SECRET_SPEC, environment=EnvironmentOptions(secrets_file=secrets_file))
     assert result.status == "SUCCEEDED"
     _assert_masked(result, tmp_path, ["tok-123", "pw-current", "pw-previous"])
+    _assert_resolved(result, "tok-123", "pw-current", "pw-previous")
 
 
 def test_a_missing_secret_fails_download_source(replay, tmp_path):
@@ -197,6 +212,24 @@ def test_resolve_secrets_reads_ssm_and_secrets_manager_over_http(replay, tmp_pat
     result = replay(SECRET_SPEC, environment=resolve)
     assert result.status == "SUCCEEDED", log_text(result)
     _assert_masked(result, tmp_path, ["tok-aws", "pw-new", "pw-old"])
+    # put_secret_value moved AWSCURRENT to pw-new and AWSPREVIOUS to pw-old
+    _assert_resolved(result, "tok-aws", "pw-new", "pw-old")
+
+    from ciwb.replay.environment import resolve_secrets
+
+    first = sm.list_secret_version_ids(SecretId="db")["Versions"]
+    (old_id,) = [v["VersionId"] for v in first if v["VersionStages"] == ["AWSPREVIOUS"]]
+    values = resolve_secrets(
+        {"PARAM": "/app/token"},
+        {"NOW": "db:password", "BEFORE": "db:password:AWSPREVIOUS", "BY_ID": f"db:::{old_id}"},
+        SecretSource(session=session, region="us-east-1"),
+    )
+    assert values == {
+        "PARAM": "tok-aws",
+        "NOW": "pw-new",
+        "BEFORE": "pw-old",
+        "BY_ID": json.dumps({"password": "pw-old"}),
+    }
 
 
 def test_masker_masks_multiline_secrets_line_by_line():

@@ -12,24 +12,29 @@ from pathlib import Path
 
 from ciwb.replay import ExecutorOptions
 from ciwb.store import connect
-from support.replay import phase_statuses
+from support.replay import StartedClock, phase_statuses, written
 
 
-def _gone(pid: int, wait_s: float = 10.0) -> bool:
+def _gone(pid: int, cmdline: str, wait_s: float = 10.0) -> bool:
+    """True once process `pid` running `cmdline` is dead: no such pid, a zombie, or the pid
+    reused by another program (a kill delivered, then waited for on a condition)."""
     end = time.monotonic() + wait_s
     while time.monotonic() < end:
         try:
             state = Path(f"/proc/{pid}/status").read_text()
-        except FileNotFoundError:
+            running = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+        except (FileNotFoundError, ProcessLookupError):
             return True
-        if "\nState:\tZ" in state:
+        if "\nState:\tZ" in state or running.decode() != cmdline:
             return True
         time.sleep(0.05)
     return False
 
 
-def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path):
+def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path, monkeypatch):
     pidfile = tmp_path / "bg.pid"
+    # the 1.5 s run from the moment the background process exists, not from PROVISIONING
+    StartedClock(written(pidfile)).install(monkeypatch)
     result = replay(
         f"""\
         version: 0.2
@@ -47,7 +52,7 @@ def test_timeout_kills_the_process_group_and_records_timed_out(replay, tmp_path)
     assert result.status == "TIMED_OUT"
     assert statuses["BUILD"] == "TIMED_OUT"
     assert "POST_BUILD" not in statuses and statuses["FINALIZING"] == "SUCCEEDED"
-    assert _gone(int(pidfile.read_text()))
+    assert _gone(int(pidfile.read_text()), "sleep 300")
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
         row = con.execute(
             "SELECT status FROM builds WHERE build_arn = ?", [result.build_arn]
@@ -98,7 +103,7 @@ def _start_cli(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
 def _check_stopped(tmp_path: Path, proc: subprocess.Popen, pidfile: Path) -> None:
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert _gone(int(pidfile.read_text()))
+    assert _gone(int(pidfile.read_text()), "sleep 120")
     with connect(tmp_path / "ciwb.duckdb", read_only=True) as con:
         status = con.execute("SELECT status FROM builds").fetchall()
         phases = dict(con.execute("SELECT phase_type, status FROM build_phases").fetchall())
@@ -118,9 +123,13 @@ def test_sigterm_stops_the_build_like_ctrl_c(tmp_path):
     _check_stopped(tmp_path, proc, pidfile)
 
 
-def test_a_timeout_while_naming_artifacts_is_a_timeout_not_an_artifact_error(replay):
+def test_a_timeout_while_naming_artifacts_is_a_timeout_not_an_artifact_error(
+    replay, tmp_path, monkeypatch
+):
+    built = tmp_path / "built"
+    StartedClock(written(built)).install(monkeypatch)  # the timeout counts from BUILD's end
     result = replay(
-        "version: 0.2\nphases:\n  build:\n    commands: [touch out.txt]\n"
+        f"version: 0.2\nphases:\n  build:\n    commands: [touch out.txt, echo 1 > {built}]\n"
         "artifacts:\n  files: [out.txt]\n  name: app-$(sleep 30)\n",
         executor=ExecutorOptions(timeout="1.5s"),
     )

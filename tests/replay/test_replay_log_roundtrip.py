@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from ciwb.codebuild.agent_log import command_rows
 from ciwb.codebuild.phases import PHASE_ORDER
+from ciwb.replay.record import phase_records
+from ciwb.replay.runner import PhaseResult
 from ciwb.store import connect
 
 
@@ -38,19 +42,53 @@ def test_the_stored_replay_has_origin_replay_phases_and_commands(replay, tmp_pat
         ]
         commands = con.execute("SELECT command, source FROM build_commands ORDER BY seq").fetchall()
         facts = con.execute("SELECT build_s FROM build_facts").fetchone()
-    assert (origin, status) == ("replay", "SUCCEEDED") and total > 0
+    # the store's figures are the record's own times, not just "positive"
+    record = result.record
+    (build,) = [p for p in record["phases"] if p["phaseType"] == "BUILD"]
+    assert (origin, status) == ("replay", "SUCCEEDED")
+    assert total == (record["endTime"] - record["startTime"]).total_seconds()
+    assert facts[0] == (build["endTime"] - build["startTime"]).total_seconds()
     assert phases == list(PHASE_ORDER)  # every phase, in CodeBuild's order
     assert commands == [("echo a", "replay"), ("echo b", "replay")]
-    assert facts[0] > 0
 
 
 def test_the_record_has_api_shaped_phases(replay):
-    result = replay("version: 0.2\nphases:\n  build:\n    commands: [sleep 1.2]\n")
+    result = replay("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n")
     phases = {p["phaseType"]: p for p in result.record["phases"]}
     assert phases["COMPLETED"].keys() == {"phaseType", "startTime"}
     build = phases["BUILD"]
     seconds = (build["endTime"] - build["startTime"]).total_seconds()
-    assert seconds > 1.2
-    assert build["durationInSeconds"] == int(seconds)  # truncated, as AWS does
+    assert build["durationInSeconds"] == int(seconds)
     assert build["contexts"] == [{"statusCode": "", "message": ""}]
     assert result.record["buildStatus"] == "SUCCEEDED" and result.record["buildComplete"]
+
+
+def test_phase_durations_are_truncated_as_aws_does():
+    """On an explicit clock rather than a sleep: 1.7 s is 1, not 2; 0.9 s is 0."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = phase_records(
+        [
+            PhaseResult("BUILD", "SUCCEEDED", start, start + timedelta(seconds=1.7)),
+            PhaseResult("POST_BUILD", "FAILED", start, start + timedelta(seconds=0.9), "E", "m"),
+            PhaseResult("COMPLETED", "SUCCEEDED", start),
+        ]
+    )
+    assert records == [
+        {
+            "phaseType": "BUILD",
+            "phaseStatus": "SUCCEEDED",
+            "startTime": start,
+            "endTime": start + timedelta(seconds=1.7),
+            "durationInSeconds": 1,
+            "contexts": [{"statusCode": "", "message": ""}],
+        },
+        {
+            "phaseType": "POST_BUILD",
+            "phaseStatus": "FAILED",
+            "startTime": start,
+            "endTime": start + timedelta(seconds=0.9),
+            "durationInSeconds": 0,
+            "contexts": [{"statusCode": "E", "message": "m"}],
+        },
+        {"phaseType": "COMPLETED", "startTime": start},
+    ]

@@ -4,7 +4,6 @@ import copy
 import subprocess
 import sys
 import textwrap
-import time
 
 import duckdb
 
@@ -39,9 +38,51 @@ def test_reingesting_the_same_records_changes_no_count(db_path):
     history = generate(builds=800, seed=21)
     _load(db_path, history)
     first = _counts(db_path)
-    assert first["builds"] == len(history.builds) and first["test_cases"] > 0
+    assert first["builds"] == len(history.builds)
+    assert first["test_cases"] == len(history.test_cases) > 0
     _load(db_path, history)
     assert _counts(db_path) == first
+
+
+def _written(counts: dict[str, int]) -> dict[str, int]:
+    return {table: n for table, n in counts.items() if n}
+
+
+def test_write_batch_returns_the_rows_it_wrote_for_inserts_and_rereads(db_path):
+    """The counts `ciwb collect` and `ciwb demo` print and collect_runs.rows_written keeps:
+    derived here from the records themselves (one builds row per build, one build_phases row
+    per phase), for raw records (the collector's path) and for rows (the demo's)."""
+    history = generate(builds=300, seed=5)
+    records = history.builds
+    phases = sum(len(r["phases"]) for r in records)
+    raw = NormalisedBatch()
+    for record in records:
+        raw.add_build(record, origin="aws", now=None)
+    with connect(db_path) as con:
+        inserted = write_batch(con, raw)
+        reread = write_batch(con, raw)  # the same builds read again: every row rewritten
+    assert _written(inserted) == {"builds": len(records), "build_phases": phases}
+    assert reread == inserted
+    assert {t: n for t, n in _counts(db_path).items() if n} == _written(inserted)
+
+    demo = NormalisedBatch()  # everything the demo loader writes, in one batch
+    for batch in history_batches(history, chunk=100):
+        demo.extend(batch)
+    with connect(tmp := db_path.with_name("demo.duckdb")) as con:
+        first = write_batch(con, demo)
+        again = write_batch(con, demo)
+    known = {
+        "projects": len(history.projects),
+        "builds": len(records),
+        "build_phases": phases,
+        "build_metrics": len(history.metrics),
+        "build_batches": len(history.build_batches),
+        "reports": len(history.reports),
+        "test_cases": len(history.test_cases),
+    }
+    assert {t: first[t] for t in known} == known
+    assert again == first
+    assert _counts(tmp) == {t: first[t] for t in COUNTED}
 
 
 def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
@@ -66,7 +107,8 @@ def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
         batch = NormalisedBatch()
         batch.add_build(record, origin="aws", now=None)
         with connect(db_path) as con:
-            write_batch(con, batch)
+            written = write_batch(con, batch)
+        assert _written(written) == {"builds": 1, "build_phases": len(record["phases"])}
         with connect(db_path, read_only=True) as con:
             status, complete, phases = con.execute(
                 "SELECT b.status, b.build_complete, count(p.seq) FROM builds b"
@@ -82,30 +124,54 @@ def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
 
 
 def test_a_reader_process_works_while_a_writer_process_writes(db_path, tmp_path):
+    """Reads interleave with the writes by a handshake, not by luck: after each batch the
+    writer says how many builds it has written and waits for the reader, which reads then
+    (exactly that many) and once more while the writer goes on with the next batch."""
     with connect(db_path):
         pass
     writer = textwrap.dedent(
         f"""
+        import sys
         from ciwb.demo import generate, history_batches
         from ciwb.store import connect, write_batch
         history = generate(builds=3000, seed=9)
+        done = 0
         for batch in history_batches(history, chunk=200):
             with connect({str(db_path)!r}) as con:   # one batch of work per connection
                 write_batch(con, batch)
-        print(len(history.builds))
+            done += batch.build_count()
+            print(done, flush=True)
+            sys.stdin.readline()                      # the reader has read
+        print("end", len(history.builds), flush=True)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
-    seen: list[int] = []
-    while proc.poll() is None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", writer], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+    def count() -> int:
         with connect(db_path, read_only=True, lock_timeout_s=60) as con:
-            seen.append(con.execute("SELECT count(*) FROM builds").fetchall()[0][0])
-        time.sleep(0.05)
-    out, _ = proc.communicate()
-    assert proc.returncode == 0
-    assert len(seen) >= 3
-    assert seen == sorted(seen)  # each read sees a consistent, growing store
-    assert _counts(db_path)["builds"] == int(out.strip())
+            return con.execute("SELECT count(*) FROM builds").fetchall()[0][0]
+
+    announced: list[int] = []
+    at_announce: list[int] = []
+    meanwhile: list[int] = []
+    while not (line := proc.stdout.readline()).startswith("end"):
+        assert line, "the writer died"
+        announced.append(int(line))
+        at_announce.append(count())
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        meanwhile.append(count())  # while the next batch is being written
+    total = int(line.split()[1])
+    proc.stdin.close()
+    assert proc.wait() == 0
+    assert at_announce == announced  # each read sees exactly the batches committed
+    assert announced[0] == 0 and announced[-1] == total and len(announced) >= 10
+    # a read during a write sees the store before or after that batch, never half of it
+    following = announced[1:] + [total]
+    assert all(n in (a, b) for n, a, b in zip(meanwhile, announced, following, strict=True))
+    assert _counts(db_path)["builds"] == total
 
 
 def test_export_writes_parquet_partitioned_by_month(db_path, tmp_path):

@@ -45,6 +45,16 @@ _COUNT_CHARTS = """(() => {
 })()"""
 
 
+# True once the page has nothing left to draw, resolved after two animation frames.
+_SETTLED = """(async () => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const drawn = typeof Plotly === 'undefined'
+    || plots.every(p => p.querySelector('svg.main-svg'));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return drawn;
+})()"""
+
+
 @dataclass
 class PageReport:
     errors: list[str] = field(default_factory=list)
@@ -81,7 +91,6 @@ def _devtools_port(profile: Path, proc: subprocess.Popen, timeout: float = 30) -
 def open_page(
     path: Path,
     *,
-    settle_s: float = 1.0,
     timeout: float = 60,
     width: int | None = None,
     probe: str | None = None,
@@ -168,13 +177,19 @@ def open_page(
                 if state == f"{url} complete":
                     break
                 time.sleep(0.1)
-            # Let charts finish drawing and late errors arrive.
-            end = time.monotonic() + settle_s
-            try:
-                while time.monotonic() < end:
-                    wait_for(lambda m: False, end)
-            except websocket.WebSocketTimeoutException:
-                pass
+            # Settled on conditions, not a fixed pause: every chart drew (or the page has no
+            # plotly to draw them), then two animation frames passed, so errors thrown while
+            # drawing have been reported (DevTools sends events before the reply they precede).
+            while True:
+                probe = send(
+                    "Runtime.evaluate", expression=_SETTLED, awaitPromise=True, returnByValue=True
+                )
+                reply = wait_for(lambda m, probe=probe: m.get("id") == probe, deadline)
+                if reply.get("result", {}).get("result", {}).get("value") is True:
+                    break
+                if time.monotonic() > deadline:
+                    break  # report what is there: undrawn charts fail the caller's checks
+                time.sleep(0.1)
             eval_id = send("Runtime.evaluate", expression=_COUNT_CHARTS, returnByValue=True)
             result = wait_for(lambda m: m.get("id") == eval_id, time.monotonic() + timeout)
             counts = json.loads(result["result"]["result"]["value"])

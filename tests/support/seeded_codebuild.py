@@ -11,6 +11,7 @@ benchmarks/collect.py on its own.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,30 @@ class SeededCodeBuild:
     def add_fleet(self, record: dict[str, Any]) -> None:
         self.fleets[record["arn"]] = record
 
+    # Build lookups (ListBuildsForProject, BatchGetBuilds) answered so far, and a gate: with
+    # `hold_after` set, the next lookup waits until `release` is set, with `held` set, so a
+    # client is known to be mid-run (e.g. to SIGKILL it at a chosen point).
+    lookups: int = 0
+    hold_after: int | None = None
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def hold_at(self, lookups: int | None) -> None:
+        """Count lookups from 0 again and hold the one after `lookups` (None: hold none)."""
+        with self._lock:
+            self.lookups, self.hold_after = 0, lookups
+            self.held.clear()
+            self.release.clear()
+
+    def _lookup(self) -> None:
+        with self._lock:
+            self.lookups += 1
+            hold = self.hold_after is not None and self.lookups > self.hold_after
+        if hold:
+            self.held.set()
+            self.release.wait(300)
+
     def backend(self, account: str = ACCOUNT, region: str = REGION) -> Any:
         return cb_models.codebuild_backends[account][region]
 
@@ -86,6 +111,7 @@ def install(seeded: SeededCodeBuild, setattr_: Callable[[Any, str, Any], None]) 
     """Patch moto's lookups (via `setattr_`, e.g. pytest's monkeypatch.setattr)."""
 
     def batch_get_builds(self: Any, ids: list[str]) -> list[dict[str, Any]]:
+        seeded._lookup()
         if len(ids) > 100:
             raise JsonRESTError("InvalidInputException", "ids: at most 100 build ids")
         found = [copy.deepcopy(seeded.builds[i]) for i in ids if i in seeded.builds]
@@ -95,6 +121,7 @@ def install(seeded: SeededCodeBuild, setattr_: Callable[[Any, str, Any], None]) 
         return found
 
     def list_builds_for_project(self: Any) -> ActionResult:
+        seeded._lookup()
         name = self._get_param("projectName")
         if name in seeded.denied:
             raise JsonRESTError(
