@@ -9,6 +9,7 @@ check holds whichever table renderer draws them.
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def _rows(page: str) -> list[list[str]]:
     for row in re.findall(r"<tr\b.*?</tr>", page, flags=re.S | re.I):
         cells = re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S | re.I)
         rows.append([html.unescape(re.sub(r"<[^>]+>", "", c)).strip().strip('"') for c in cells])
+    # Long tables are interactive (itables): their rows travel as JSON string arrays inside the
+    # page's script, not as <tr> elements, so read those arrays as rows too.
+    text = page.replace('\\"', '"')
+    for found in re.finditer(r'\[(?:"(?:[^"\\]|\\.)*"(?:,\s*)?)+\]', text):
+        try:
+            cells = json.loads(found.group(0))
+        except ValueError:
+            continue
+        rows.append([html.unescape(re.sub(r"<[^>]+>", "", str(c))).strip() for c in cells])
     return rows
 
 
