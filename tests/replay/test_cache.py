@@ -234,6 +234,18 @@ def test_cache_path_globs(tmp_path: Path) -> None:
 # ---- archives that would land outside their target
 
 
+UNPACKERS = ["tar", "tar-streamed", "tarfile"]
+
+
+def _use(unpacker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tar: decompressed once to a scratch file, then listed and extracted; tar-streamed: no
+    room for that, both passes decompress; tarfile: the fallback without GNU tar."""
+    if unpacker == "tar-streamed":
+        monkeypatch.setattr(archive, "_PLAIN_ROOM_SPARE", 1 << 62)
+    elif unpacker == "tarfile":
+        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
+
+
 def _plant(
     cache: LocalCache, spec: CacheSpec, members: list[tuple[tarfile.TarInfo, bytes]]
 ) -> None:
@@ -301,7 +313,7 @@ def _fifo(name: str) -> tuple[tarfile.TarInfo, bytes]:
         "hardlink-through-symlink",
     ],
 )
-@pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
+@pytest.mark.parametrize("unpacker", UNPACKERS)
 def test_member_outside_its_target_is_refused(
     tmp_path: Path,
     cache: LocalCache,
@@ -309,8 +321,7 @@ def test_member_outside_its_target_is_refused(
     unpacker: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if unpacker == "tarfile":
-        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
+    _use(unpacker, monkeypatch)
     spec = CacheSpec(["deps/**/*", "/root/.m2/**/*"], key="planted")
     _plant(cache, spec, members)
     src = tmp_path / "work/src"
@@ -321,7 +332,7 @@ def test_member_outside_its_target_is_refused(
         cache.restore(spec, src_dir=src, env={}, abs_root=host)
     written = [p.name for p in tmp_path.rglob("escaped")]
     assert written == []
-    if unpacker == "tar-gate":  # the whole list is checked first: not even the good members
+    if unpacker != "tarfile":  # the whole list is checked first: not even the good members
         assert list(src.iterdir()) == [] and list(host.iterdir()) == []
 
 
@@ -336,12 +347,11 @@ def _refused_restore(tmp_path: Path, cache: LocalCache, members: list) -> tuple[
     return src, outside
 
 
-@pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
+@pytest.mark.parametrize("unpacker", UNPACKERS)
 def test_symlink_already_on_disk_leading_out_is_never_written_through(
     tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if unpacker == "tarfile":
-        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
+    _use(unpacker, monkeypatch)
     src, outside = _refused_restore(tmp_path, cache, [_file("src/deps/escaped")])
     (src / "deps").symlink_to(outside)  # e.g. left by the checkout or an earlier phase
     with pytest.raises(ArchiveRefusedError, match="through a symlink to"):
@@ -349,9 +359,11 @@ def test_symlink_already_on_disk_leading_out_is_never_written_through(
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.parametrize("unpacker", ["tar", "tar-streamed"])
 def test_refused_restore_through_an_absolute_symlink_writes_nothing(
-    tmp_path: Path, cache: LocalCache
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _use(unpacker, monkeypatch)
     outside = tmp_path / "outside"
     members = [
         _file("src/deps/fine"),
@@ -374,16 +386,18 @@ def test_absolute_symlinks_themselves_are_restored(tmp_path: Path, cache: LocalC
     assert os.readlink(src / "deps/tool") == "/usr/bin/env"
 
 
+@pytest.mark.parametrize("unpacker", ["tar", "tar-streamed"])
 def test_archive_changed_between_check_and_extraction_is_refused(
-    tmp_path: Path, cache: LocalCache, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _use(unpacker, monkeypatch)
     src = _tree(tmp_path / "src", DEPS)
     spec = CacheSpec(["deps/**/*"], key="k")
     cache.save(spec, src_dir=src, env={})
     checked = archive._check_listing
 
-    def check_then_append(fd: int, checker: object) -> archive.UnpackStats:
-        stats = checked(fd, checker)  # type: ignore[arg-type]
+    def check_then_append(fd: int, *args: object) -> archive.UnpackStats:
+        stats = checked(fd, *args)  # type: ignore[arg-type]
         with open(f"/proc/self/fd/{fd}", "ab") as same:
             same.write(b"more")
         return stats
@@ -396,18 +410,20 @@ def test_archive_changed_between_check_and_extraction_is_refused(
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.parametrize("unpacker", ["tar", "tar-streamed"])
 def test_restore_reads_a_private_copy_of_the_local_entry(
-    tmp_path: Path, cache: LocalCache, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whoever can write the cache dir cannot swap the bytes between check and extraction."""
+    _use(unpacker, monkeypatch)
     src = _tree(tmp_path / "src", DEPS)
     spec = CacheSpec(["deps/**/*"], key="k")
     cache.save(spec, src_dir=src, env={})
     (entry,) = cache.dir.rglob("*.tar.zst")
     checked = archive._check_listing
 
-    def check_then_rewrite_entry(fd: int, checker: object) -> archive.UnpackStats:
-        stats = checked(fd, checker)  # type: ignore[arg-type]
+    def check_then_rewrite_entry(fd: int, *args: object) -> archive.UnpackStats:
+        stats = checked(fd, *args)  # type: ignore[arg-type]
         with entry.open("r+b") as same_inode_if_linked:
             same_inode_if_linked.write(b"\0" * 64)
         return stats
@@ -419,9 +435,11 @@ def test_restore_reads_a_private_copy_of_the_local_entry(
     assert _read_tree(dest) == _read_tree(src)
 
 
+@pytest.mark.parametrize("unpacker", ["tar", "tar-streamed"])
 def test_unreadable_archives_are_refused_not_half_extracted(
-    tmp_path: Path, cache: LocalCache
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _use(unpacker, monkeypatch)
     spec = CacheSpec(["deps/**/*"], key="broken")
     entry = cache.dir / cache_version(spec.paths) / "broken.tar.zst"
     entry.parent.mkdir(parents=True)
@@ -447,12 +465,11 @@ ODD_NAMES = [
 ]
 
 
-@pytest.mark.parametrize("unpacker", ["tar-gate", "tarfile"])
+@pytest.mark.parametrize("unpacker", UNPACKERS)
 def test_names_tar_lists_oddly_round_trip(
     tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if unpacker == "tarfile":
-        monkeypatch.setattr(cache_base, "unpack", archive.unpack_with_tarfile)
+    _use(unpacker, monkeypatch)
     src = _tree(tmp_path / "src", {f"deps/{n}": n for n in ODD_NAMES})
     raw = os.fsencode(src / "deps") + b"/latin1-\xe9"  # not UTF-8
     with open(raw, "wb") as handle:

@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import zstandard
 
@@ -283,6 +283,12 @@ def unpack_with_tarfile(
 
 # ---- GNU tar: the member list checked whole first, then tar extracts on its own
 
+# Decompressing once into a scratch file (then listing it, then extracting it) costs less CPU
+# than decompressing twice, once per pass (measured for benchmarks/cache.py); it needs room
+# for the plain tar, about the size of the tree. Without that room both passes decompress.
+_PLAIN_ROOM_RATIO = 16  # zstd -1 packs build trees 3-6x; leave room for far better ratios
+_PLAIN_ROOM_SPARE = 1 << 30
+
 
 def _stat_id(fd: int) -> tuple[int, int, int, int]:
     st = os.fstat(fd)
@@ -294,24 +300,71 @@ def _tail(log: IO[bytes]) -> str:
     return log.read()[-2000:].decode(errors="replace").strip()[-300:]
 
 
-def _check_listing(fd: int, checker: _Checker) -> UnpackStats:
-    """Run `zstd -d | tar -tv` over the archive and check every member it lists, in order,
-    as the listing streams in (the checks overlap the decompression)."""
-    with tempfile.TemporaryFile() as zstd_log, tempfile.TemporaryFile() as tar_log:
-        # stderr into files, not pipes: a listing full of warnings must not stall on a
-        # pipe no one reads while this process reads stdout
-        unzstd = subprocess.Popen(
-            ["zstd", "-dcq"], stdin=fd, stdout=subprocess.PIPE, stderr=zstd_log
+def _decompressed(archive: Path, plain: Path) -> bool:
+    """Decompress `archive` into `plain` when its filesystem has room; False to stream."""
+    room = shutil.disk_usage(plain.parent).free
+    if room < archive.stat().st_size * _PLAIN_ROOM_RATIO + _PLAIN_ROOM_SPARE:
+        return False
+    done = subprocess.run(
+        ["zstd", "-dqf", str(archive), "-o", str(plain)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:  # no room after all, or not zstd: streaming says which
+        plain.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _tar_reading(
+    fd: int, compressed: bool, args: list[str], logs: tuple[IO[bytes], IO[bytes]], **popen: Any
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes] | None]:
+    """Start `tar args -f -` reading the archive at `fd`, through `zstd -d` if compressed.
+
+    stderr goes to files, not pipes: a tar full of warnings must not stall on a pipe no one
+    reads while this process reads its stdout."""
+    zstd_log, tar_log = logs
+    if not compressed:
+        return subprocess.Popen(["tar", *args, "-f", "-"], stdin=fd, stderr=tar_log, **popen), None
+    unzstd = subprocess.Popen(["zstd", "-dcq"], stdin=fd, stdout=subprocess.PIPE, stderr=zstd_log)
+    assert unzstd.stdout is not None
+    try:
+        tar = subprocess.Popen(
+            ["tar", *args, "-f", "-"], stdin=unzstd.stdout, stderr=tar_log, **popen
         )
-        assert unzstd.stdout is not None
-        lister = subprocess.Popen(
-            ["tar", *LIST_ARGS, "-f", "-"],
-            stdin=unzstd.stdout,
+    except BaseException:
+        unzstd.kill()
+        unzstd.wait()
+        raise
+    finally:
+        unzstd.stdout.close()  # tar holds the read end now
+    return tar, unzstd
+
+
+def _finished(
+    tar: subprocess.Popen[bytes], unzstd: subprocess.Popen[bytes] | None, zstd_log: IO[bytes]
+) -> int:
+    """Wait for both; tar's exit status, after refusing input that is not zstd at all."""
+    code = tar.wait()
+    if unzstd is not None:
+        # killed by SIGPIPE: tar stopped reading (and says why)
+        if unzstd.wait() not in (0, -signal.SIGPIPE):
+            raise CiwbError(f"the cache archive is not valid zstd: {_tail(zstd_log)}")
+    return code
+
+
+def _check_listing(fd: int, checker: _Checker, compressed: bool) -> UnpackStats:
+    """Run `tar -tv` over the archive and check every member it lists, in order, as the
+    listing streams in (the checks overlap tar's reading)."""
+    with tempfile.TemporaryFile() as zstd_log, tempfile.TemporaryFile() as tar_log:
+        lister, unzstd = _tar_reading(
+            fd,
+            compressed,
+            LIST_ARGS,
+            (zstd_log, tar_log),
             stdout=subprocess.PIPE,
-            stderr=tar_log,
             env={**os.environ, **LIST_ENV},
         )
-        unzstd.stdout.close()  # tar holds the read end now
         assert lister.stdout is not None
         members = content = 0
         try:
@@ -321,50 +374,30 @@ def _check_listing(fd: int, checker: _Checker) -> UnpackStats:
                 checker.check(name, member.kind, member.linkname)
                 members += 1
                 content += member.size
-        except BaseException:
-            lister.kill()
-            unzstd.kill()
+        except BaseException:  # refused (or interrupted): stop reading, say why
+            for proc in (lister, unzstd):
+                if proc is not None:
+                    proc.kill()
+                    proc.wait()
             raise
         finally:
             lister.stdout.close()
-            tar_code = lister.wait()
-            zstd_code = unzstd.wait()
-        if zstd_code not in (0, -signal.SIGPIPE):
-            raise CiwbError(f"the cache archive is not valid zstd: {_tail(zstd_log)}")
-        if tar_code != 0 or zstd_code != 0:
+        if _finished(lister, unzstd, zstd_log) != 0:
             raise ArchiveRefusedError(
                 f"cache archive is corrupt ({_tail(tar_log)}); restore refused"
             )
     return UnpackStats(members, content)
 
 
-def _extract(fd: int, roots: dict[str, Path]) -> None:
-    """`zstd -d | tar -x` into the two roots, through a scratch dir holding `src` and `abs`
-    symlinks to them (member names stay as packed). Owners are not restored; modes are, less
-    setuid/setgid."""
-    with (
-        tempfile.TemporaryDirectory(prefix="ciwb-unpack-") as scratch,
-        tempfile.TemporaryFile() as zstd_log,
-        tempfile.TemporaryFile() as tar_log,
-    ):
-        stage = Path(scratch)
-        (stage / SRC).symlink_to(roots[SRC])
-        (stage / ABS).symlink_to(roots[ABS])
-        unzstd = subprocess.Popen(
-            ["zstd", "-dcq"], stdin=fd, stdout=subprocess.PIPE, stderr=zstd_log
-        )
-        assert unzstd.stdout is not None
-        tar = subprocess.Popen(
-            ["tar", "-C", str(stage), "-xf", "-", "--no-same-owner", "--no-same-permissions"],
-            stdin=unzstd.stdout,
-            stderr=tar_log,
-        )
-        unzstd.stdout.close()
-        tar_code = tar.wait()
-        zstd_code = unzstd.wait()
-        if zstd_code not in (0, -signal.SIGPIPE):
-            raise CiwbError(f"the cache archive is not valid zstd: {_tail(zstd_log)}")
-        if tar_code != 0:
+def _extract(fd: int, compressed: bool, stage: Path, roots: dict[str, Path]) -> None:
+    """`tar -x` into the two roots, through `stage` holding `src` and `abs` symlinks to them
+    (member names stay as packed). Owners are not restored; modes are, less setuid/setgid."""
+    (stage / SRC).symlink_to(roots[SRC])
+    (stage / ABS).symlink_to(roots[ABS])
+    args = ["-C", str(stage), "-x", "--no-same-owner", "--no-same-permissions"]
+    with tempfile.TemporaryFile() as zstd_log, tempfile.TemporaryFile() as tar_log:
+        tar, unzstd = _tar_reading(fd, compressed, args, (zstd_log, tar_log))
+        if _finished(tar, unzstd, zstd_log) != 0:
             raise CiwbError(f"unpacking the cache failed: {_tail(tar_log)}")
 
 
@@ -375,22 +408,30 @@ def unpack(
 
     `abs_bases` are the literal directories of the cache's absolute paths (paths.absolute_bases);
     `abs/` members elsewhere are refused. GNU tar lists the archive and every member is
-    checked before anything is written: a refused archive writes nothing. Then `zstd | tar -x`
-    extract it with no Python in between (several times faster than tarfile, see
-    benchmarks/cache.py). Both passes read one open file; `archive` must be a private copy
-    (restores fetch one) so no one can change it between the check and the extraction.
+    checked before anything is written: a refused archive writes nothing. Then tar extracts it
+    with no Python in between (several times faster than tarfile, see benchmarks/cache.py).
+    Both passes read one private file, the archive decompressed into a scratch dir (or, short
+    of room, `archive` itself, which must then be a private copy: restores fetch one), so
+    nothing can change between the check and the extraction.
     """
     if not tool_available():
         return unpack_with_tarfile(archive, src_dir, abs_root, abs_bases)
     checker = _Checker(src_dir, abs_root, abs_bases or [])
-    with archive.open("rb") as raw:
-        fd = raw.fileno()
-        before = _stat_id(fd)
-        stats = _check_listing(fd, checker)
-        if _stat_id(fd) != before:
-            raise ArchiveRefusedError("cache archive changed while being checked; restore refused")
-        os.lseek(fd, 0, os.SEEK_SET)  # both zstd processes share this offset
-        _extract(fd, checker.roots)
+    with tempfile.TemporaryDirectory(prefix="ciwb-unpack-") as scratch:
+        stage = Path(scratch) / "stage"
+        stage.mkdir()
+        plain = Path(scratch) / "archive.tar"
+        compressed = not _decompressed(archive, plain)
+        with (archive if compressed else plain).open("rb") as raw:
+            fd = raw.fileno()
+            before = _stat_id(fd)
+            stats = _check_listing(fd, checker, compressed)
+            if _stat_id(fd) != before:
+                raise ArchiveRefusedError(
+                    "cache archive changed while being checked; restore refused"
+                )
+            os.lseek(fd, 0, os.SEEK_SET)  # the passes share this offset
+            _extract(fd, compressed, stage, checker.roots)
     return stats
 
 
