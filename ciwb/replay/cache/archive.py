@@ -24,7 +24,7 @@ from typing import IO, Any
 import zstandard
 
 from ciwb.errors import ArchiveRefusedError, CiwbError
-from ciwb.replay.cache.listing import LIST_ARGS, LIST_ENV, parse_line
+from ciwb.replay.cache.listing import LIST_ARGS, LIST_ENV, parse_lines
 from ciwb.replay.cache.paths import ABS, SRC, Selection
 
 _BUFFER = 1 << 20
@@ -288,6 +288,7 @@ def unpack_with_tarfile(
 # for the plain tar, about the size of the tree. Without that room both passes decompress.
 _PLAIN_ROOM_RATIO = 16  # zstd -1 packs build trees 3-6x; leave room for far better ratios
 _PLAIN_ROOM_SPARE = 1 << 30
+_LISTING_CHUNK = 1 << 16
 
 
 def _stat_id(fd: int) -> tuple[int, int, int, int]:
@@ -324,8 +325,11 @@ def _tar_reading(
     stderr goes to files, not pipes: a tar full of warnings must not stall on a pipe no one
     reads while this process reads its stdout."""
     zstd_log, tar_log = logs
-    if not compressed:
-        return subprocess.Popen(["tar", *args, "-f", "-"], stdin=fd, stderr=tar_log, **popen), None
+    if not compressed:  # a file: 128 KiB records, fewer reads and fewer split writes
+        tar = subprocess.Popen(
+            ["tar", "-b", "256", *args, "-f", "-"], stdin=fd, stderr=tar_log, **popen
+        )
+        return tar, None
     unzstd = subprocess.Popen(["zstd", "-dcq"], stdin=fd, stdout=subprocess.PIPE, stderr=zstd_log)
     assert unzstd.stdout is not None
     try:
@@ -367,13 +371,17 @@ def _check_listing(fd: int, checker: _Checker, compressed: bool) -> UnpackStats:
         )
         assert lister.stdout is not None
         members = content = 0
+        pending = b""
         try:
-            for line in lister.stdout:
-                member = parse_line(line.removesuffix(b"\n"))
-                name = member.name.rstrip("/") if member.kind == "dir" else member.name
-                checker.check(name, member.kind, member.linkname)
-                members += 1
-                content += member.size
+            while chunk := lister.stdout.read1(_LISTING_CHUNK):
+                whole, newline, pending = (pending + chunk).rpartition(b"\n")
+                for member in parse_lines(whole + newline):
+                    name = member.name.rstrip("/") if member.kind == "dir" else member.name
+                    checker.check(name, member.kind, member.linkname)
+                    members += 1
+                    content += member.size
+            if pending:  # a last line without its newline
+                raise ArchiveRefusedError("cache archive listing cut short; restore refused")
         except BaseException:  # refused (or interrupted): stop reading, say why
             for proc in (lister, unzstd):
                 if proc is not None:
@@ -411,8 +419,8 @@ def unpack(
     checked before anything is written: a refused archive writes nothing. Then tar extracts it
     with no Python in between (several times faster than tarfile, see benchmarks/cache.py).
     Both passes read one private file, the archive decompressed into a scratch dir (or, short
-    of room, `archive` itself, which must then be a private copy: restores fetch one), so
-    nothing can change between the check and the extraction.
+    of room for that, a copy of `archive`), so nothing can change between the check and the
+    extraction.
     """
     if not tool_available():
         return unpack_with_tarfile(archive, src_dir, abs_root, abs_bases)
@@ -420,9 +428,12 @@ def unpack(
     with tempfile.TemporaryDirectory(prefix="ciwb-unpack-") as scratch:
         stage = Path(scratch) / "stage"
         stage.mkdir()
-        plain = Path(scratch) / "archive.tar"
-        compressed = not _decompressed(archive, plain)
-        with (archive if compressed else plain).open("rb") as raw:
+        private = Path(scratch) / "archive.tar"
+        compressed = not _decompressed(archive, private)
+        if compressed:  # both passes decompress: let them read bytes no one else can change
+            private = private.with_suffix(".tar.zst")
+            shutil.copyfile(archive, private)
+        with private.open("rb") as raw:
             fd = raw.fileno()
             before = _stat_id(fd)
             stats = _check_listing(fd, checker, compressed)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ciwb.errors import ArchiveRefusedError
 
-__all__ = ["LIST_ARGS", "LIST_ENV", "Member", "parse_line"]
+__all__ = ["LIST_ARGS", "LIST_ENV", "Member", "parse_line", "parse_lines"]
 
 LIST_ARGS = ["-tv", "--numeric-owner", "--quoting-style=c"]
 LIST_ENV = {"LC_ALL": "C"}  # untranslated " link to ", octal escapes for non-ASCII bytes
@@ -26,6 +26,12 @@ LIST_ENV = {"LC_ALL": "C"}  # untranslated " link to ", octal escapes for non-AS
 _QUOTED = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a C string: no bare quote, escapes in pairs
 _LINE = re.compile(rb"(\S)\S* +\S+ +([0-9,]+) [^\"]*" + _QUOTED + rb"(.*)")
 _LINK = re.compile(rb"( -> | link to )" + _QUOTED)
+# The same, many lines at once: no part may cross a newline, so a match is one whole line,
+# and as many matches as newlines means every line was read.
+_QUOTED_IN_LINE = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+_LINES = re.compile(
+    rb"^((\S)\S* +\S+ +([0-9,]+) [^\"\n]*" + _QUOTED_IN_LINE + rb"(.*))$", re.MULTILINE
+)
 _ESCAPE = re.compile(rb"\\(?:([0-7]{3})|(.))", re.DOTALL)
 _SIMPLE = {
     b"a": b"\a",
@@ -44,8 +50,8 @@ _SIMPLE = {
 _KINDS = {"-": "file", "C": "file", "d": "dir", "l": "symlink", "h": "hardlink"}
 
 
-@dataclass(frozen=True)
-class Member:
+@dataclass(slots=True)  # not frozen: tens of thousands are made per restore, and a frozen
+class Member:  # dataclass's __init__ costs ten times as much
     name: str  # as stored: a leading "/" or ".." is kept (and refused by the checks)
     kind: str  # "file", "dir", "symlink", "hardlink" or "other" (devices, fifos, unknown)
     linkname: str  # symlink or hard link target, "" otherwise
@@ -101,3 +107,26 @@ def parse_line(line: bytes) -> Member:
             )
         size = int(match[2])
     return Member(_unescape(match[3]), kind, linkname, size)
+
+
+def parse_lines(text: bytes) -> list[Member]:
+    """Whole `tar -tv` lines (`text` ends with a newline, or is empty) → members, as
+    `parse_line` reads each. Tens of thousands per restore: plain files and directories,
+    almost all of them, take a short path."""
+    rows = _LINES.findall(text)
+    if len(rows) != text.count(b"\n"):
+        for line in text.split(b"\n"):  # the first line that does not parse raises
+            parse_line(line)
+        raise ArchiveRefusedError("cache archive listing unreadable; restore refused")
+    members = []
+    append = members.append
+    for line, letter, size, name, tail in rows:
+        if tail or b"\\" in name or b"," in size:
+            append(parse_line(line))
+        elif letter == b"-":
+            append(Member(name.decode("utf-8", "surrogateescape"), "file", "", int(size)))
+        elif letter == b"d":
+            append(Member(name.decode("utf-8", "surrogateescape"), "dir", "", 0))
+        else:
+            append(parse_line(line))
+    return members

@@ -63,9 +63,11 @@ class LocalCache(Cache):
         return decode_key(newest.name[: -len(_SUFFIX)])
 
     def _fetch(self, version: str, key: str, dest: Path) -> int:
-        # A copy, not a hard link: restores check the archive, then extract it, and no one
-        # who can write the entry must be able to change it in between.
-        shutil.copyfile(self._entry(version, key), dest)
+        src = self._entry(version, key)
+        try:
+            os.link(src, dest)  # same filesystem: no copy
+        except OSError:
+            shutil.copyfile(src, dest)
         return dest.stat().st_size
 
     def _scratch(self) -> Path:
