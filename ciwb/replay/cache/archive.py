@@ -411,7 +411,15 @@ def _extract(fd: int, compressed: bool, stage: Path, roots: dict[str, Path]) -> 
     args = ["-C", str(stage), "-x", "--no-same-owner", "--no-same-permissions"]
     with tempfile.TemporaryFile() as zstd_log, tempfile.TemporaryFile() as tar_log:
         tar, unzstd = _tar_reading(fd, compressed, args, (zstd_log, tar_log))
-        if _finished(tar, unzstd, zstd_log) != 0:
+        try:
+            code = _finished(tar, unzstd, zstd_log)
+        except BaseException:  # interrupted: leave no tar writing behind
+            for proc in (tar, unzstd):
+                if proc is not None:
+                    proc.kill()
+                    proc.wait()
+            raise
+        if code != 0:
             raise CiwbError(f"unpacking the cache failed: {_tail(tar_log)}")
 
 
