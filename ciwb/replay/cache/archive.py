@@ -313,7 +313,7 @@ def _decompressed(archive: Path, plain: Path) -> bool:
     if room < archive.stat().st_size * _PLAIN_ROOM_RATIO + _PLAIN_ROOM_SPARE:
         return False
     done = subprocess.run(
-        ["zstd", "-dqf", str(archive), "-o", str(plain)],
+        ["zstd", "-dq", str(archive), "-o", str(plain)],  # no -f: never passes bytes through
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
