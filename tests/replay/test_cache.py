@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -485,6 +486,29 @@ def test_names_tar_lists_oddly_round_trip(
     assert os.readlink(dest / "deps/link -> here") == "a -> b"
     assert open(os.fsencode(dest / "deps") + b"/latin1-\xe9", "rb").read() == b"bytes"
     assert result.files == len(ODD_NAMES) + 4  # the dir, the latin-1 file, both links
+
+
+@pytest.mark.parametrize("unpacker", UNPACKERS)
+def test_entries_packed_by_earlier_versions_still_restore(
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier versions packed with GNU tar's default 10 KiB records; now 128 KiB. Only the
+    end padding differs, and old entries stay readable."""
+    _use(unpacker, monkeypatch)
+    src = _tree(tmp_path / "src", DEPS)
+    spec = CacheSpec(["deps/**/*"], key="old")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "src").symlink_to(src)
+    entry = cache.dir / cache_version(spec.paths) / "old.tar.zst"
+    entry.parent.mkdir(parents=True)
+    subprocess.run(
+        ["tar", "-C", str(stage), "-I", "zstd -1 -q", "-cf", str(entry), "src/deps"], check=True
+    )
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    assert cache.restore(spec, src_dir=dest, env={}).files == 6
+    assert _read_tree(dest) == _read_tree(src)
 
 
 def test_long_and_unicode_names_round_trip(tmp_path: Path, cache: LocalCache) -> None:
