@@ -455,6 +455,34 @@ def test_unreadable_archives_are_refused_not_half_extracted(
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.parametrize("unpacker", UNPACKERS)
+def test_members_after_the_end_of_archive_are_neither_checked_nor_written(
+    tmp_path: Path, cache: LocalCache, unpacker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing and the extraction stop at the same end-of-archive marker."""
+    _use(unpacker, monkeypatch)
+    spec = CacheSpec(["deps/**/*"], key="planted")
+
+    def tar_of(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for info, data in members:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    # tarfile ends an archive with zero blocks; what follows them is never read
+    hidden = tar_of([_file("src/deps/ok")]) + tar_of([_file("src/../escaped")])
+    entry = cache.dir / cache_version(spec.paths) / "planted.tar.zst"
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(zstandard.ZstdCompressor().compress(hidden))
+    src = tmp_path / "work/src"
+    src.mkdir(parents=True)
+    assert cache.restore(spec, src_dir=src, env={}).files == 1
+    assert (src / "deps/ok").read_bytes() == b"evil"
+    assert list(tmp_path.rglob("escaped")) == []
+
+
 ODD_NAMES = [
     "a -> b",  # what tar -tv prints between a symlink and its target
     "x link to y",  # ... and between a hard link and its target
