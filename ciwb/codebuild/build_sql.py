@@ -21,7 +21,15 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["ARM_ENVIRONMENTS", "build_rows_sql", "parse_sql", "phase_rows_sql"]
+from ciwb.codebuild.phases import FAILURE_STATUSES, TIMED_PHASES
+
+__all__ = [
+    "ARM_ENVIRONMENTS",
+    "FACT_PHASES",
+    "build_rows_sql",
+    "parse_sql",
+    "phase_rows_sql",
+]
 
 # ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64
 # (docs/design.md, "The store").
@@ -129,6 +137,43 @@ def _seconds(start: str, end: str) -> str:
     return f"(date_diff('microsecond', {start}, {end}) / 1e6)"
 
 
+def _context(contexts: str) -> str:
+    """SQL for a phase's first non-empty context (successful phases carry an empty one)."""
+    return (
+        f"list_filter({contexts}, lambda c: coalesce(c.statusCode, '') <> ''"
+        f" OR coalesce(c.message, '') <> '')[1]"
+    )
+
+
+# The phases whose seconds each build carries as a column `<phase>_s` (all with a duration),
+# from the same record as its `build_phases` rows, so `build_facts` reads one table.
+FACT_PHASES: tuple[str, ...] = TIMED_PHASES
+_FAILING = "(" + ", ".join(f"'{s}'" for s in FAILURE_STATUSES) + ")"
+
+# A build's phases as the `build_phases` rows give them (type, status, seconds, context code),
+# in `seq` order. Each fact is what the old build_facts view aggregated from those rows: the
+# summed seconds per phase type (NULL with no timed phase of that type), the first failing
+# phase, and the first context code among failing phases (arg_min skips NULL codes).
+_PHASE_FACTS = (
+    "list_transform(j.phases, lambda p: {"
+    "'t': p.phaseType, 's': p.phaseStatus, "
+    f"'d': {_seconds(_ts('p.startTime'), _ts('p.endTime'))}, "
+    f"'c': nullif({_context('p.contexts')}.statusCode, '')}})"
+)
+_FACT_COLUMNS = ",\n".join(
+    [
+        f"    list_sum(list_transform(list_filter(_ph, lambda x: x.t = '{phase}'),"
+        f" lambda x: x.d)) AS {phase.lower()}_s"
+        for phase in FACT_PHASES
+    ]
+    + [
+        f"    list_filter(_ph, lambda x: x.s IN {_FAILING})[1].t AS failed_phase",
+        f"    list_filter(_ph, lambda x: x.s IN {_FAILING}"
+        " AND x.c IS NOT NULL)[1].c AS failed_context_code",
+    ]
+)
+
+
 # Input relation `{source}`: raw VARCHAR (the record as JSON), origin VARCHAR,
 # ingested_at TIMESTAMP. Output: the same plus the parsed struct `j`.
 _PARSE_SQL = (
@@ -193,8 +238,9 @@ SELECT
     j.environment.dockerServer.computeType AS docker_server_compute_type,
     j.environment.dockerServer.status.status AS docker_server_status,
     j.cache.cacheNamespace AS cache_namespace,
-    j.environment.hostKernel AS host_kernel
-FROM {{parsed}}
+    j.environment.hostKernel AS host_kernel,
+{_FACT_COLUMNS}
+FROM (SELECT *, {_PHASE_FACTS} AS _ph FROM {{parsed}})
 """
 
 _PHASE_ROWS_SQL = f"""
@@ -205,9 +251,7 @@ WITH flat AS (
     FROM {{parsed}}
     WHERE len(j.phases) > 0
 ), ctx AS (
-    SELECT *,
-           list_filter(p.contexts, lambda c: coalesce(c.statusCode, '') <> ''
-                                          OR coalesce(c.message, '') <> '')[1] AS c
+    SELECT *, {_context("p.contexts")} AS c
     FROM flat
 )
 SELECT
