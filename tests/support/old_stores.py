@@ -11,8 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from ciwb.codebuild.normalise import NormalisedBatch
-from ciwb.store import write_batch
-from ciwb.store import writes
+from ciwb.store import write_batch, writes
 
 __all__ = ["write_batch_at_schema"]
 
