@@ -168,6 +168,21 @@ def db_migrate(db: DbOption = None) -> None:
     console.print(f"applied migrations: {applied}" if applied else "already up to date")
 
 
+@db_app.command("compact")
+def db_compact(db: DbOption = None) -> None:
+    """Rewrite the store into a file of only its live data (a DuckDB file never shrinks).
+
+    Gives back the space an upgrade or many re-reads freed. Run it while nothing else
+    writes to the store.
+    """
+    from ciwb.store import compact
+
+    result = compact(db)
+    console.print(
+        f"{result.path}: {result.bytes_before / 1e6:,.1f} MB -> {result.bytes_after / 1e6:,.1f} MB"
+    )
+
+
 @db_app.command("export")
 def db_export(
     target: Annotated[str, typer.Argument(help="Directory or s3://bucket/prefix.")],

@@ -1,5 +1,6 @@
 """The one DuckDB file: schema, migrations, connection discipline, upserts, export, reads."""
 
+from ciwb.store.compact import CompactResult, compact
 from ciwb.store.connection import (
     ciwb_home,
     connect,
@@ -19,6 +20,7 @@ from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
     "BackgroundWriter",
+    "CompactResult",
     "LATEST_VERSION",
     "MIGRATIONS",
     "DbLike",
@@ -29,6 +31,7 @@ __all__ = [
     "TableInfo",
     "TimeLike",
     "ciwb_home",
+    "compact",
     "connect",
     "db_info",
     "default_db_path",

@@ -737,6 +737,62 @@ def materialise_phase_facts(con: duckdb.DuckDBPyConnection) -> None:
         ") f WHERE builds.build_arn = f.build_arn"
     )
     con.execute(_BUILD_FACTS_FROM_BUILDS)
+# The child tables keyed by their parent's ARN, and their keys, as when migration 9 was
+# written (it must not follow later changes of ciwb.store.writes).
+_WRITER_KEYED_TABLES = (
+    "build_batch_groups",
+    "build_commands",
+    "build_metrics",
+    "build_phases",
+    "code_coverages",
+    "test_cases",
+)
+_PRIMARY_KEY = re.compile(r", PRIMARY KEY\(([^)]*)\)(?=\);$)")
+
+
+def drop_child_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the ARN-keyed child tables without their PRIMARY KEY, in place, keeping every row.
+
+    Their ART indexes (keys of a ~90-byte ARN plus a name, one per phase, metric, test
+    case…) were a third of the file and most of the cost of each write, growing with
+    the store; the writer (ciwb.store.writes) keeps those keys unique instead. The key's
+    columns stay NOT NULL, as declared in migration 1. DuckDB cannot drop a primary key in
+    place, so each table is rebuilt from its own current DDL (columns added since, `raw`'s
+    compression) without the key, as `compress_raw_json` does; views bind by name. Like it,
+    this reads the catalog and can be renumbered freely. A file keeps the freed blocks for
+    reuse: `ciwb db compact` gives them back.
+    """
+    tables = dict(
+        con.execute(
+            """
+            SELECT table_name, sql FROM duckdb_tables()
+            WHERE database_name = current_database() AND schema_name = 'main'
+              AND NOT temporary AND list_contains(?, table_name)
+            """,
+            [list(_WRITER_KEYED_TABLES)],
+        ).fetchall()
+    )
+    for table in _WRITER_KEYED_TABLES:
+        ddl = tables.get(table)
+        if ddl is None:
+            continue
+        key = _PRIMARY_KEY.search(ddl)
+        if key is None:
+            continue
+        head = f"CREATE TABLE {table}("
+        if not ddl.startswith(head):
+            raise RuntimeError(f"unexpected DDL for {table}: {ddl[:80]}")
+        rebuilt = f"{table}__nokey"
+        new = ddl[: key.start()] + ddl[key.end() :]
+        for column in (c.strip() for c in key.group(1).split(",")):
+            # `column TYPE` in the column list: the key made it NOT NULL; keep it so
+            new, found = re.subn(rf"(\(|, ){column} ([A-Z]+)(?=,)", rf"\1{column} \2 NOT NULL", new)
+            if found != 1:
+                raise RuntimeError(f"key column {column} of {table} not found in its DDL")
+        con.execute(new.replace(head, f"CREATE TABLE {rebuilt}(", 1))
+        con.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -745,15 +801,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "build_costs snapshot", _BUILD_COSTS),
     Migration(4, "collector detail: code_coverages, build_log_reads", _COLLECT_DETAIL_TABLES),
     Migration(5, "billing: bill_line_items, bill_imports, bill_rates", _BILL_TABLES),
-    # Self-contained (reads the catalog, not the DDL above): it can be renumbered freely,
-    # and compresses the `raw` of every table that exists when it runs.
     Migration(
         6,
         "fleets; auto-retry, runner, compute shape, docker server, cache namespace, host kernel",
         _FLEETS_AND_NEW_BUILD_FIELDS,
     ),
+    # Self-contained (reads the catalog, not the DDL above): it can be renumbered freely,
+    # and compresses the `raw` of every table that exists when it runs.
     Migration(7, "raw JSON stored ZSTD-compressed", apply=compress_raw_json),
     Migration(8, "per-build phase facts materialised in builds", apply=materialise_phase_facts),
+    # Self-contained as 7 and 8: each reads the catalog, so they can be renumbered freely.
+    Migration(9, "child tables keyed by the writer: no ART primary keys", apply=drop_child_keys),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -21,6 +21,8 @@ from ciwb.store.writes import write_batch
 
 __all__ = ["BackgroundWriter", "StoreWriter"]
 
+_NOTHING = object()
+
 
 class StoreWriter:
     """Writes each unit of work in one transaction.
@@ -87,7 +89,9 @@ class BackgroundWriter:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = False
-        self._held: Any = None  # an item taken from the queue that starts the next group
+        # An item taken from the queue that starts the next group. `_NOTHING`, not None:
+        # None is the close sentinel, and a held sentinel must still end the thread.
+        self._held: Any = _NOTHING
         self._group_max = max(1, depth)
         self._thread = threading.Thread(target=self._run, name="ciwb-store-writer", daemon=True)
         self._thread.start()
@@ -97,8 +101,8 @@ class BackgroundWriter:
         return self._writer.rows
 
     def _take(self) -> Any:
-        if self._held is not None:
-            item, self._held = self._held, None
+        if self._held is not _NOTHING:
+            item, self._held = self._held, _NOTHING
             return item
         return self._queue.get(timeout=self._writer.hold_s)
 

@@ -4,6 +4,14 @@ Every write goes through Arrow into DuckDB in one transaction per batch, so re-r
 the same record never duplicates it and an interrupted batch leaves nothing half-written.
 Child rows (a build's phases, a batch's groups, a report's test cases) are replaced as a
 set: an in-progress build's partial phases must vanish when its completed record lands.
+
+The child tables keyed by a parent ARN (`WRITER_KEYED`) have no PRIMARY KEY in the store
+(migration 9): their ART indexes were a third of the file and their upkeep most of a
+write. Their keys are kept unique here instead, by every write going through this module:
+rows whose key (or whose parent, for a replaced set) is already stored are deleted before
+the new ones are inserted. Phases and batch groups are only ever written with their parent
+row in the same batch, so their replacement is asked only for parents that were already
+stored, found through the parent's own primary key: a batch of new builds pays no scan.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from ciwb.codebuild.build_sql import build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.codebuild.records import RawBuild
 
-__all__ = ["upsert_rows", "write_batch", "TABLE_KEYS"]
+__all__ = ["TABLE_KEYS", "WRITER_KEYED", "upsert_rows", "write_batch"]
 
 # table → (primary key columns, parent column whose child set is replaced wholesale)
 TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -40,6 +48,19 @@ TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "experiments": (("experiment_id",), None),
     "experiment_runs": (("run_id",), None),
 }
+
+# Tables whose key TABLE_KEYS names but the store does not enforce (migration 9 dropped
+# their primary keys): this module keeps them unique.
+WRITER_KEYED = frozenset(
+    {
+        "build_phases",
+        "build_commands",
+        "build_metrics",
+        "build_batch_groups",
+        "test_cases",
+        "code_coverages",
+    }
+)
 
 
 def _dedupe(rows: Sequence[NamedTuple], key: tuple[str, ...]) -> list[NamedTuple]:
@@ -70,6 +91,15 @@ def _upsert_relation(
         con.execute(
             f"DELETE FROM {table} WHERE {parent} IN (SELECT DISTINCT {parent} FROM {relation})"
         )
+    if table in WRITER_KEYED:
+        # No primary key to replace by: the stored rows with these keys go first. One join
+        # scan, no index; deleting nothing when every key is new.
+        if not parent:
+            on = " AND ".join(f"{table}.{k} = i.{k}" for k in key)
+            con.execute(f"DELETE FROM {table} USING {relation} i WHERE {on}")
+        return con.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {relation}"
+        ).fetchall()[0][0]
     # INSERT OR REPLACE costs an index probe per row; most batches are all-new rows
     # (a collect past its cursor, a fresh demo), so replace only when a key is known.
     on = " AND ".join(f"t.{k} = i.{k}" for k in key)
@@ -133,42 +163,73 @@ def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild
     return [r.arn for r in raw]
 
 
-def _insert_select(con: duckdb.DuckDBPyConnection, table: str, select: str) -> int:
-    """Upsert the rows of `select` over `_ciwb_parsed` into `table`; returns rows written.
+def _insert_select(con: duckdb.DuckDBPyConnection, table: str, select: str, replace: bool) -> int:
+    """Insert the rows of `select` over `_ciwb_parsed` into `table`; returns rows written.
 
-    As `_upsert_relation`, without materialising `select`: whether a key is already stored
-    is asked of the parsed builds' ARNs (for `build_phases` the answer is no, as
-    `_replace_children` has just deleted those builds' phases).
+    As `_upsert_relation`, without materialising `select`. `replace`: some of the rows'
+    keys are already stored (asked once of the builds' primary key by `write_batch`).
     """
     columns = [d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
     cols = ", ".join(columns)
-    known = con.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_parsed p ON t.build_arn = p.j.arn)"
-    ).fetchall()[0][0]
-    verb = "INSERT OR REPLACE" if known else "INSERT"
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
     return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM ({select})").fetchall()[0][
         0
     ]
 
 
+def _stored(con: duckdb.DuckDBPyConnection, table: str, key: str, keys: Sequence[str]) -> list[str]:
+    """Those of `keys` that `table` already holds (`key` is its primary key)."""
+    if not keys:
+        return []
+    con.register("_ciwb_keys", pa.table({key: pa.array(list(dict.fromkeys(keys)), pa.string())}))
+    try:
+        return [
+            r[0]
+            for r in con.execute(
+                f"SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM _ciwb_keys)"
+            ).fetchall()
+        ]
+    finally:
+        con.unregister("_ciwb_keys")
+
+
 def _replace_children(
     con: duckdb.DuckDBPyConnection, table: str, parent: str, parents: list[str]
 ) -> None:
-    """Drop every child row of these parents, even those that have no new children."""
+    """Drop every child row of these (stored) parents, even those that have no new children."""
     if not parents:
         return
-    keys = pa.table({parent: pa.array(parents, pa.string())})
-    con.register("_ciwb_parents", keys)
+    con.register("_ciwb_parents", pa.table({parent: pa.array(parents, pa.string())}))
     try:
-        known = con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN _ciwb_parents p USING ({parent}))"
-        ).fetchall()[0][0]
-        if known:
-            con.execute(
-                f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)"
-            )
+        con.execute(f"DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM _ciwb_parents)")
     finally:
         con.unregister("_ciwb_parents")
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
+    """Plain INSERT of rows whose keys `write_batch` has made sure are not stored."""
+    unique = _dedupe(rows, TABLE_KEYS[table][0])
+    if not unique:
+        return 0
+    data = _arrow(unique)
+    cols = ", ".join(data.column_names)
+    con.register("_ciwb_incoming", data)
+    try:
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+    finally:
+        con.unregister("_ciwb_incoming")
+    return len(unique)
+
+
+def _check_parents(
+    children: Sequence[NamedTuple], parent: str, parents: set[str], what: str
+) -> None:
+    """Phases and batch groups travel with their parent row: the replacement rule relies on it."""
+    orphans = {getattr(row, parent) for row in children} - parents
+    if orphans:
+        raise ValueError(
+            f"{what} of {len(orphans)} parent(s) not in the batch, e.g. {min(orphans)}"
+        )
 
 
 def write_batch(
@@ -181,6 +242,10 @@ def write_batch(
     `extra` rows (table → rows, e.g. the collector's cursors) are upserted in the same
     transaction, so bookkeeping can never run ahead of the data it describes.
     """
+    row_builds = {b.build_arn for b in batch.builds}
+    _check_parents(batch.build_phases, "build_arn", row_builds, "build_phases")
+    batch_arns = [b.batch_arn for b in batch.build_batches]
+    _check_parents(batch.build_batch_groups, "batch_arn", set(batch_arns), "build_batch_groups")
     written: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -188,20 +253,27 @@ def write_batch(
         if batch.raw_builds:
             raw_arns = _normalise_raw_builds(con, batch.raw_builds)
         # A re-read build replaces all its phases: a build that had 5 phases while in
-        # progress and 11 once complete must end with exactly 11.
-        _replace_children(
-            con, "build_phases", "build_arn", raw_arns + [b.build_arn for b in batch.builds]
-        )
+        # progress and 11 once complete must end with exactly 11. Only builds already
+        # stored can have phases stored (phases are only written with their build).
+        stored = _stored(con, "builds", "build_arn", raw_arns + list(row_builds))
+        _replace_children(con, "build_phases", "build_arn", stored)
         if raw_arns:
             # Straight from the parsed records into the tables: materialising each SELECT
             # in a temp table first copied every row (raw JSON included) once more.
+            replace = not set(stored).isdisjoint(raw_arns)
             for table, rows_sql in (("builds", build_rows_sql), ("build_phases", phase_rows_sql)):
-                count = _insert_select(con, table, rows_sql("_ciwb_parsed"))
+                count = _insert_select(con, table, rows_sql("_ciwb_parsed"), replace)
                 written[table] = written.get(table, 0) + count
+                replace = False  # the stored builds' phases were deleted above
             con.execute("DROP TABLE _ciwb_parsed")
         _replace_children(
-            con, "build_batch_groups", "batch_arn", [b.batch_arn for b in batch.build_batches]
+            con,
+            "build_batch_groups",
+            "batch_arn",
+            _stored(con, "build_batches", "batch_arn", batch_arns),
         )
+        # A build both raw and as rows in one batch: its row phases replace by key.
+        mixed = not row_builds.isdisjoint(raw_arns)
         for table in (
             "fleets",
             "projects",
@@ -214,7 +286,12 @@ def write_batch(
             "reports",
             "test_cases",
         ):
-            written[table] = written.get(table, 0) + upsert_rows(con, table, getattr(batch, table))
+            rows = getattr(batch, table)
+            if table == "build_batch_groups" or (table == "build_phases" and not mixed):
+                count = _insert_rows(con, table, rows)
+            else:
+                count = upsert_rows(con, table, rows)
+            written[table] = written.get(table, 0) + count
         for table, rows in (extra or {}).items():
             written[table] = written.get(table, 0) + upsert_rows(con, table, rows)
         con.execute("COMMIT")
