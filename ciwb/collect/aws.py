@@ -52,6 +52,7 @@ __all__ = [
     "error_code",
     "explain_aws_error",
     "is_access_denied",
+    "new_session",
     "open_account",
     "resolve_regions",
     "session_with",
@@ -249,10 +250,16 @@ def _prototype_session() -> Any:
         return _prototype
 
 
-def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
-    """A new boto3 session over given credentials, keeping the profile's other settings."""
+def _core_session(profile: str | None) -> botocore.session.Session:
+    """A new botocore session for `profile` over the prototype's loaded data and handlers."""
     proto = _prototype_session()
-    core = botocore.session.Session(profile=profile)
+    # The builtin handlers are module functions: a copy of the prototype's registry is the
+    # same registry, without registering ~400 handlers again (~8 ms of CPU a session).
+    core = botocore.session.Session(
+        event_hooks=copy.copy(proto._original_handler),
+        include_builtin_handlers=False,
+        profile=profile,
+    )
     # The loader's cache is shared; its search paths are not (boto3.Session appends its own
     # data directory to them every time, which would grow one shared list without end).
     loader = copy.copy(proto.get_component("data_loader"))
@@ -260,6 +267,20 @@ def session_with(credentials: Any, profile: str | None, region: str | None) -> b
     core.register_component("data_loader", loader)
     for name in _SHARED_COMPONENTS:
         core._internal_components.register_component(name, proto._get_internal_component(name))
+    return core
+
+
+def new_session(profile: str | None, region: str | None) -> boto3.Session:
+    """A boto3 session for `profile` (None: the default chain), as `boto3.Session` makes it,
+    over the models and endpoint rules already loaded."""
+    return use_collect_parsers(
+        boto3.Session(botocore_session=_core_session(profile), region_name=region)
+    )
+
+
+def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
+    """A new boto3 session over given credentials, keeping the profile's other settings."""
+    core = _core_session(profile)
     core._credentials = credentials
     return use_collect_parsers(boto3.Session(botocore_session=core, region_name=region))
 
@@ -276,7 +297,7 @@ def open_account(
     """A session for `profile` (None: the default chain), assuming `role_arn` if given."""
     label = profile or "default credentials"
     try:
-        session = use_collect_parsers(boto3.Session(profile_name=profile, region_name=region))
+        session = new_session(profile, region)
         sts_region = region or session.region_name or "us-east-1"
         if role_arn:
             creds = assumed_role_credentials(
