@@ -1,22 +1,31 @@
 """`collect --org` over 40 account-regions with per-call latency: sequential vs concurrent.
 
-A separate process serves moto (ThreadedMotoServer over HTTP, one thread per request) with an
-organisation of A member accounts, each holding P projects × B builds in each of R regions
-(support/org.py, support/seeded_codebuild.py), and sleeps `--latency-ms` in every request
-before answering, as a far-away AWS endpoint would. This process then runs the same
-`collect --org` twice, each into an empty store:
+A separate process serves moto (ThreadedMotoServer over HTTP) with an organisation of A
+member accounts, each holding P projects × B builds in each of R regions (support/org.py,
+support/seeded_codebuild.py). This process first runs `collect --org` once against moto,
+untimed and undelayed, while the server records every answer (replay_endpoint.py). The
+timed runs then go to the replay endpoint, which sleeps `--latency-ms` in every request and
+answers the recorded bytes: a far-away AWS endpoint costs the collector wall time but no CPU,
+whereas moto's own parsing and serialising (~5 s of CPU for this run) would share this
+machine's cores with the collector. `--server moto` (or `both`) times moto itself, delayed
+the same way. Each timed run goes into an empty store (its schema made before the clock;
+`--fresh-store` times that too):
 
 1. `--concurrency 1`: the account × region walks one after the other;
 2. `--concurrency 16` (`--workers`): the walks on a pool of 16 threads.
 
-Prints wall time of each, the ratio (target ≥ 8× at 16 workers), and the API calls each made
-against the minimum any collector needs (target equal in both): ListAccounts pages,
-GetCallerIdentity, one AssumeRole per member; per account-region ListProjects,
-⌈P/100⌉ BatchGetProjects, ⌈B/100⌉ ListBuildsForProject pages per project and
-⌈P·B/100⌉ BatchGetBuilds.
+Prints wall time of each, the collector's and the server's CPU, the load average when it
+started, the ratio (target ≥ 8× at 16 workers), and the API calls each made against the
+minimum any collector needs (target equal in both): ListAccounts pages, GetCallerIdentity,
+one AssumeRole per member; per account-region ListProjects, ⌈P/100⌉ BatchGetProjects,
+ListFleets (no fleets, so no BatchGetFleets), ⌈B/100⌉ ListBuildsForProject pages per project
+and ⌈P·B/100⌉ BatchGetBuilds. Every timed run must store the recorded run's rows (row count
+and a hash of every table, write times aside), and the replay endpoint must have been asked
+nothing it did not record.
 
     python benchmarks/collect_org.py                  # 10 accounts × 4 regions, 50 ms a call
-    python benchmarks/collect_org.py --accounts 5 --regions 2 --latency-ms 100
+    python benchmarks/collect_org.py --latency-ms 50 100 200 --repeat 2
+    python benchmarks/collect_org.py --accounts 5 --regions 2 --server both
 """
 
 from __future__ import annotations
@@ -217,6 +226,11 @@ def _timed(
 ) -> float:
     """One timed collect into an empty store; checks it against the recorded run."""
     walks = args.accounts * args.regions
+    if not args.fresh_store:
+        from ciwb.store import connect
+
+        with connect(db):  # the schema, made before the clock: a new store's one-time cost
+            pass
     load = os.getloadavg()[0]
     cpu, server_cpu = time.process_time(), server.cpu_s()
     seconds, summary = _collect(server.management, REGIONS[: args.regions], concurrency, db)
@@ -252,6 +266,11 @@ def main() -> None:
         help="the timed runs' endpoint: the replay of moto's answers, or moto itself",
     )
     parser.add_argument("--repeat", type=int, default=1, help="sequential/concurrent pairs")
+    parser.add_argument(
+        "--fresh-store",
+        action="store_true",
+        help="time the schema's creation too (default: each run's store has it, and no rows)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -92,6 +93,11 @@ class ReplayServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
 
+            def setup(self) -> None:
+                super().setup()
+                # No Nagle: a small answer must not wait for the client's delayed ACK (40 ms)
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -122,8 +128,10 @@ class ReplayServer:
                     if name.lower() not in _HOP:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                # headers and body in one write, one segment for a small answer
+                self._headers_buffer.append(b"\r\n")
+                self.wfile.write(b"".join(self._headers_buffer) + answer)
+                self._headers_buffer = []
 
             do_GET = do_POST  # noqa: N815
 
