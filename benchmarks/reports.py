@@ -11,9 +11,13 @@ Prints the store's size, seconds per report and in total, then DuckDB vs pandas 
 for the phase breakdown and two ratios pandas / DuckDB: from the store to the result
 (what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows
 already in memory (the most generous baseline; target ≥ 15). Then polars lazy
-(`scan_parquet`) over Parquet files of the same columns, written once beforehand (not
-timed; target: DuckDB ≥ 4× faster). Rounds are interleaved (each side once per round, best
-of `--repeat`) because the machine is shared, and all three results must agree to 1e-9.
+(`scan_parquet`) over Parquet files written once beforehand (not timed; target: DuckDB ≥ 4×
+faster), twice: over the normalised columns the query read before issue 16 (builds joined
+with build_phases), and over exactly the columns it reads now (the per-build phase seconds
+materialised in `builds`) — the honest "same columns", on which the target is judged.
+pandas is timed over those wide columns too (information, not a target). Rounds are
+interleaved (each side once per round, best of `--repeat`) because the machine is shared,
+and all results must agree to 1e-9.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pandas as pd
 import polars as pl
 
 from ciwb.analytics import phase_breakdown
+from ciwb.codebuild.build_sql import FACT_PHASES
 from ciwb.demo import load_demo
 from ciwb.report import run_reports
 from ciwb.store import connect
@@ -114,8 +119,17 @@ def pandas_phase_breakdown(builds: pd.DataFrame, phases: pd.DataFrame) -> pd.Dat
     return out.sort_values(["project_name", "phase_seq"]).reset_index(drop=True)
 
 
+# The columns phase_breakdown reads: each build's seconds per phase, materialised in builds.
+_PHASE_COLUMNS = [(phase, f"{phase.lower()}_s") for phase in FACT_PHASES]
+_WIDE_COLUMNS = "project_name, status, build_complete, total_s, " + ", ".join(
+    c for _, c in _PHASE_COLUMNS
+)
+_WAITING = ["SUBMITTED", "QUEUED", "PROVISIONING"]
+QUANTILES = (0.50, 0.90, 0.95, 0.99)
+
+
 def write_parquet_for_polars(db: Path, out: Path) -> tuple[Path, Path]:
-    """The columns the query reads, as Parquet (what a polars user would keep on disk)."""
+    """The columns the query read before issue 16 (builds + build_phases), as Parquet."""
     builds, phases = out / "builds.parquet", out / "phases.parquet"
     with connect(db, read_only=True) as con:
         con.execute(
@@ -127,6 +141,97 @@ def write_parquet_for_polars(db: Path, out: Path) -> tuple[Path, Path]:
             f" TO '{phases}' (FORMAT parquet)"
         )
     return builds, phases
+
+
+def load_wide_for_pandas(db: Path) -> pd.DataFrame:
+    with connect(db, read_only=True) as con:
+        return con.execute(f"SELECT {_WIDE_COLUMNS} FROM builds").df()
+
+
+def pandas_wide_phase_breakdown(builds: pd.DataFrame) -> pd.DataFrame:
+    """The same result from the per-build phase columns, in pandas."""
+    chosen = builds[
+        (builds["status"] == "SUCCEEDED") & builds["build_complete"] & builds["total_s"].notna()
+    ]
+    grouped = chosen.groupby("project_name")
+    wall = grouped["total_s"].sum()
+    columns = [c for _, c in _PHASE_COLUMNS]
+    counts, sums = grouped[columns].count(), grouped[columns].sum(min_count=1)
+    quantiles = grouped[columns].quantile([0.5, 0.9, 0.95, 0.99])
+    parts = []
+    for pos, (phase, column) in enumerate(_PHASE_COLUMNS):
+        q = quantiles[column].unstack()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "project_name": counts.index,
+                    "phase_type": phase,
+                    "pos": pos,
+                    "builds": counts[column].to_numpy(),
+                    "total_s": sums[column].to_numpy(),
+                    "p50_s": q[0.5].to_numpy(),
+                    "p90_s": q[0.9].to_numpy(),
+                    "p95_s": q[0.95].to_numpy(),
+                    "p99_s": q[0.99].to_numpy(),
+                    "wall_s": wall.to_numpy(),
+                }
+            )
+        )
+    out = pd.concat(parts)
+    out = out[out["builds"] > 0].copy()
+    out["waiting"] = out["phase_type"].isin(_WAITING)
+    out["mean_s"] = out["total_s"] / out["builds"]
+    out["share_of_wall"] = out["total_s"] / out["wall_s"]
+    return out.sort_values(["project_name", "pos"]).reset_index(drop=True)
+
+
+def write_wide_parquet_for_polars(db: Path, out: Path) -> Path:
+    """Exactly the columns the query reads now (builds with its phase seconds), as Parquet."""
+    wide = out / "builds_wide.parquet"
+    with connect(db, read_only=True) as con:
+        con.execute(f"COPY (SELECT {_WIDE_COLUMNS} FROM builds) TO '{wide}' (FORMAT parquet)")
+    return wide
+
+
+def polars_wide_phase_breakdown(builds: Path) -> pl.DataFrame:
+    """The same result from the per-build phase columns, polars lazy over Parquet: one
+    group-by per project (as the DuckDB query), then one row per phase."""
+    chosen = pl.scan_parquet(builds).filter(
+        (pl.col("status") == "SUCCEEDED")
+        & pl.col("build_complete")
+        & pl.col("total_s").is_not_null()
+    )
+    aggs = [pl.col("total_s").sum().alias("wall_s")]
+    for _, c in _PHASE_COLUMNS:
+        d = pl.col(c)
+        aggs += [
+            d.count().alias(f"{c}:builds"),
+            d.sum().alias(f"{c}:total_s"),
+            *(d.quantile(q, "linear").alias(f"{c}:p{round(q * 100)}_s") for q in QUANTILES),
+        ]
+    per_project = chosen.group_by("project_name").agg(aggs).collect()
+    stats = ["builds", "total_s", *(f"p{round(q * 100)}_s" for q in QUANTILES)]
+    rows = pl.concat(
+        [
+            per_project.select(
+                "project_name",
+                pl.lit(phase).alias("phase_type"),
+                pl.lit(pos).alias("pos"),
+                "wall_s",
+                *(pl.col(f"{c}:{stat}").alias(stat) for stat in stats),
+            )
+            for pos, (phase, c) in enumerate(_PHASE_COLUMNS)
+        ]
+    )
+    return (
+        rows.filter(pl.col("builds") > 0)
+        .with_columns(
+            mean_s=pl.col("total_s") / pl.col("builds"),
+            share_of_wall=pl.col("total_s") / pl.col("wall_s"),
+            waiting=pl.col("phase_type").is_in(_WAITING),
+        )
+        .sort("project_name", "pos")
+    )
 
 
 def polars_phase_breakdown(builds: Path, phases: Path) -> pl.DataFrame:
@@ -213,7 +318,7 @@ def main() -> None:
         db = args.db or Path(scratch) / "million.duckdb"
         t0 = time.perf_counter()
         if db.exists():
-            with connect(db, read_only=True) as con:
+            with connect(db) as con:  # a writer upgrades a store kept by an older ciwb
                 n = con.execute("SELECT count(*) FROM builds").fetchone()[0]
             print(f"store: {db} (reused), {n:,} builds")
         else:
@@ -232,27 +337,38 @@ def main() -> None:
             print(f"all reports: {total:.1f}s total for {n:,} builds")
 
         builds, phases, load_s = load_for_pandas(db)
+        wide = load_wide_for_pandas(db)
         builds_pq, phases_pq = write_parquet_for_polars(db, Path(scratch))
+        wide_pq = write_wide_parquet_for_polars(db, Path(scratch))
         timed = interleaved(
             args.repeat,
             {
                 "duckdb": lambda: phase_breakdown(db),
                 "pandas": lambda: pandas_phase_breakdown(builds, phases),
+                "pandas_wide": lambda: pandas_wide_phase_breakdown(wide),
                 "polars": lambda: polars_phase_breakdown(builds_pq, phases_pq),
+                "polars_wide": lambda: polars_wide_phase_breakdown(wide_pq),
             },
         )
         duck_s, duck = timed["duckdb"]
         pandas_s, pand = timed["pandas"]
+        pandas_wide_s, pand_wide = timed["pandas_wide"]
         polars_s, pol = timed["polars"]
+        polars_wide_s, pol_wide = timed["polars_wide"]
         duck_pd = duck.to_pandas()
         assert_same(duck_pd, pand, "pandas")
+        assert_same(duck_pd, pand_wide, "pandas over the phase columns")
         assert_same(duck_pd, pol.to_pandas(), "polars")
+        assert_same(duck_pd, pol_wide.to_pandas(), "polars over the phase columns")
         print(
-            f"phase breakdown results equal to 1e-9: DuckDB = pandas = polars ({len(duck_pd)} rows)"
+            "phase breakdown results equal to 1e-9: DuckDB = pandas = polars, over both"
+            f" layouts ({len(duck_pd)} rows)"
         )
         print(f"phase breakdown, DuckDB from the store file:     {duck_s:.3f}s")
         print(f"phase breakdown, pandas on rows already in memory: {pandas_s:.3f}s")
+        print(f"  pandas on the per-build phase columns in memory: {pandas_wide_s:.3f}s")
         print(f"phase breakdown, polars lazy over Parquet:        {polars_s:.3f}s")
+        print(f"  polars lazy over Parquet of the phase columns:  {polars_wide_s:.3f}s")
         print(f"pandas loading those {len(phases):,} phase rows + builds: {load_s:.1f}s")
         print(
             f"ratio pandas / DuckDB, store to result (load + compute): "
@@ -262,7 +378,18 @@ def main() -> None:
             f"ratio pandas / DuckDB, compute only (pandas pre-loaded): "
             f"{pandas_s / duck_s:.1f}x (target >= 15x)"
         )
-        print(f"ratio polars / DuckDB: {polars_s / duck_s:.1f}x (target >= 4x)")
+        print(
+            f"ratio pandas / DuckDB, pandas on the same phase columns: "
+            f"{pandas_wide_s / duck_s:.1f}x (information)"
+        )
+        print(
+            f"ratio polars / DuckDB, polars over the builds + phases columns: "
+            f"{polars_s / duck_s:.1f}x (the pre-issue-16 baseline)"
+        )
+        print(
+            f"ratio polars / DuckDB, polars over the same columns the query reads: "
+            f"{polars_wide_s / duck_s:.1f}x (target >= 4x, judged on this one)"
+        )
         print(f"best of {args.repeat} interleaved rounds")
 
 

@@ -105,7 +105,8 @@ class CachePathError(CiwbError):
 
 
 class ArchiveRefusedError(CiwbError):
-    """An archive member would land outside its target; nothing more is extracted."""
+    """An archive member would land outside its target (or the archive cannot be read to
+    check it): the restore is refused."""
 
 
 class CacheKeyError(CiwbError):

@@ -1,7 +1,8 @@
 """Where build time goes: each phase's share of wall time and its percentiles.
 
-Phase seconds come from phase timestamps (`build_phases.duration_s`), never from AWS's
-truncated `durationInSeconds` (docs/reference/codebuild-facts.md, "Phases"). Wall time
+Phase seconds come from phase timestamps (`build_phases.duration_s`, summed per build into
+`builds.<phase>_s`), never from AWS's truncated `durationInSeconds`
+(docs/reference/codebuild-facts.md, "Phases"). Wall time
 is the build's `total_s` (end − start, which includes queueing). SUBMITTED, QUEUED and
 PROVISIONING are reported on their own rows, flagged `waiting`: they are CodeBuild's
 time, not the buildspec's.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.codebuild.phases import TIMED_PHASES
+from ciwb.codebuild.build_sql import FACT_PHASES
 from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["WAIT_PHASES", "phase_breakdown"]
@@ -34,32 +35,43 @@ def phase_breakdown(
     where, params = (selection or Selection()).where("b")
     if successful_only:
         where += " AND b.status = 'SUCCEEDED'"
-    sql = f"""
-        WITH chosen AS (
-            SELECT build_arn, project_name, total_s FROM builds b
-            WHERE {where} AND b.build_complete AND b.total_s IS NOT NULL
-        ),
-        wall AS (
-            SELECT project_name, count(*) AS project_builds, sum(total_s) AS wall_s
-            FROM chosen GROUP BY project_name
-        ),
-        per_phase AS (
-            SELECT c.project_name, p.phase_type,
-                   count(*) AS builds,
-                   sum(p.duration_s) AS total_s,
-                   -- one holistic aggregate for all four: one sort per group, not four
-                   quantile_cont(p.duration_s, [0.50, 0.90, 0.95, 0.99]) AS q
-            FROM chosen c JOIN build_phases p USING (build_arn)
-            WHERE p.duration_s IS NOT NULL
-            GROUP BY c.project_name, p.phase_type
-        )
-        SELECT pp.project_name, pp.phase_type,
-               pp.phase_type IN (SELECT unnest(?::VARCHAR[])) AS waiting,
-               pp.builds, pp.total_s, pp.total_s / pp.builds AS mean_s,
-               pp.total_s / nullif(w.wall_s, 0) AS share_of_wall,
-               pp.q[1] AS p50_s, pp.q[2] AS p90_s, pp.q[3] AS p95_s, pp.q[4] AS p99_s
-        FROM per_phase pp JOIN wall w USING (project_name)
-        ORDER BY pp.project_name,
-                 coalesce(list_position(?::VARCHAR[], pp.phase_type), 99), pp.phase_type
-    """
-    return fetch_frame(db, sql, [*params, list(WAIT_PHASES), list(TIMED_PHASES)])
+    return fetch_frame(db, _SQL.replace("{where}", where), params)
+
+
+# Each build carries its seconds per phase (`builds.<phase>_s`, materialised at write time
+# from the same record as its `build_phases` rows; CodeBuild lists each phase once), so one
+# pass over the chosen builds, grouped by project, gives every phase's figures: no join
+# with the phase rows. The ten per-project rows are then unnested in phase order (at 200k
+# builds ~2.5× faster than UNPIVOT into rows and one GROUP BY project, phase).
+_COLUMNS = [(phase, f"{phase.lower()}_s") for phase in FACT_PHASES]
+_PER_PHASE = ",\n".join(
+    # one holistic aggregate for all four quantiles: one selection per group, not four
+    f"count({col}) AS n{i}, sum({col}) AS t{i}, quantile_cont({col}, [0.50, 0.90, 0.95, 0.99])"
+    f" AS q{i}"
+    for i, (_, col) in enumerate(_COLUMNS)
+)
+_ROWS = ", ".join(
+    f"{{'pos': {i}, 'phase_type': '{phase}', 'waiting': {str(phase in WAIT_PHASES).lower()},"
+    f" 'builds': n{i}, 'total_s': t{i}, 'q': q{i}}}"
+    for i, (phase, _) in enumerate(_COLUMNS)
+)
+_SQL = f"""
+    WITH per_project AS (
+        SELECT project_name, sum(total_s) AS wall_s,
+               {_PER_PHASE}
+        FROM builds b
+        WHERE {{where}} AND b.build_complete AND b.total_s IS NOT NULL
+        GROUP BY project_name
+    ),
+    per_phase AS (
+        SELECT project_name, wall_s, unnest([{_ROWS}], recursive := true)
+        FROM per_project
+    )
+    SELECT project_name, phase_type, waiting,
+           builds, total_s, total_s / builds AS mean_s,
+           total_s / nullif(wall_s, 0) AS share_of_wall,
+           q[1] AS p50_s, q[2] AS p90_s, q[3] AS p95_s, q[4] AS p99_s
+    FROM per_phase
+    WHERE builds > 0
+    ORDER BY project_name, pos
+"""

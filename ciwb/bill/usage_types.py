@@ -9,12 +9,12 @@ is inferred; an unknown usage type maps to None so callers report it instead of 
 from __future__ import annotations
 
 import csv
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ciwb.datafiles import data_dir
 from ciwb.errors import BillError
 
 __all__ = [
@@ -44,13 +44,7 @@ class UsageMapping:
 
 def billing_dir() -> Path:
     """`$CIWB_BILLING_DIR`, else the wheel's bundled copy, else the repo's data/billing/."""
-    env = os.environ.get("CIWB_BILLING_DIR")
-    if env:
-        return Path(env)
-    bundled = Path(__file__).resolve().parent.parent / "_data" / "billing"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "data" / "billing"
+    return data_dir("billing", "CIWB_BILLING_DIR")
 
 
 def _bool(text: str, where: str) -> bool:

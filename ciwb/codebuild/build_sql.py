@@ -21,7 +21,15 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["ARM_ENVIRONMENTS", "build_rows_sql", "parse_sql", "phase_rows_sql"]
+from ciwb.codebuild.phases import FAILURE_STATUSES, TIMED_PHASES
+
+__all__ = [
+    "ARM_ENVIRONMENTS",
+    "FACT_PHASES",
+    "build_rows_sql",
+    "parse_sql",
+    "phase_rows_sql",
+]
 
 # ARM_CONTAINER, ARM_LAMBDA_CONTAINER and arm fleets (ARM_EC2) are arm64
 # (docs/design.md, "The store").
@@ -129,12 +137,54 @@ def _seconds(start: str, end: str) -> str:
     return f"(date_diff('microsecond', {start}, {end}) / 1e6)"
 
 
+def _context(contexts: str) -> str:
+    """SQL for a phase's first non-empty context (successful phases carry an empty one)."""
+    return (
+        f"list_filter({contexts}, lambda c: coalesce(c.statusCode, '') <> ''"
+        f" OR coalesce(c.message, '') <> '')[1]"
+    )
+
+
+# The phases whose seconds each build carries as a column `<phase>_s` (all with a duration),
+# from the same record as its `build_phases` rows, so `build_facts` reads one table.
+FACT_PHASES: tuple[str, ...] = TIMED_PHASES
+_FAILING = "(" + ", ".join(f"'{s}'" for s in FAILURE_STATUSES) + ")"
+
+# Each fact is what the old build_facts view aggregated from the build's phase rows: the
+# summed seconds per phase type (NULL with no timed phase of that type), the first failing
+# phase in `seq` order, and the first context code among failing phases (its arg_min skipped
+# NULL codes). Read from `phases`, the parsed phase list the phase rows are unnested from.
+_FACT_COLUMNS = ",\n".join(
+    [
+        f"    list_sum(list_transform(list_filter(phases, lambda x: x.phase_type = '{phase}'),"
+        f" lambda x: {_seconds('x.start_time', 'x.end_time')})) AS {phase.lower()}_s"
+        for phase in FACT_PHASES
+    ]
+    + [
+        f"    list_filter(phases, lambda x: x.status IN {_FAILING})[1].phase_type AS failed_phase",
+        f"    list_filter(phases, lambda x: x.status IN {_FAILING}"
+        " AND nullif(x.c.statusCode, '') IS NOT NULL)[1].c.statusCode AS failed_context_code",
+    ]
+)
+
+
 # Input relation `{source}`: raw VARCHAR (the record as JSON), origin VARCHAR,
-# ingested_at TIMESTAMP. Output: the same plus the parsed struct `j`.
+# ingested_at TIMESTAMP. Output: the same plus the parsed struct `j` and `phases`, the
+# record's phases with their timestamps parsed and their first non-empty context: parsed
+# once, here, for both the phase rows and the build's phase facts (the timestamp parse is
+# most of the cost of either).
+_PHASES = (
+    "list_transform(j.phases, lambda p: {"
+    "'phase_type': p.phaseType, 'status': p.phaseStatus, "
+    f"'start_time': {_ts('p.startTime')}, 'end_time': {_ts('p.endTime')}, "
+    "'reported_duration_s': p.durationInSeconds, "
+    f"'c': {_context('p.contexts')}}})"
+)
 _PARSE_SQL = (
-    "SELECT raw, origin, ingested_at, from_json(raw, '"
+    f"SELECT raw, origin, ingested_at, j, {_PHASES} AS phases"
+    " FROM (SELECT raw, origin, ingested_at, from_json(raw, '"
     + json.dumps(_STRUCTURE).replace("'", "''")
-    + "') AS j FROM {source}"
+    + "') AS j FROM {source})"
 )
 
 _ARM_LIST = ", ".join(f"'{env}'" for env in ARM_ENVIRONMENTS)
@@ -193,40 +243,37 @@ SELECT
     j.environment.dockerServer.computeType AS docker_server_compute_type,
     j.environment.dockerServer.status.status AS docker_server_status,
     j.cache.cacheNamespace AS cache_namespace,
-    j.environment.hostKernel AS host_kernel
+    j.environment.hostKernel AS host_kernel,
+{_FACT_COLUMNS}
 FROM {{parsed}}
 """
 
 _PHASE_ROWS_SQL = f"""
 WITH flat AS (
     SELECT j.arn AS build_arn,
-           unnest(range(len(j.phases))) AS seq,
-           unnest(j.phases) AS p
+           unnest(range(len(phases))) AS seq,
+           unnest(phases) AS p
     FROM {{parsed}}
-    WHERE len(j.phases) > 0
-), ctx AS (
-    SELECT *,
-           list_filter(p.contexts, lambda c: coalesce(c.statusCode, '') <> ''
-                                          OR coalesce(c.message, '') <> '')[1] AS c
-    FROM flat
+    WHERE len(phases) > 0
 )
 SELECT
     build_arn,
     CAST(seq AS INTEGER) AS seq,
-    p.phaseType AS phase_type,
-    p.phaseStatus AS status,
-    {_ts("p.startTime")} AS start_time,
-    {_ts("p.endTime")} AS end_time,
-    {_seconds(_ts("p.startTime"), _ts("p.endTime"))} AS duration_s,
-    p.durationInSeconds AS reported_duration_s,
-    nullif(c.statusCode, '') AS context_code,
-    nullif(c.message, '') AS context_message
-FROM ctx
+    p.phase_type,
+    p.status,
+    p.start_time,
+    p.end_time,
+    {_seconds("p.start_time", "p.end_time")} AS duration_s,
+    p.reported_duration_s,
+    nullif(p.c.statusCode, '') AS context_code,
+    nullif(p.c.message, '') AS context_message
+FROM flat
 """
 
 
 def parse_sql(source: str) -> str:
-    """SELECT parsing relation `source` (raw, origin, ingested_at) into a struct `j`."""
+    """SELECT parsing relation `source` (raw, origin, ingested_at) into a struct `j` and
+    the list `phases`."""
     return _PARSE_SQL.replace("{source}", source)
 
 

@@ -82,7 +82,8 @@ class NormalisedBatch:
 
     projects: list[ProjectRow] = field(default_factory=list)
     # Builds arrive raw and are normalised in SQL by the store (build_sql); already
-    # normalised rows may be given in `builds` / `build_phases` as well.
+    # normalised rows may be given in `builds` / `build_phases` as well (a `BuildRow` carries
+    # its phase facts, as `normalise_build` fills them from the same record as its phases).
     raw_builds: list[RawBuild] = field(default_factory=list)
     builds: list[BuildRow] = field(default_factory=list)
     build_phases: list[PhaseRow] = field(default_factory=list)

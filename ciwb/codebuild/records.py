@@ -107,6 +107,19 @@ class BuildRow(NamedTuple):
     docker_server_status: str | None = None
     cache_namespace: str | None = None
     host_kernel: str | None = None
+    # Migration 8 (issue 16): the build's phase facts, from the same record as its phases.
+    submitted_s: float | None = None
+    queued_s: float | None = None
+    provisioning_s: float | None = None
+    download_source_s: float | None = None
+    install_s: float | None = None
+    pre_build_s: float | None = None
+    build_s: float | None = None
+    post_build_s: float | None = None
+    upload_artifacts_s: float | None = None
+    finalizing_s: float | None = None
+    failed_phase: str | None = None
+    failed_context_code: str | None = None
 
 
 class FleetRow(NamedTuple):

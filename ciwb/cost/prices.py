@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ciwb.datafiles import data_dir
 from ciwb.errors import PricingError
 
 __all__ = [
@@ -71,13 +72,7 @@ class PriceRow(NamedTuple):
 
 def pricing_dir() -> Path:
     """`$CIWB_PRICING_DIR`, else the wheel's bundled copy, else the repo's data/pricing/."""
-    env = os.environ.get("CIWB_PRICING_DIR")
-    if env:
-        return Path(env)
-    bundled = Path(__file__).resolve().parent.parent / "_data" / "pricing"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "data" / "pricing"
+    return data_dir("pricing", "CIWB_PRICING_DIR")
 
 
 def _check(row: PriceRow, where: str) -> PriceRow:

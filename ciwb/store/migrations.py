@@ -655,6 +655,90 @@ def compress_raw_json(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
 
 
+# Issue 16: every report reads build_facts, and the view re-aggregated all of build_phases per
+# query. The per-build phase facts it computed are now columns of `builds`, written with each
+# build from the same record as its phases (ciwb.codebuild.build_sql), so the view is a
+# projection of builds with the same columns and meaning. Existing rows are filled by the
+# view's own aggregate over their kept phases. Self-contained (it reads the catalog and its own
+# SQL, nothing above): ALTER keeps each column's compression, so migration 7's ZSTD on `raw`
+# holds whichever order the two run in.
+_PHASE_FACT_COLUMNS: tuple[tuple[str, str, str], ...] = tuple(
+    (f"{phase.lower()}_s", "DOUBLE", f"sum(duration_s) FILTER (WHERE phase_type = '{phase}')")
+    for phase in (
+        "SUBMITTED",
+        "QUEUED",
+        "PROVISIONING",
+        "DOWNLOAD_SOURCE",
+        "INSTALL",
+        "PRE_BUILD",
+        "BUILD",
+        "POST_BUILD",
+        "UPLOAD_ARTIFACTS",
+        "FINALIZING",
+    )
+) + (
+    (
+        "failed_phase",
+        "VARCHAR",
+        "arg_min(phase_type, seq)"
+        " FILTER (WHERE status IN ('FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'))",
+    ),
+    (
+        "failed_context_code",
+        "VARCHAR",
+        "arg_min(context_code, seq)"
+        " FILTER (WHERE status IN ('FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'))",
+    ),
+)
+
+_BUILD_FACTS_FROM_BUILDS = """
+CREATE OR REPLACE VIEW build_facts AS
+SELECT
+    b.build_arn, b.build_id, b.project_name, b.account_id, b.region,
+    b.arch, b.compute_type, b.environment_type, b.status, b.origin,
+    b.build_complete, b.build_number, b.source_version, b.resolved_source_version,
+    b.build_batch_arn, b.initiator,
+    b.start_time, b.end_time, b.total_s,
+    b.fleet_arn, b.auto_retry_number, b.auto_retry_limit, b.previous_auto_retry,
+    b.next_auto_retry, b.source_type,
+    coalesce(b.runner_kind, pr.runner_kind) AS runner_kind,
+    b.runner_label, b.runner_run_id, b.runner_job_id, b.runner_workflow,
+    b.compute_vcpu, b.compute_memory_gb, b.compute_disk_gb, b.compute_machine_type,
+    b.compute_instance_type, b.docker_server_compute_type, b.docker_server_status,
+    b.cache_namespace, b.host_kernel,
+    b.queued_s, b.provisioning_s,
+    b.submitted_s, b.download_source_s, b.install_s, b.pre_build_s, b.build_s,
+    b.post_build_s, b.upload_artifacts_s, b.finalizing_s,
+    b.failed_phase, b.failed_context_code
+FROM builds b
+LEFT JOIN projects pr
+  ON pr.account_id = b.account_id AND pr.region = b.region AND pr.name = b.project_name;
+"""
+
+
+def materialise_phase_facts(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the per-build phase facts to `builds`, fill them from `build_phases`, re-point
+    `build_facts` at them. Columns already there are kept (the step can be re-run)."""
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = 'main' AND table_name = 'builds'"
+        ).fetchall()
+    }
+    for column, sql_type, _ in _PHASE_FACT_COLUMNS:
+        if column not in present:
+            con.execute(f"ALTER TABLE builds ADD COLUMN {column} {sql_type}")
+    assignments = ", ".join(f"{c} = f.{c}" for c, _, _ in _PHASE_FACT_COLUMNS)
+    aggregates = ",\n".join(f"{agg} AS {c}" for c, _, agg in _PHASE_FACT_COLUMNS)
+    con.execute(
+        f"UPDATE builds SET {assignments} FROM ("
+        f"SELECT build_arn, {aggregates} FROM build_phases GROUP BY build_arn"
+        ") f WHERE builds.build_arn = f.build_arn"
+    )
+    con.execute(_BUILD_FACTS_FROM_BUILDS)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
@@ -669,6 +753,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _FLEETS_AND_NEW_BUILD_FIELDS,
     ),
     Migration(7, "raw JSON stored ZSTD-compressed", apply=compress_raw_json),
+    Migration(8, "per-build phase facts materialised in builds", apply=materialise_phase_facts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

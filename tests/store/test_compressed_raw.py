@@ -14,6 +14,7 @@ from ciwb.analytics import failure_rates, phase_breakdown, projects_overview
 from ciwb.demo import DemoConfig, generate, history_batches
 from ciwb.store import MIGRATIONS, connect, migrate, write_batch
 from ciwb.store.migrations import compress_raw_json
+from support.old_stores import write_batch_at_schema
 
 COMPRESSION = next(m for m in MIGRATIONS if m.apply is compress_raw_json).version
 RAW_TABLES = ("builds", "build_batches", "projects", "reports", "test_cases")
@@ -66,16 +67,32 @@ def old_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con = duckdb.connect(str(db))
     migrate(con, target=COMPRESSION - 1)
     for batch in history_batches(history):
-        write_batch(con, batch)
+        write_batch_at_schema(con, batch)
     con.close()
     return db
+
+
+def _without_compression(
+    old: Path, scratch: Path
+) -> tuple[dict[str, tuple[int, int]], dict[str, pl.DataFrame]]:
+    """Rows and analyses of a copy given every later migration but this one: the analyses
+    read the latest schema, so that copy is the store as it would be uncompressed."""
+    db = scratch / "uncompressed.duckdb"
+    db.write_bytes(old.read_bytes())
+    con = duckdb.connect(str(db))
+    for migration in MIGRATIONS:
+        if migration.version > COMPRESSION:
+            migration.run(con)
+    rows, results = _fingerprints(con), _results(con)
+    con.close()
+    return rows, results
 
 
 def test_upgrade_keeps_every_row_and_result(old_store: Path, tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     db.write_bytes(old_store.read_bytes())
+    before, results_before = _without_compression(old_store, tmp_path)
     con = duckdb.connect(str(db))
-    before, results_before = _fingerprints(con), _results(con)
     assert before["builds"][0] >= 1_500
     assert "ZSTD" not in _raw_compression(con, "builds")
     used_before = _used_blocks(con)

@@ -9,6 +9,7 @@ in `support.aws` are registered for the whole suite by `tests/conftest.py`.
 - `seeded_codebuild`: moto's CodeBuild seeded with those records and made to page like AWS
 - `collect_history`: `ciwb.demo` histories re-homed to moto's account
 - `stores`: small real DuckDB stores written the way `collect` writes them
+- `old_stores`: stores at an older schema version, for upgrade tests
 - `queries`: read rows back from a store
 - `ports`: a port nothing listens on (everything else binds port 0)
 - `replay`, `tiers`, `chromium`, `reporting`: replay results, Docker/QEMU skips, headless
