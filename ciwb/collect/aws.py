@@ -7,8 +7,12 @@
   calls AssumeRole again before the session expires (assumed-role sessions last an hour by
   default), so a long run never fails on an expired token. The refresh is locked inside
   botocore, so one credentials object serves every thread of an account.
-- boto3 sessions are not thread-safe: each concurrent walk makes its own session
-  (`AwsAccount.new_session`) sharing the account's credentials, and its own clients.
+- boto3 sessions are not thread-safe, their clients are: an account's one session makes
+  every client of its walks under the account's lock (`AwsAccount.client`), and each walk
+  uses its own clients. A session per walk cost ~10 ms of CPU to build (botocore registers
+  ~400 event handlers on every new session), serialised by the GIL across walks.
+- Responses are parsed by `ciwb.collect.responses` (the same answers as botocore's parsers
+  for a fraction of the CPU: the parse is most of a walk's own work).
 - Endpoints are left to boto3, which honours `AWS_ENDPOINT_URL` (and the per-service
   `AWS_ENDPOINT_URL_<SERVICE>`), so the collector runs against any AWS-compatible endpoint.
 - Throttling is botocore's adaptive retry mode (client-side rate limiting + retries).
@@ -35,6 +39,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, _local_now
 
+from ciwb.collect.responses import ResponseParsers
 from ciwb.errors import CiwbError, CollectAwsError
 
 __all__ = [
@@ -47,9 +52,11 @@ __all__ = [
     "error_code",
     "explain_aws_error",
     "is_access_denied",
+    "new_session",
     "open_account",
     "resolve_regions",
     "session_with",
+    "use_collect_parsers",
 ]
 
 _ACCESS_DENIED = frozenset(
@@ -143,8 +150,8 @@ class CallCounter:
 class AwsAccount:
     """One set of credentials: a boto3 session and the account it belongs to.
 
-    `session` belongs to the thread that opened the account; a concurrent walk calls
-    `new_session()` for a session of its own over the same (thread-safe) credentials.
+    `session` is used under the account's lock only (`client`, `sts`), so concurrent walks
+    of one account share it; each walk's clients are its own.
     """
 
     session: boto3.Session
@@ -155,22 +162,32 @@ class AwsAccount:
     profile: str | None = None
     name: str | None = None  # the organisation's name for the account, with --org
     partition: str = "aws"  # from the caller's ARN: aws, aws-cn, aws-us-gov
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _sts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def client(self, service: str, region: str, session: boto3.Session | None = None) -> Any:
-        client = (session or self.session).client(
-            service, region_name=region, config=client_config(self.max_attempts)
-        )
+    def client(self, service: str, region: str) -> Any:
+        """A new client of this account in `region`, counted; for one thread's use or many
+        (botocore clients are thread-safe)."""
+        with self._lock:  # the session is not thread-safe: one client made at a time
+            client = self.session.client(
+                service, region_name=region, config=client_config(self.max_attempts)
+            )
         return self.counter.attach(client)
 
-    def new_session(self) -> boto3.Session:
-        """A new session for one walk (boto3 sessions are not thread-safe): the profile's
-        settings, this account's credentials. The credentials object is shared by the
-        account's walks: refreshable ones refresh under their own lock."""
-        return session_with(self.session.get_credentials(), self.profile, self.session.region_name)
+    def sts(self, region: str) -> Any:
+        """This account's STS client in `region`, one for every caller (AssumeRole into each
+        member account, and the credentials' later refreshes)."""
+        with self._lock:
+            found = self._sts.get(region)
+        if found is None:
+            found = self.client("sts", region)
+            with self._lock:
+                found = self._sts.setdefault(region, found)
+        return found
 
 
 def assumed_role_credentials(
-    source: boto3.Session,
+    source: boto3.Session | None,
     role_arn: str,
     *,
     counter: CallCounter,
@@ -178,12 +195,16 @@ def assumed_role_credentials(
     max_attempts: int = 10,
     duration_s: int | None = None,
     time_fetcher: Callable[[], Any] = _local_now,
+    sts: Any = None,
 ) -> DeferredRefreshableCredentials:
-    """Credentials for `role_arn`, assumed from `source` on first use and again before they
-    expire (botocore refreshes 15 minutes ahead, and must by 10 minutes ahead)."""
-    sts = counter.attach(
-        source.client("sts", region_name=region, config=client_config(max_attempts))
-    )
+    """Credentials for `role_arn`, assumed from `source` (or through the counted client
+    `sts`) on first use and again before they expire (botocore refreshes 15 minutes ahead,
+    and must by 10 minutes ahead)."""
+    if sts is None:
+        assert source is not None, "a source session or an STS client"
+        sts = counter.attach(
+            source.client("sts", region_name=region, config=client_config(max_attempts))
+        )
     extra: dict[str, Any] = {"DurationSeconds": duration_s} if duration_s else {}
 
     def refresh() -> dict[str, str]:
@@ -209,6 +230,13 @@ _prototype: Any = None
 # client, serialised by the GIL across concurrent walks); sharing the loaded objects keeps the
 # sessions themselves separate, as they must be.
 _SHARED_COMPONENTS = ("endpoint_resolver", "smart_defaults_factory")
+_PARSERS = ResponseParsers()  # stateless: one for every session
+
+
+def use_collect_parsers(session: boto3.Session) -> boto3.Session:
+    """`session`'s clients parse responses with `ciwb.collect.responses`."""
+    session._session.register_component("response_parser_factory", _PARSERS)
+    return session
 
 
 def _prototype_session() -> Any:
@@ -222,10 +250,16 @@ def _prototype_session() -> Any:
         return _prototype
 
 
-def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
-    """A new boto3 session over given credentials, keeping the profile's other settings."""
+def _core_session(profile: str | None) -> botocore.session.Session:
+    """A new botocore session for `profile` over the prototype's loaded data and handlers."""
     proto = _prototype_session()
-    core = botocore.session.Session(profile=profile)
+    # The builtin handlers are module functions: a copy of the prototype's registry is the
+    # same registry, without registering ~400 handlers again (~8 ms of CPU a session).
+    core = botocore.session.Session(
+        event_hooks=copy.copy(proto._original_handler),
+        include_builtin_handlers=False,
+        profile=profile,
+    )
     # The loader's cache is shared; its search paths are not (boto3.Session appends its own
     # data directory to them every time, which would grow one shared list without end).
     loader = copy.copy(proto.get_component("data_loader"))
@@ -233,8 +267,22 @@ def session_with(credentials: Any, profile: str | None, region: str | None) -> b
     core.register_component("data_loader", loader)
     for name in _SHARED_COMPONENTS:
         core._internal_components.register_component(name, proto._get_internal_component(name))
+    return core
+
+
+def new_session(profile: str | None, region: str | None) -> boto3.Session:
+    """A boto3 session for `profile` (None: the default chain), as `boto3.Session` makes it,
+    over the models and endpoint rules already loaded."""
+    return use_collect_parsers(
+        boto3.Session(botocore_session=_core_session(profile), region_name=region)
+    )
+
+
+def session_with(credentials: Any, profile: str | None, region: str | None) -> boto3.Session:
+    """A new boto3 session over given credentials, keeping the profile's other settings."""
+    core = _core_session(profile)
     core._credentials = credentials
-    return boto3.Session(botocore_session=core, region_name=region)
+    return use_collect_parsers(boto3.Session(botocore_session=core, region_name=region))
 
 
 def open_account(
@@ -249,7 +297,7 @@ def open_account(
     """A session for `profile` (None: the default chain), assuming `role_arn` if given."""
     label = profile or "default credentials"
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        session = new_session(profile, region)
         sts_region = region or session.region_name or "us-east-1"
         if role_arn:
             creds = assumed_role_credentials(

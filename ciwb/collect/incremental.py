@@ -208,9 +208,10 @@ class BuildSync:
             else:
                 progress.add(record["id"])
             batch.add_build(record, origin="aws", now=self.now)
+        returned = {r["id"] for r in builds}  # once per chunk, not once per id in it
         for project, build_id in chunk:
             self._outstanding[project] -= 1
-            if build_id not in {r["id"] for r in builds}:
+            if build_id not in returned:
                 self._in_progress.get(project, set()).discard(build_id)
         self.fetched += batch.build_count()
         self.on_fetched(batch.build_count())

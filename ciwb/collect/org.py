@@ -16,6 +16,7 @@ run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,20 +137,12 @@ def assume_member(
     Raises the ClientError when the role cannot be assumed (`is_unassumable` says so).
     """
     if account.account_id == admin.account_id:
-        return AwsAccount(
-            admin.session,
-            admin.account_id,
-            admin.label,
-            admin.counter,
-            admin.max_attempts,
-            admin.profile,
-            account.name,
-            admin.partition,
-        )
+        return dataclasses.replace(admin, name=account.name)  # the same session and lock
     role_arn = member_role_arn(admin, account.account_id, role_name)
     creds = assumed_role_credentials(
-        admin.new_session(),
+        None,
         role_arn,
+        sts=admin.sts(region),
         counter=admin.counter,
         region=region,
         max_attempts=admin.max_attempts,

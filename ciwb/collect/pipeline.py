@@ -6,7 +6,7 @@ so bad credentials or a mistyped region fail in one line with nothing half done 
 an account whose role cannot be assumed is skipped and named instead).
 
 The account × region walks run concurrently on a bounded pool (`--concurrency`), each with its
-own boto3 session and clients, all writing through one `BackgroundWriter`. A walk's batches
+own boto3 clients, all writing through one `BackgroundWriter`. A walk's batches
 commit in its own order, each with the cursors it completes, so the kill-safety argument of
 `ciwb.collect.incremental` holds per walk and therefore for the run.
 """
@@ -111,7 +111,7 @@ def default_concurrency(walks: int, cpus: int | None = None) -> int:
     limits are per account and region, so walks never share a rate limit: the bound is this
     machine. A walk waits on AWS (50-500 ms a call) about ten times longer than it spends
     parsing and normalising the answer, so eight walks per core keep the cores busy without
-    piling up sessions (each holds its own botocore models, ~10 MB); the one store writer
+    piling up clients and connections that only wait; the one store writer
     takes batches from all of them. At most 32, and never more walks than there are.
     """
     cpus = cpus or os.cpu_count() or 1
@@ -387,7 +387,7 @@ def _walk(
     parser: Any,
     run: _Run,
 ) -> None:
-    """One account and region: its own session and clients; AccessDenied on the region is
+    """One account and region: its own clients; AccessDenied on the region is
     recorded and skipped, other AWS errors recorded, anything else fatal to the run."""
     account, region = walk.account, walk.region
     try:
@@ -449,8 +449,9 @@ def _collect_region(
 ) -> tuple[int, int, list[Skip]]:
     """The stages of one account and region, on the calling thread.
 
-    `writer.sync()` (this walk's batches committed) stands before each stage that reads the
-    store; other walks keep writing meanwhile.
+    `writer.sync()` (this walk's batches committed) stands before each stage that reads what
+    an earlier stage wrote; other walks keep writing meanwhile. The builds stage reads only
+    builds and cursors, which the stages before it do not write, so it waits for nothing.
     """
     clock = time.perf_counter()
 
@@ -462,14 +463,12 @@ def _collect_region(
         clock = now_s
         run.check()
 
-    session = account.new_session()  # boto3 sessions are not thread-safe: one per walk
-    codebuild = account.client("codebuild", region, session)
+    codebuild = account.client("codebuild", region)  # this walk's own client
     names = stages.collect_projects(codebuild, options.projects, writer, now)
     progress.region_started(key, len(names))
     lap("projects")
     _, fleet_skips = stages.collect_fleets(codebuild, account.account_id, region, writer, now)
     lap("fleets")
-    writer.sync()
     state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
         codebuild,
@@ -487,7 +486,8 @@ def _collect_region(
         sync.sync_project(name)
         progress.project_done(key, name)
     sync.finish()
-    writer.sync()  # the later stages read what the builds stage wrote
+    if options.batches or options.reports or options.metrics or parser is not None:
+        writer.sync()  # the later stages read what the builds stage wrote
     lap("builds")
     skips = list(sync.skips)
     denied = {s.target for s in skips}
@@ -519,13 +519,13 @@ def _collect_region(
         pairs = stages.pending_metric_pairs(
             options.db, account.account_id, region, readable, options.since, now
         )
-        stages.collect_metrics(account.client("cloudwatch", region, session), pairs, writer)
+        stages.collect_metrics(account.client("cloudwatch", region), pairs, writer)
         writer.sync()
         lap("metrics")
     if parser is not None:
         progress.stage(key, "logs")
         stages.collect_logs(
-            account.client("logs", region, session),
+            account.client("logs", region),
             options.db,
             account.account_id,
             region,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,12 +91,21 @@ def _is_lock_error(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in _LOCK_MARKERS)
 
 
+# One thread at a time in duckdb.connect. The first connection to a file creates its database
+# and then registers the Python scans (python_arrow_scan, behind `register`) in it; a thread
+# connecting in between gets the database already, and a transaction it begins before that
+# registration commits never sees the function ("Table Function with name python_arrow_scan
+# does not exist"). Concurrent collect walks open and close the store on several threads.
+_CONNECT_LOCK = threading.Lock()
+
+
 def _open(path: Path, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with _CONNECT_LOCK:
+                return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if _is_lock_error(exc):
                 if time.monotonic() >= deadline:
@@ -192,8 +202,8 @@ def connect(
     con = _open(path, read_only, lock_timeout_s)
     try:
         version = _check_not_newer(con, path)
-        if not read_only:
-            migrate(con)
+        if not read_only and version < LATEST_VERSION:
+            migrate(con)  # a store already current (every connect after a run's first) needs none
         elif version < LATEST_VERSION:
             raise StoreError(
                 f"{path}: schema version {version} is older than this ciwb's {LATEST_VERSION}",

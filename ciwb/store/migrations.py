@@ -737,6 +737,8 @@ def materialise_phase_facts(con: duckdb.DuckDBPyConnection) -> None:
         ") f WHERE builds.build_arn = f.build_arn"
     )
     con.execute(_BUILD_FACTS_FROM_BUILDS)
+
+
 # The child tables keyed by their parent's ARN, and their keys, as when migration 9 was
 # written (it must not follow later changes of ciwb.store.writes).
 _WRITER_KEYED_TABLES = (

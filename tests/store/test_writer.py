@@ -121,3 +121,58 @@ def test_sync_waits_for_the_callers_batches_while_other_threads_write(db_path):
     writer.close()
     assert seen == {n: 10 for n in range(4)}
     assert _q(db_path, "SELECT count(*) FROM projects") == [(40,)]
+
+
+def _sync_in_thread(writer, queued: int):
+    """Call `writer.sync()` on another thread once its marker is the `queued`-th item waiting;
+    returns the thread and what sync() raised (filled in when it returns)."""
+    import threading
+    import time
+
+    outcome: dict[str, BaseException | None] = {}
+
+    def run() -> None:
+        try:
+            writer.sync()
+            outcome["raised"] = None
+        except BaseException as exc:
+            outcome["raised"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while writer._queue.qsize() < queued:
+        time.sleep(0.005)
+    return thread, outcome
+
+
+def test_a_sync_between_queued_batches_joins_their_group_and_returns_once_committed(
+    db_path, monkeypatch
+):
+    writer, release, calls = _held_writer(db_path, monkeypatch)
+    writer(_project("p0"), {})
+    writer(_project("p1"), {})
+    thread, outcome = _sync_in_thread(writer, 3)  # p0, p1, then the marker
+    writer(_project("p2"), {})
+    writer(_project("p3"), {})
+    release.set()
+    thread.join(30)
+    assert outcome == {"raised": None}
+    with connect(db_path) as con:  # what was queued before the marker is committed now
+        assert con.execute(
+            "SELECT count(*) FROM projects WHERE name IN ('p0', 'p1')"
+        ).fetchall() == [(2,)]
+    writer.drain()
+    writer.close()
+    assert calls == [1, 4]  # the marker did not cut the group short
+
+
+def test_a_sync_whose_group_fails_raises_the_failure(db_path, monkeypatch):
+    writer, release, calls = _held_writer(db_path, monkeypatch)
+    writer(NormalisedBatch(), {"no_such_table": [("x",)]})
+    writer(_project("ok"), {})
+    thread, outcome = _sync_in_thread(writer, 3)
+    release.set()
+    thread.join(30)
+    assert isinstance(outcome["raised"], KeyError)  # seen by the thread that synced
+    writer.close()
+    assert _q(db_path, "SELECT name FROM projects") == [("first",)]

@@ -1,0 +1,170 @@
+"""botocore's response parsing, the same answers for less CPU.
+
+A collect spends most of its own CPU turning JSON answers into Python (a BatchGetBuilds of 100
+builds is ~2,500 timestamps and ~10,000 fields). botocore walks the service model generically
+for every value: one `getattr` dispatch per field, and each epoch timestamp converted through
+dateutil's `tzlocal` in Python (~12 µs each). With many walks sharing one interpreter, that
+walk is what the GIL serialises, so it bounds a concurrent collect (docs/scheduling.md).
+
+`ResponseParsers` hands botocore the same parsers with two changes:
+
+- timestamps: epoch numbers become `datetime`s in UTC (`fromtimestamp(v, UTC)`, the same
+  instant botocore gives in local time; the collector stores UTC throughout). Anything else
+  (ISO strings, out-of-range values) goes to botocore's own `parse_timestamp`;
+- JSON-protocol bodies (CodeBuild, Organizations, CloudWatch Logs): each output shape is
+  compiled once into a converter that does what `BaseJSONParser` does (keep the members the
+  model names, under their member names; skip nulls; convert timestamps and blobs; lists and
+  maps element by element), and the body is read by orjson (json on anything orjson refuses,
+  as botocore does). Tagged unions and document types go through botocore's own code.
+
+Errors, headers and response metadata are botocore's code path unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from botocore import parsers
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+
+__all__ = ["ResponseParsers", "parse_timestamp"]
+
+Converter = Callable[[Any], Any]
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An epoch number as an aware UTC datetime; anything else as botocore parses it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OSError, OverflowError, ValueError):
+            pass
+    return botocore_parse_timestamp(value)
+
+
+def _key(shape: Any) -> tuple[int, str]:
+    """A shape by its name in its model's definitions: every client of a service builds its
+    own shape objects, from the one definitions dict the shared loader holds."""
+    return id(shape._shape_resolver._shape_map), shape.name
+
+
+class _Compiler:
+    """One converter per shape, built on first use and shared by every parser and thread
+    (a shape's definition is never changed after its model is loaded). A member's traits
+    (its JSON name) are read by its structure, so a converter depends on the shape alone."""
+
+    def __init__(self) -> None:
+        # key → (the definitions dict, kept so its id is not reused; the converter)
+        self._converters: dict[tuple[int, str], tuple[Any, Converter | None]] = {}
+        self._lock = threading.Lock()
+        # botocore's own parser for what is not compiled (tagged unions), same timestamps
+        self._generic = parsers.JSONParser(timestamp_parser=parse_timestamp)
+
+    def converter(self, shape: Any) -> Converter | None:
+        """The converter for `shape`; None when a value is kept as it is (strings, numbers)."""
+        found = self._converters.get(_key(shape))
+        if found is not None:
+            return found[1]
+        with self._lock:
+            return self._build(shape, set())
+
+    def _build(self, shape: Any, building: set[tuple[int, str]]) -> Converter | None:
+        key = _key(shape)
+        found = self._converters.get(key)
+        if found is not None:
+            return found[1]
+        if key in building:  # a recursive shape: look the converter up when called
+            return lambda value: self.converter(shape)(value)  # type: ignore[misc]
+        building.add(key)
+        converter = self._compile(shape, building)
+        building.discard(key)
+        self._converters[key] = (shape._shape_resolver._shape_map, converter)
+        return converter
+
+    def _compile(self, shape: Any, building: set[tuple[int, str]]) -> Converter | None:
+        kind = shape.type_name
+        if kind == "timestamp":
+            return parse_timestamp
+        if kind == "blob":
+            return self._generic._blob_parser
+        if kind == "list":
+            item = self._build(shape.member, building)
+            if item is None:
+                return None  # a list of plain values: botocore's copy is equal to the list
+            return lambda node: [None if v is None else item(v) for v in node]
+        if kind == "map":
+            key = self._build(shape.key, building)
+            value = self._build(shape.value, building)
+            if key is None and value is None:
+                return None
+            k = key or (lambda x: x)
+            v = value or (lambda x: x)
+            return lambda node: {k(a): v(b) for a, b in node.items()}
+        if kind == "structure":
+            if shape.is_document_type:
+                return None
+            if shape.is_tagged_union:
+                generic = self._generic
+                return lambda node: generic._handle_structure(shape, node)
+            members = [
+                (name, member.serialization.get("name", name), self._build(member, building))
+                for name, member in shape.members.items()
+            ]
+            return _structure(members)
+        return None  # strings, numbers, booleans: botocore's default handler returns them
+
+
+def _structure(members: list[tuple[str, str, Converter | None]]) -> Converter:
+    """A structure's converter as straight-line code, one `get` per member the model names:
+    a Build has ~45 members and a BatchGetBuilds page 100 builds of ~11 phases each, so a
+    loop over (name, key, converter) tuples cost more than the lookups themselves."""
+    lines = ["def convert(node):", "    if node is None:", "        return None", "    out = {}"]
+    scope: dict[str, Any] = {}
+    for i, (name, key, member) in enumerate(members):
+        lines.append(f"    v = node.get({key!r})")
+        lines.append("    if v is not None:")
+        if member is None:
+            lines.append(f"        out[{name!r}] = v")
+        else:
+            scope[f"c{i}"] = member
+            lines.append(f"        out[{name!r}] = c{i}(v)")
+    lines.append("    return out")
+    exec("\n".join(lines), scope)  # noqa: S102 - our own code, from the service model's names
+    return scope["convert"]  # type: ignore[no-any-return]
+
+
+_COMPILER = _Compiler()
+
+
+class _CompiledJSONParser(parsers.JSONParser):
+    """botocore's JSON-protocol parser with the body converted by compiled shapes."""
+
+    def _handle_json_body(self, raw_body: bytes, shape: Any) -> Any:
+        parsed_json = self._parse_body_as_json(raw_body)
+        converter = _COMPILER.converter(shape)
+        return parsed_json if converter is None else converter(parsed_json)
+
+    def _parse_body_as_json(self, body_contents: bytes) -> Any:
+        if not body_contents:
+            return {}
+        try:
+            return orjson.loads(body_contents)
+        except orjson.JSONDecodeError:  # what orjson refuses (NaN, huge ints): as botocore
+            return super()._parse_body_as_json(body_contents)
+
+
+class ResponseParsers(parsers.ResponseParserFactory):
+    """botocore's `response_parser_factory` component: the parsers above, for a session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_parser_defaults(timestamp_parser=parse_timestamp)
+
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":
+            return _CompiledJSONParser(**self._defaults)
+        return super().create_parser(protocol_name)
