@@ -15,8 +15,12 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +124,70 @@ def _headline_of(executed: Path) -> dict[str, Any] | None:
     return None
 
 
+def _context() -> BaseContext:
+    """Fork where there is one: a spawned worker would import the caller's main module again
+    (a script without a `__main__` guard would run twice) and every library once more."""
+    methods = get_all_start_methods()
+    return get_context("fork" if "fork" in methods else "spawn")
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """What one report's execution left in the scratch directory."""
+
+    executed: Path  # the executed notebook (exists unless papermill failed before writing)
+    html: Path | None  # None when the notebook failed
+    error: str | None
+    seconds: float
+    headline: dict[str, Any] | None
+
+
+def _render(
+    name: str,
+    values: dict[str, Any],
+    executed: Path,
+    results: Sequence[str],
+    kernel_name: str,
+) -> _Rendered:
+    """Execute one report in its own kernel (reading `results`, the analysis pass's files),
+    then export its HTML. Runs in a worker process of `run_reports`' pool."""
+    import papermill
+
+    from ciwb.report.notebook import RESULTS_ENV
+
+    t0 = time.monotonic()
+    error = None
+    with _environment(**{RESULTS_ENV: os.pathsep.join(results)}):
+        try:
+            papermill.execute_notebook(
+                str(report_notebook(name)),
+                str(executed),
+                parameters=values,
+                kernel_name=kernel_name,
+                cwd=str(notebooks_dir()),
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+                kernel_manager_class=QuietKernelManager,
+            )
+        except Exception as exc:  # the executed copy records the failing cell
+            error = _error_line(exc)
+    found = _headline_of(executed) if executed.exists() else None
+    html = None
+    if error is None:
+        html = executed.with_suffix(".html")
+        html.write_text(notebook_to_html(executed, title=f"{name} · ciwb"), encoding="utf-8")
+    return _Rendered(executed, html, error, time.monotonic() - t0, found)
+
+
+def _analyse(
+    db: Path, reports: dict[str, dict[str, Any]], families: tuple[str, ...], out: Path
+) -> float:
+    from ciwb.report.analysis import analyse
+
+    return analyse(db, reports, families, out)
+
+
 def run_reports(
     names: Sequence[str],
     *,
@@ -128,9 +196,15 @@ def run_reports(
     out: str = "reports",
     kernel_name: str = "python3",
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> ReportRun:
-    """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`."""
-    import papermill
+    """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`.
+
+    One analysis pass computes what every report reads (`ciwb.report.analysis`), spread over
+    `workers` processes (default: one per core); each report then runs in its own kernel
+    reading those results, as many at once as there are workers, and exports its HTML there.
+    """
+    from ciwb.report.analysis import Group, families_of, plan, worker_count
 
     wanted = report_names() if "all" in names else list(dict.fromkeys(names))
     if not wanted:
@@ -143,66 +217,106 @@ def run_reports(
     chosen = _choose_parameters(wanted, parameters or {}, db_path)
     output = output_for(out)  # an unusable output fails here, before any notebook runs
     started = now or datetime.now(UTC)
-    results: list[ReportResult] = []
+    pool_size = max(1, workers or worker_count())
+    rendered: dict[str, _Rendered] = {}
+    stems = {name: output_stem(name, chosen[name], started) for name in wanted}
     with (
         tempfile.TemporaryDirectory(prefix="ciwb-report-") as scratch,
         _environment(CIWB_DB=str(db_path)),
+        ProcessPoolExecutor(pool_size, mp_context=_context()) as pool,
     ):
-        for name in wanted:
-            values = chosen[name]
-            stem = output_stem(name, values, started)
-            executed = Path(scratch) / f"{stem}.ipynb"
-            t0 = time.monotonic()
-            error = None
-            try:
-                papermill.execute_notebook(
-                    str(report_notebook(name)),
-                    str(executed),
-                    parameters=values,
-                    kernel_name=kernel_name,
-                    cwd=str(notebooks_dir()),
-                    progress_bar=False,
-                    log_output=False,
-                    report_mode=False,
-                    kernel_manager_class=QuietKernelManager,
-                )
-            except Exception as exc:  # the executed copy records the failing cell
-                error = _error_line(exc)
-            html_name = html_location = findings_name = None
-            found = _headline_of(executed) if executed.exists() else None
-            if found is not None:
-                findings_name = f"{stem}.findings.json"
-                output.write(
-                    findings_name,
-                    json.dumps(found, indent=2, sort_keys=True).encode(),
-                    "application/json",
-                )
-            if error is None:
-                html_name = f"{stem}.html"
-                page = notebook_to_html(executed, title=f"{name} · ciwb")
-                html_location = output.write(html_name, page.encode(), "text/html; charset=utf-8")
-            notebook_location = (
-                output.write(f"{stem}.ipynb", executed.read_bytes(), "application/x-ipynb+json")
-                if executed.exists()
-                else output.location(f"{stem}.ipynb")
-            )
-            results.append(
-                ReportResult(
-                    name=name,
-                    parameters=values,
-                    notebook_name=f"{stem}.ipynb",
-                    html_name=html_name,
-                    notebook_location=notebook_location,
-                    html_location=html_location,
-                    seconds=time.monotonic() - t0,
-                    error=error,
-                    findings_name=findings_name,
-                    headline=found,
-                )
-            )
+        groups = plan(wanted, pool_size)
+        files = {g: str(Path(scratch) / f"analysis-{i}.pickle") for i, g in enumerate(groups)}
+        analysing = {
+            pool.submit(
+                _analyse,
+                db_path,
+                {n: chosen[n] for n in wanted if families_of(n) & set(g.families)},
+                g.families,
+                Path(files[g]),
+            ): g
+            for g in groups
+        }
+        done_families: set[str] = set()
+        results_files: dict[Group, str] = {}
+        waiting = list(wanted)
+        rendering: dict[Future, str] = {}
+
+        def start_ready() -> None:
+            for name in list(waiting):
+                if families_of(name) <= done_families:
+                    waiting.remove(name)
+                    future = pool.submit(
+                        _render,
+                        name,
+                        chosen[name],
+                        Path(scratch) / f"{stems[name]}.ipynb",
+                        [
+                            results_files[g]
+                            for g in results_files
+                            if families_of(name) & set(g.families)
+                        ],
+                        kernel_name,
+                    )
+                    rendering[future] = name
+
+        start_ready()
+        pending: set[Future] = set(analysing) | set(rendering)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future in analysing:
+                    group = analysing[future]
+                    done_families.update(group.families)
+                    # Failed (an old schema, a broken store): the kernels compute for
+                    # themselves and record the error in their notebooks, as they always did.
+                    if future.exception() is None:
+                        results_files[group] = files[group]
+                    before = set(rendering)
+                    start_ready()
+                    pending |= set(rendering) - before
+                else:
+                    rendered[rendering[future]] = future.result()
+        results = [
+            _publish(name, chosen[name], stems[name], rendered[name], output) for name in wanted
+        ]
     index = render_index(results, started=started, db=str(db_path))
     index_location = output.write("index.html", index.encode(), "text/html; charset=utf-8")
     return ReportRun(out=out, index_location=index_location, results=results)
+
+
+def _publish(
+    name: str, values: dict[str, Any], stem: str, done: _Rendered, output: Any
+) -> ReportResult:
+    """Write one report's findings, HTML and executed notebook to the output."""
+    findings_name = html_location = html_name = None
+    if done.headline is not None:
+        findings_name = f"{stem}.findings.json"
+        output.write(
+            findings_name,
+            json.dumps(done.headline, indent=2, sort_keys=True).encode(),
+            "application/json",
+        )
+    if done.html is not None:
+        html_name = f"{stem}.html"
+        html_location = output.write(html_name, done.html.read_bytes(), "text/html; charset=utf-8")
+    notebook_location = (
+        output.write(f"{stem}.ipynb", done.executed.read_bytes(), "application/x-ipynb+json")
+        if done.executed.exists()
+        else output.location(f"{stem}.ipynb")
+    )
+    return ReportResult(
+        name=name,
+        parameters=values,
+        notebook_name=f"{stem}.ipynb",
+        html_name=html_name,
+        notebook_location=notebook_location,
+        html_location=html_location,
+        seconds=done.seconds,
+        error=done.error,
+        findings_name=findings_name,
+        headline=done.headline,
+    )
 
 
 def raise_for_failures(run: ReportRun) -> None:
