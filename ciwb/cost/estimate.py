@@ -335,15 +335,15 @@ def phase_cost_shares(
     PROVISIONING on (the lower bound bills nothing before it).
     """
     options = options or BillingOptions()
-    where, params = _where(selection)
     unbilled = "('SUBMITTED', 'QUEUED')"
     with reading(db) as con:
-        prepare_cost_relations(con, options)
-        inner = build_costs_sql(where, free_tier=options.free_tier)
+        # The costed builds as every other cost output has them (made once per shared
+        # connection, see materialise_costs).
+        materialise_costs(con, selection, options=options)
         return fetch_frame(
             con,
             f"""
-            WITH c AS ({inner}),
+            WITH c AS (SELECT * FROM _ciwb_c),
             ph AS (
                 SELECT p.build_arn, p.phase_type, sum(p.duration_s) AS phase_s
                 FROM build_phases p WHERE p.duration_s IS NOT NULL
@@ -374,7 +374,6 @@ def phase_cost_shares(
             FROM per_phase
             ORDER BY project_name, list_position({list(TIMED_PHASES)!r}, phase_type)
             """,
-            params,
         )
 
 

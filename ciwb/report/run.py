@@ -239,6 +239,7 @@ def run_reports(
         }
         done_families: set[str] = set()
         results_files: dict[Group, str] = {}
+        analysis_seconds: dict[str, float] = {}
         waiting = list(wanted)
         rendering: dict[Future, str] = {}
 
@@ -272,6 +273,7 @@ def run_reports(
                     # themselves and record the error in their notebooks, as they always did.
                     if future.exception() is None:
                         results_files[group] = files[group]
+                        analysis_seconds["+".join(group.families)] = future.result()
                     before = set(rendering)
                     start_ready()
                     pending |= set(rendering) - before
@@ -282,7 +284,9 @@ def run_reports(
         ]
     index = render_index(results, started=started, db=str(db_path))
     index_location = output.write("index.html", index.encode(), "text/html; charset=utf-8")
-    return ReportRun(out=out, index_location=index_location, results=results)
+    return ReportRun(
+        out=out, index_location=index_location, results=results, analysis_seconds=analysis_seconds
+    )
 
 
 def _publish(
