@@ -5,9 +5,10 @@ through `notebook.show_findings`); run one after the other, each kernel computed
 the others had (the phase breakdown four times, every what-if twice, the costed builds eight
 times). Here `NEEDS` lists, per report, what its findings and cells read. The pass computes
 them for the whole run, grouped into *families* that share work on one store connection
-(the costed builds, the fleets' replays; `ciwb.store.session`), the families spread over
-the cores (`plan`), and each group `dump`s its results; a report's kernel loads the files
-of the families it reads (`notebook.setup`) and finds everything already there.
+(the costed builds, the fleets' replays; `ciwb.store.session`), one process per family and
+as many at once as there are cores (`plan` orders them), each `dump`ing its results; a
+report's kernel starts once the families it reads are done, loads their files
+(`notebook.setup`) and finds everything already there.
 
 A notebook runs the same without the pass (in JupyterLab, or one `NEEDS` does not list): the
 memo computes what it does not find. So `NEEDS` is an optimisation, never a second source
@@ -32,7 +33,7 @@ from ciwb.report.notebook import scope_for
 from ciwb.store import Selection
 from ciwb.store.session import shared_reading
 
-__all__ = ["NEEDS", "Group", "Need", "analyse", "families_of", "needs_of", "plan"]
+__all__ = ["NEEDS", "Need", "analyse", "families_of", "needs_of", "plan", "worker_count"]
 
 Compute = Callable[[Path, Selection], Any]
 
@@ -77,8 +78,8 @@ _PRODUCER_FAMILY = {
     "graviton": "costs",
 }
 
-# Seconds each family takes on a 1M-build store (measured; only to balance `plan`).
-_WEIGHT = {"costs": 36.0, "fleets": 17.0, "phases": 17.0}
+# Seconds each family takes on a 1M-build store (measured; only to order `plan`).
+_WEIGHT = {"costs": 25.0, "phases": 13.0, "fleets": 9.0}
 
 # What each report's cells read besides its findings (notebooks/generate.py writes the cells).
 NEEDS: dict[str, list[Need]] = {
@@ -145,38 +146,23 @@ def families_of(report: str) -> set[str]:
     return {need.family for need in needs_of(report)}
 
 
-@dataclass(frozen=True)
-class Group:
-    """The families one process computes, for the reports of the run that read them."""
-
-    families: tuple[str, ...]
-
-
-def plan(reports: Sequence[str], workers: int) -> list[Group]:
-    """The run's families spread over at most `workers` processes, heaviest first, each to
-    the least loaded (a family never splits: its needs share one connection's work)."""
-    families = sorted(
-        {f for r in reports for f in families_of(r)}, key=lambda f: (-_WEIGHT.get(f, 1.0), f)
-    )
-    loads: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(max(1, workers))]
-    for family in families:
-        i = min(range(len(loads)), key=lambda k: loads[k][0])
-        load, members = loads[i]
-        loads[i] = (load + _WEIGHT.get(family, 1.0), [*members, family])
-    return [Group(tuple(members)) for _, members in loads if members]
+def plan(reports: Sequence[str]) -> list[str]:
+    """The families the run's reports read, heaviest first: the order to start them in, so
+    the longest finishes soonest and the reports waiting on the light ones start early."""
+    families = {f for r in reports for f in families_of(r)}
+    return sorted(families, key=lambda f: (-_WEIGHT.get(f, 1.0), f))
 
 
 def analyse(
     db: Path,
     reports: Mapping[str, Mapping[str, Any]],
-    families: Sequence[str],
+    family: str,
     out: Path,
 ) -> float:
-    """Compute the `families` needs of `reports` (name → parameter values) on one
+    """Compute the needs of `family` for `reports` (name → parameter values) on one
     connection, write the results to `out` (`_memo.load` reads them); returns seconds."""
     t0 = time.monotonic()
     _memo.clear()
-    wanted = set(families)
     with shared_reading(db):
         for name, values in reports.items():
             scope = scope_for(
@@ -187,7 +173,7 @@ def analyse(
                 region=values.get("region"),
             )
             for need in needs_of(name):
-                if need.family in wanted:
+                if need.family == family:
                     need.compute(scope.db, scope.selection)
     _memo.dump(out)
     return time.monotonic() - t0

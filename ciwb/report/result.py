@@ -31,7 +31,7 @@ class ReportRun:
     out: str
     index_location: str
     results: list[ReportResult] = field(default_factory=list)
-    # The analysis pass: seconds per process, by the families it computed ("costs+fleets").
+    # The analysis pass: seconds per family of results (ciwb.report.analysis).
     analysis_seconds: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -180,12 +180,10 @@ def _render(
     return _Rendered(executed, html, error, time.monotonic() - t0, found)
 
 
-def _analyse(
-    db: Path, reports: dict[str, dict[str, Any]], families: tuple[str, ...], out: Path
-) -> float:
+def _analyse(db: Path, reports: dict[str, dict[str, Any]], family: str, out: Path) -> float:
     from ciwb.report.analysis import analyse
 
-    return analyse(db, reports, families, out)
+    return analyse(db, reports, family, out)
 
 
 def run_reports(
@@ -204,7 +202,7 @@ def run_reports(
     `workers` processes (default: one per core); each report then runs in its own kernel
     reading those results, as many at once as there are workers, and exports its HTML there.
     """
-    from ciwb.report.analysis import Group, families_of, plan, worker_count
+    from ciwb.report.analysis import families_of, plan, worker_count
 
     wanted = report_names() if "all" in names else list(dict.fromkeys(names))
     if not wanted:
@@ -225,60 +223,52 @@ def run_reports(
         _environment(CIWB_DB=str(db_path)),
         ProcessPoolExecutor(pool_size, mp_context=_context()) as pool,
     ):
-        groups = plan(wanted, pool_size)
-        files = {g: str(Path(scratch) / f"analysis-{i}.pickle") for i, g in enumerate(groups)}
-        analysing = {
-            pool.submit(
-                _analyse,
-                db_path,
-                {n: chosen[n] for n in wanted if families_of(n) & set(g.families)},
-                g.families,
-                Path(files[g]),
-            ): g
-            for g in groups
-        }
-        done_families: set[str] = set()
-        results_files: dict[Group, str] = {}
+        # Families heaviest first, then each report as soon as the families it reads are
+        # done; never more at once than the pool has processes, so a ready report is not
+        # queued behind a family it does not read.
+        families = plan(wanted)
+        done: set[str] = set()
+        files: dict[str, str] = {}
         analysis_seconds: dict[str, float] = {}
         waiting = list(wanted)
-        rendering: dict[Future, str] = {}
+        running: dict[Future, tuple[str, str]] = {}  # future → ("family" | "report", name)
 
-        def start_ready() -> None:
-            for name in list(waiting):
-                if families_of(name) <= done_families:
+        def start_next() -> bool:
+            if families:
+                family = families.pop(0)
+                readers = {n: chosen[n] for n in wanted if family in families_of(n)}
+                out_file = Path(scratch) / f"analysis-{family}.pickle"
+                future = pool.submit(_analyse, db_path, readers, family, out_file)
+                running[future] = ("family", family)
+                return True
+            for name in waiting:
+                if families_of(name) <= done:
                     waiting.remove(name)
+                    executed = Path(scratch) / f"{stems[name]}.ipynb"
                     future = pool.submit(
-                        _render,
-                        name,
-                        chosen[name],
-                        Path(scratch) / f"{stems[name]}.ipynb",
-                        [
-                            results_files[g]
-                            for g in results_files
-                            if families_of(name) & set(g.families)
-                        ],
-                        kernel_name,
+                        _render, name, chosen[name], executed, list(files.values()), kernel_name
                     )
-                    rendering[future] = name
+                    running[future] = ("report", name)
+                    return True
+            return False
 
-        start_ready()
-        pending: set[Future] = set(analysing) | set(rendering)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        while len(running) < pool_size and start_next():
+            pass
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                if future in analysing:
-                    group = analysing[future]
-                    done_families.update(group.families)
-                    # Failed (an old schema, a broken store): the kernels compute for
-                    # themselves and record the error in their notebooks, as they always did.
-                    if future.exception() is None:
-                        results_files[group] = files[group]
-                        analysis_seconds["+".join(group.families)] = future.result()
-                    before = set(rendering)
-                    start_ready()
-                    pending |= set(rendering) - before
-                else:
-                    rendered[rendering[future]] = future.result()
+                kind, name = running.pop(future)
+                if kind == "report":
+                    rendered[name] = future.result()
+                    continue
+                done.add(name)
+                # Failed (an old schema, a broken store): the kernels compute for themselves
+                # and record the error in their notebooks, as they always did.
+                if future.exception() is None:
+                    files[name] = str(Path(scratch) / f"analysis-{name}.pickle")
+                    analysis_seconds[name] = future.result()
+            while len(running) < pool_size and start_next():
+                pass
         results = [
             _publish(name, chosen[name], stems[name], rendered[name], output) for name in wanted
         ]

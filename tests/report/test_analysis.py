@@ -48,14 +48,11 @@ def test_the_pass_computes_every_cached_call_of_the_notebook(name):
     assert any(label.startswith("findings ") for label in labels)
 
 
-def test_families_spread_over_the_workers_and_never_split():
-    one = analysis.plan(REPORTS, 1)
-    assert len(one) == 1 and set(one[0].families) == {"costs", "fleets", "phases"}
-    two = analysis.plan(REPORTS, 2)
-    assert sorted(sorted(g.families) for g in two) == [["costs"], ["fleets", "phases"]]
-    many = analysis.plan(REPORTS, 8)  # never more processes than families
-    assert sorted(f for g in many for f in g.families) == ["costs", "fleets", "phases"]
-    assert analysis.families_of("no_such_notebook") == set()
+def test_the_run_starts_the_heaviest_family_first_and_only_those_its_reports_read():
+    assert analysis.plan(REPORTS) == ["costs", "phases", "fleets"]
+    assert analysis.plan(["explore"]) == ["phases"]
+    assert analysis.families_of("cost_report") == {"costs", "fleets", "phases"}
+    assert analysis.families_of("no_such_notebook") == set()  # runs as it always did
 
 
 def _close(a, b) -> bool:
@@ -81,9 +78,9 @@ def test_kernels_reading_the_pass_results_never_open_the_store(report_db, tmp_pa
         scope = scope_for(str(report_db))
         expected[name] = headline(name, scope.db, scope.selection).as_dict()
     files = []
-    for i, group in enumerate(analysis.plan(REPORTS, 2)):
-        files.append(tmp_path / f"{i}.pickle")
-        analysis.analyse(report_db, values, group.families, files[-1])
+    for family in analysis.plan(REPORTS):
+        files.append(tmp_path / f"{family}.pickle")
+        analysis.analyse(report_db, values, family, files[-1])
 
     def no_store(*args, **kwargs):
         raise AssertionError("a kernel opened the store the pass had read")
