@@ -24,6 +24,8 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from ciwb.errors import CiwbError, ReportFailedError
 from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
 from ciwb.report.html import notebook_to_html
@@ -110,13 +112,11 @@ def _choose_parameters(
     return chosen
 
 
-def _headline_of(executed: Path) -> dict[str, Any] | None:
+def _headline_of(executed: Any) -> dict[str, Any] | None:
     """The headline a notebook attached to its findings output, if it got that far."""
-    import nbformat
-
     from ciwb.report.headline import MIMETYPE
 
-    for cell in nbformat.read(executed, as_version=4).cells:
+    for cell in executed.cells:
         for out in cell.get("outputs", ()):
             data = (out.get("data") or {}).get(MIMETYPE)
             if data:
@@ -157,9 +157,10 @@ def _render(
 
     t0 = time.monotonic()
     error = None
+    nb = None
     with _environment(**{RESULTS_ENV: os.pathsep.join(results)}):
         try:
-            papermill.execute_notebook(
+            nb = papermill.execute_notebook(
                 str(report_notebook(name)),
                 str(executed),
                 parameters=values,
@@ -169,14 +170,19 @@ def _render(
                 log_output=False,
                 report_mode=False,
                 kernel_manager_class=QuietKernelManager,
+                # Written once when done (or failed), not re-validated and re-written after
+                # every cell: at a million builds that was seconds per report.
+                request_save_on_cell_execute=False,
             )
         except Exception as exc:  # the executed copy records the failing cell
             error = _error_line(exc)
-    found = _headline_of(executed) if executed.exists() else None
+    if nb is None and executed.exists():
+        nb = nbformat.read(executed, as_version=4)
+    found = _headline_of(nb) if nb is not None else None
     html = None
-    if error is None:
+    if error is None and nb is not None:
         html = executed.with_suffix(".html")
-        html.write_text(notebook_to_html(executed, title=f"{name} · ciwb"), encoding="utf-8")
+        html.write_text(notebook_to_html(nb, title=f"{name} · ciwb"), encoding="utf-8")
     return _Rendered(executed, html, error, time.monotonic() - t0, found)
 
 
