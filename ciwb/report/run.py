@@ -1,7 +1,9 @@
 """`ciwb report`: execute report notebooks with papermill and publish HTML + an index.
 
-Each notebook runs in its own kernel with `CIWB_DB` set and its `parameters` cell
-overridden; the executed notebook and its HTML are written to the output (a directory or
+First one analysis pass computes what every report of the run reads (`ciwb.report.analysis`,
+one process per family of results); then each notebook runs in its own kernel with `CIWB_DB`
+set, its `parameters` cell overridden and the pass's results loaded, as many side by side as
+there are cores; the executed notebook and its HTML are written to the output (a directory or
 `s3://bucket/prefix`) under names that carry the report, a digest of the parameters and
 a timestamp. A notebook that raises keeps its executed copy (error cell included), gets
 no HTML, and makes the run fail after the others have run.
@@ -19,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -125,10 +127,10 @@ def _headline_of(executed: Any) -> dict[str, Any] | None:
 
 
 def _context() -> BaseContext:
-    """Fork where there is one: a spawned worker would import the caller's main module again
-    (a script without a `__main__` guard would run twice) and every library once more."""
-    methods = get_all_start_methods()
-    return get_context("fork" if "fork" in methods else "spawn")
+    """Spawned, never forked workers: a fork copies a process whose polars (or DuckDB) thread
+    pool is gone in the child, and the child's first frame then waits forever. (So, as for any
+    multiprocessing, a script calling `run_reports` needs an `if __name__ == "__main__":`.)"""
+    return get_context("spawn")
 
 
 @dataclass(frozen=True)
