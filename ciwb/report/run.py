@@ -189,9 +189,22 @@ def _render(
 
 
 def _analyse(db: Path, reports: dict[str, dict[str, Any]], family: str, out: Path) -> float:
+    """The pass for one family, in a worker process whose output goes nowhere: DuckDB draws
+    progress bars for long queries (the kernels, where the queries ran before, hid them);
+    an error still reaches `run_reports` through the future."""
     from ciwb.report.analysis import analyse
 
-    return analyse(db, reports, family, out)
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        return analyse(db, reports, family, out)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def run_reports(
