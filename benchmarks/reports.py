@@ -7,7 +7,9 @@ child table (phases, metrics, batches, reports, test cases) replicated alongside
 
     python benchmarks/reports.py [--base 20000] [--copies 50] [--db PATH (reuse)] [--no-reports]
 
-Prints the store's size, seconds per report and in total, then DuckDB vs pandas seconds
+Prints the store's size, seconds of each process of the analysis pass (`ciwb.report.analysis`:
+what every report reads, computed once), seconds per report (its kernel and HTML; reports
+run side by side, one per core) and in total, then DuckDB vs pandas seconds
 for the phase breakdown and two ratios pandas / DuckDB: from the store to the result
 (what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows
 already in memory (the most generous baseline; target ≥ 15). Then polars lazy
@@ -23,6 +25,7 @@ and all results must agree to 1e-9.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -332,9 +335,14 @@ def main() -> None:
             t0 = time.perf_counter()
             run = run_reports(["all"], db=db, out=str(Path(scratch) / "reports"))
             total = time.perf_counter() - t0
+            for families, seconds in run.analysis_seconds.items():
+                print(f"  analysis pass {families:<13} {seconds:7.1f}s")
             for r in run.results:
                 print(f"  report {r.name:<20} {r.seconds:7.1f}s  {'ok' if r.ok else r.error}")
-            print(f"all reports: {total:.1f}s total for {n:,} builds")
+            print(
+                f"all reports: {total:.1f}s total for {n:,} builds "
+                f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            )
 
         builds, phases, load_s = load_for_pandas(db)
         wide = load_wide_for_pandas(db)

@@ -381,7 +381,7 @@ included) beside the list price. These rates are the price source *bill*: with
 price get one.
 """),
         code("notebook.table(rec.rates)"),
-        code("notebook.show_cost_summary(cost.cost_summary(db, sel, by='month'))"),
+        code("notebook.show_cost_summary(notebook.cached(cost.cost_summary, db, sel, by='month'))"),
     ],
 )
 SETUP_BILL = "from ciwb import bill"

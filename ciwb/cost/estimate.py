@@ -24,6 +24,7 @@ from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
 from ciwb.store import DbLike, Selection, connect, fetch_frame, reading
+from ciwb.store.session import reuse
 
 __all__ = [
     "GROUPINGS",
@@ -162,7 +163,10 @@ def register_fleet_relations(con: duckdb.DuckDBPyConnection) -> None:
     smallest first, for pricing ATTRIBUTE_BASED_COMPUTE) on `con`."""
     from ciwb.store.fleets import overflowed_builds
 
-    overflow = sorted(overflowed_builds(con))
+    # Replays every fleet's builds: once per shared connection (ciwb.store.session).
+    overflow = reuse(
+        con, "ciwb.cost.estimate: overflowed builds", lambda: sorted(overflowed_builds(con))
+    )
     con.register("_ciwb_overflow", pa.table({"build_arn": pa.array(overflow, pa.string())}))
     # On-demand EC2 compute sizes as the container sizes they are priced as (billing.py).
     mirrors = {
@@ -205,8 +209,14 @@ def materialise_costs(
     options = options or BillingOptions()
     prices = prepare_cost_relations(con, options)
     where, params = _where(selection)
-    inner = build_costs_sql(where, free_tier=options.free_tier)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
+    # On a shared connection (one `ciwb report` pass) the table made for the same selection
+    # and options is still there: every what-if and summary then prices the builds once.
+    made = reuse(con, "ciwb.cost.estimate: costed tables", dict)
+    key = (selection or Selection(), options)
+    if made.get(name) != key:
+        inner = build_costs_sql(where, free_tier=options.free_tier)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
+        made[name] = key
     return prices
 
 
@@ -325,15 +335,15 @@ def phase_cost_shares(
     PROVISIONING on (the lower bound bills nothing before it).
     """
     options = options or BillingOptions()
-    where, params = _where(selection)
     unbilled = "('SUBMITTED', 'QUEUED')"
     with reading(db) as con:
-        prepare_cost_relations(con, options)
-        inner = build_costs_sql(where, free_tier=options.free_tier)
+        # The costed builds as every other cost output has them (made once per shared
+        # connection, see materialise_costs).
+        materialise_costs(con, selection, options=options)
         return fetch_frame(
             con,
             f"""
-            WITH c AS ({inner}),
+            WITH c AS (SELECT * FROM _ciwb_c),
             ph AS (
                 SELECT p.build_arn, p.phase_type, sum(p.duration_s) AS phase_s
                 FROM build_phases p WHERE p.duration_s IS NOT NULL
@@ -364,7 +374,6 @@ def phase_cost_shares(
             FROM per_phase
             ORDER BY project_name, list_position({list(TIMED_PHASES)!r}, phase_type)
             """,
-            params,
         )
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMO_DB",
+    "RESULTS_ENV",
     "Scope",
     "cached",
     "cost_over_time",
@@ -23,9 +24,13 @@ __all__ = [
     "show_cost_summary",
     "show_findings",
     "show_whatif",
+    "scope_for",
     "table",
     "whatif",
 ]
+
+# Set by `ciwb report` for its kernels: the result files of its analysis pass, os.pathsep-joined.
+RESULTS_ENV = "CIWB_REPORT_RESULTS"
 
 # The demo store `make demo` writes, found from the package so any working directory works.
 DEMO_DB = Path(__file__).resolve().parents[2] / "data" / "demo.duckdb"
@@ -75,15 +80,48 @@ def setup(
     from ciwb.report.findings import _memo
 
     _memo.clear()  # a re-run reads the store afresh
+    # Under `ciwb report`: what its analysis pass computed for every report of the run.
+    results = os.environ.get(RESULTS_ENV)
+    if results:
+        _memo.load(p for p in results.split(os.pathsep) if p)
     charts.setup()
     _table_defaults()
     tables.setup()
+    scope = scope_for(db, since=since, until=until, projects=projects, region=region)
+    print(scope)
+    return scope
+
+
+def scope_for(
+    db: str | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    projects: Sequence[str] | str | None = None,
+    region: str | None = None,
+) -> Scope:
+    """The store and selection `setup` resolves its parameters to (and `ciwb report`'s
+    analysis pass, so both compute for the same builds)."""
     path = Path(db or os.environ.get("CIWB_DB") or DEMO_DB)
     if isinstance(projects, str):
         projects = [p.strip() for p in projects.split(",") if p.strip()]
-    scope = Scope(path, Selection(since, until, projects, region))
-    print(scope)
-    return scope
+    frozen = tuple(projects) if projects is not None else None
+    return Scope(path, _memo_selection(since, until, frozen, region))
+
+
+def _memo_selection(
+    since: str | None, until: str | None, projects: tuple[str, ...] | None, region: str | None
+) -> Selection:
+    from ciwb.report.findings._memo import memo
+
+    # Memoised: a span such as "30d" is resolved once per run, by the pass, for every report.
+    return memo(_selection, since, until, projects, region)
+
+
+def _selection(
+    since: str | None, until: str | None, projects: tuple[str, ...] | None, region: str | None
+) -> Selection:
+    return Selection(since, until, list(projects) if projects is not None else None, region)
 
 
 def _table_defaults() -> None:

@@ -31,6 +31,8 @@ class ReportRun:
     out: str
     index_location: str
     results: list[ReportResult] = field(default_factory=list)
+    # The analysis pass: seconds per family of results (ciwb.report.analysis).
+    analysis_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[ReportResult]:

@@ -1,7 +1,9 @@
 """`ciwb report`: execute report notebooks with papermill and publish HTML + an index.
 
-Each notebook runs in its own kernel with `CIWB_DB` set and its `parameters` cell
-overridden; the executed notebook and its HTML are written to the output (a directory or
+First one analysis pass computes what every report of the run reads (`ciwb.report.analysis`,
+one process per family of results); then each notebook runs in its own kernel with `CIWB_DB`
+set, its `parameters` cell overridden and the pass's results loaded, as many side by side as
+there are cores; the executed notebook and its HTML are written to the output (a directory or
 `s3://bucket/prefix`) under names that carry the report, a digest of the parameters and
 a timestamp. A notebook that raises keeps its executed copy (error cell included), gets
 no HTML, and makes the run fail after the others have run.
@@ -15,10 +17,16 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
+
+import nbformat
 
 from ciwb.errors import CiwbError, ReportFailedError
 from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
@@ -106,18 +114,97 @@ def _choose_parameters(
     return chosen
 
 
-def _headline_of(executed: Path) -> dict[str, Any] | None:
+def _headline_of(executed: Any) -> dict[str, Any] | None:
     """The headline a notebook attached to its findings output, if it got that far."""
-    import nbformat
-
     from ciwb.report.headline import MIMETYPE
 
-    for cell in nbformat.read(executed, as_version=4).cells:
+    for cell in executed.cells:
         for out in cell.get("outputs", ()):
             data = (out.get("data") or {}).get(MIMETYPE)
             if data:
                 return dict(data)
     return None
+
+
+def _context() -> BaseContext:
+    """Spawned, never forked workers: a fork copies a process whose polars (or DuckDB) thread
+    pool is gone in the child, and the child's first frame then waits forever. (So, as for any
+    multiprocessing, a script calling `run_reports` needs an `if __name__ == "__main__":`.)"""
+    return get_context("spawn")
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """What one report's execution left in the scratch directory."""
+
+    executed: Path  # the executed notebook (exists unless papermill failed before writing)
+    html: Path | None  # None when the notebook failed
+    error: str | None
+    seconds: float
+    headline: dict[str, Any] | None
+
+
+def _render(
+    name: str,
+    values: dict[str, Any],
+    executed: Path,
+    results: Sequence[str],
+    kernel_name: str,
+) -> _Rendered:
+    """Execute one report in its own kernel (reading `results`, the analysis pass's files),
+    then export its HTML. Runs in a worker process of `run_reports`' pool."""
+    import papermill
+
+    from ciwb.report.notebook import RESULTS_ENV
+
+    t0 = time.monotonic()
+    error = None
+    nb = None
+    with _environment(**{RESULTS_ENV: os.pathsep.join(results)}):
+        try:
+            nb = papermill.execute_notebook(
+                str(report_notebook(name)),
+                str(executed),
+                parameters=values,
+                kernel_name=kernel_name,
+                cwd=str(notebooks_dir()),
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+                kernel_manager_class=QuietKernelManager,
+                # Written once when done (or failed), not re-validated and re-written after
+                # every cell: at a million builds that was seconds per report.
+                request_save_on_cell_execute=False,
+            )
+        except Exception as exc:  # the executed copy records the failing cell
+            error = _error_line(exc)
+    if nb is None and executed.exists():
+        nb = nbformat.read(executed, as_version=4)
+    found = _headline_of(nb) if nb is not None else None
+    html = None
+    if error is None and nb is not None:
+        html = executed.with_suffix(".html")
+        html.write_text(notebook_to_html(nb, title=f"{name} · ciwb"), encoding="utf-8")
+    return _Rendered(executed, html, error, time.monotonic() - t0, found)
+
+
+def _analyse(db: Path, reports: dict[str, dict[str, Any]], family: str, out: Path) -> float:
+    """The pass for one family, in a worker process whose output goes nowhere: DuckDB draws
+    progress bars for long queries (the kernels, where the queries ran before, hid them);
+    an error still reaches `run_reports` through the future."""
+    from ciwb.report.analysis import analyse
+
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        return analyse(db, reports, family, out)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def run_reports(
@@ -128,9 +215,15 @@ def run_reports(
     out: str = "reports",
     kernel_name: str = "python3",
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> ReportRun:
-    """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`."""
-    import papermill
+    """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`.
+
+    One analysis pass computes what every report reads (`ciwb.report.analysis`), spread over
+    `workers` processes (default: one per core); each report then runs in its own kernel
+    reading those results, as many at once as there are workers, and exports its HTML there.
+    """
+    from ciwb.report.analysis import families_of, plan, worker_count
 
     wanted = report_names() if "all" in names else list(dict.fromkeys(names))
     if not wanted:
@@ -143,66 +236,102 @@ def run_reports(
     chosen = _choose_parameters(wanted, parameters or {}, db_path)
     output = output_for(out)  # an unusable output fails here, before any notebook runs
     started = now or datetime.now(UTC)
-    results: list[ReportResult] = []
+    pool_size = max(1, workers or worker_count())
+    rendered: dict[str, _Rendered] = {}
+    stems = {name: output_stem(name, chosen[name], started) for name in wanted}
     with (
         tempfile.TemporaryDirectory(prefix="ciwb-report-") as scratch,
         _environment(CIWB_DB=str(db_path)),
+        ProcessPoolExecutor(pool_size, mp_context=_context()) as pool,
     ):
-        for name in wanted:
-            values = chosen[name]
-            stem = output_stem(name, values, started)
-            executed = Path(scratch) / f"{stem}.ipynb"
-            t0 = time.monotonic()
-            error = None
-            try:
-                papermill.execute_notebook(
-                    str(report_notebook(name)),
-                    str(executed),
-                    parameters=values,
-                    kernel_name=kernel_name,
-                    cwd=str(notebooks_dir()),
-                    progress_bar=False,
-                    log_output=False,
-                    report_mode=False,
-                    kernel_manager_class=QuietKernelManager,
-                )
-            except Exception as exc:  # the executed copy records the failing cell
-                error = _error_line(exc)
-            html_name = html_location = findings_name = None
-            found = _headline_of(executed) if executed.exists() else None
-            if found is not None:
-                findings_name = f"{stem}.findings.json"
-                output.write(
-                    findings_name,
-                    json.dumps(found, indent=2, sort_keys=True).encode(),
-                    "application/json",
-                )
-            if error is None:
-                html_name = f"{stem}.html"
-                page = notebook_to_html(executed, title=f"{name} · ciwb")
-                html_location = output.write(html_name, page.encode(), "text/html; charset=utf-8")
-            notebook_location = (
-                output.write(f"{stem}.ipynb", executed.read_bytes(), "application/x-ipynb+json")
-                if executed.exists()
-                else output.location(f"{stem}.ipynb")
-            )
-            results.append(
-                ReportResult(
-                    name=name,
-                    parameters=values,
-                    notebook_name=f"{stem}.ipynb",
-                    html_name=html_name,
-                    notebook_location=notebook_location,
-                    html_location=html_location,
-                    seconds=time.monotonic() - t0,
-                    error=error,
-                    findings_name=findings_name,
-                    headline=found,
-                )
-            )
+        # Families heaviest first, then each report as soon as the families it reads are
+        # done; never more at once than the pool has processes, so a ready report is not
+        # queued behind a family it does not read.
+        families = plan(wanted)
+        done: set[str] = set()
+        files: dict[str, str] = {}
+        analysis_seconds: dict[str, float] = {}
+        waiting = list(wanted)
+        running: dict[Future, tuple[str, str]] = {}  # future → ("family" | "report", name)
+
+        def start_next() -> bool:
+            if families:
+                family = families.pop(0)
+                readers = {n: chosen[n] for n in wanted if family in families_of(n)}
+                out_file = Path(scratch) / f"analysis-{family}.pickle"
+                future = pool.submit(_analyse, db_path, readers, family, out_file)
+                running[future] = ("family", family)
+                return True
+            for name in waiting:
+                if families_of(name) <= done:
+                    waiting.remove(name)
+                    executed = Path(scratch) / f"{stems[name]}.ipynb"
+                    future = pool.submit(
+                        _render, name, chosen[name], executed, list(files.values()), kernel_name
+                    )
+                    running[future] = ("report", name)
+                    return True
+            return False
+
+        while len(running) < pool_size and start_next():
+            pass
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                kind, name = running.pop(future)
+                if kind == "report":
+                    rendered[name] = future.result()
+                    continue
+                done.add(name)
+                # Failed (an old schema, a broken store): the kernels compute for themselves
+                # and record the error in their notebooks, as they always did.
+                if future.exception() is None:
+                    files[name] = str(Path(scratch) / f"analysis-{name}.pickle")
+                    analysis_seconds[name] = future.result()
+            while len(running) < pool_size and start_next():
+                pass
+        results = [
+            _publish(name, chosen[name], stems[name], rendered[name], output) for name in wanted
+        ]
     index = render_index(results, started=started, db=str(db_path))
     index_location = output.write("index.html", index.encode(), "text/html; charset=utf-8")
-    return ReportRun(out=out, index_location=index_location, results=results)
+    return ReportRun(
+        out=out, index_location=index_location, results=results, analysis_seconds=analysis_seconds
+    )
+
+
+def _publish(
+    name: str, values: dict[str, Any], stem: str, done: _Rendered, output: Any
+) -> ReportResult:
+    """Write one report's findings, HTML and executed notebook to the output."""
+    findings_name = html_location = html_name = None
+    if done.headline is not None:
+        findings_name = f"{stem}.findings.json"
+        output.write(
+            findings_name,
+            json.dumps(done.headline, indent=2, sort_keys=True).encode(),
+            "application/json",
+        )
+    if done.html is not None:
+        html_name = f"{stem}.html"
+        html_location = output.write(html_name, done.html.read_bytes(), "text/html; charset=utf-8")
+    notebook_location = (
+        output.write(f"{stem}.ipynb", done.executed.read_bytes(), "application/x-ipynb+json")
+        if done.executed.exists()
+        else output.location(f"{stem}.ipynb")
+    )
+    return ReportResult(
+        name=name,
+        parameters=values,
+        notebook_name=f"{stem}.ipynb",
+        html_name=html_name,
+        notebook_location=notebook_location,
+        html_location=html_location,
+        seconds=done.seconds,
+        error=done.error,
+        findings_name=findings_name,
+        headline=done.headline,
+    )
 
 
 def raise_for_failures(run: ReportRun) -> None:

@@ -25,6 +25,7 @@ import polars as pl
 from ciwb.codebuild.clock import parse_when
 from ciwb.errors import StoreError
 from ciwb.store.connection import connect
+from ciwb.store.session import shared_connection
 
 __all__ = ["DbLike", "Selection", "TimeLike", "fetch_frame", "reading"]
 
@@ -38,6 +39,10 @@ def reading(db: DbLike) -> Iterator[duckdb.DuckDBPyConnection]:
     if isinstance(db, duckdb.DuckDBPyConnection):
         yield db
         return
+    with shared_connection(db) as shared:  # inside a `shared_reading` block: its connection
+        if shared is not None:
+            yield shared
+            return
     with connect(db, read_only=True) as con:
         yield con
 

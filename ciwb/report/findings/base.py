@@ -6,7 +6,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Finding", "Producer", "Strength", "findings_for", "register", "registered_reports"]
+from ciwb.report.findings._memo import memo
+
+__all__ = [
+    "Finding",
+    "Producer",
+    "Strength",
+    "findings_for",
+    "produced",
+    "producers",
+    "register",
+    "registered_reports",
+]
 
 # How strong the evidence is: "strong" = measured on many builds or paired samples,
 # "moderate" = measured but thin or indirect, "weak" = an estimate resting on an assumption.
@@ -59,11 +70,26 @@ def registered_reports() -> list[str]:
     return sorted(_PRODUCERS)
 
 
+def producers(report: str) -> list[Producer]:
+    """The producers registered for `report`, in registration order."""
+    return list(_PRODUCERS.get(report, []))
+
+
+def produced(produce: Producer, **kwargs: Any) -> list[Finding]:
+    """`produce`'s findings, computed once per report run (`ciwb report` computes every
+    producer in its analysis pass, the report's kernel then reads them back)."""
+    return memo(_listed, produce, **kwargs)
+
+
+def _listed(produce: Producer, **kwargs: Any) -> list[Finding]:
+    return list(produce(**kwargs))
+
+
 def findings_for(report: str, **kwargs: Any) -> list[Finding]:
     """Every finding of `report`, ranked: money first (by the upper bound of the monthly
     saving), then strength of evidence, then the producers' own order."""
     found: list[Finding] = []
-    for produce in _PRODUCERS.get(report, []):
-        found.extend(produce(**kwargs))
+    for produce in producers(report):
+        found.extend(produced(produce, **kwargs))
     order = {"strong": 0, "moderate": 1, "weak": 2}
     return sorted(found, key=lambda f: (-f.worth, order[f.strength]))
