@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from ciwb.demo import load_demo
+from ciwb.store import table_fingerprints
 
 
 def tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
@@ -37,19 +38,12 @@ def tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     ]
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> tuple[int, int]:
-    """(rows, order-independent hash of every row): equal means the same rows."""
-    return con.execute(
-        f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {catalog}.{table} t"
-    ).fetchall()[0]
-
-
 def plain_copy(store: Path, copy: Path) -> None:
     con = duckdb.connect(str(copy))
     con.execute(f"ATTACH '{store}' AS src (READ_ONLY)")
     for table in tables(con, "src"):
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM src.{table}")
-        assert fingerprint(con, "src", table) == fingerprint(con, "main", table), table
+    assert table_fingerprints(con, "src") == table_fingerprints(con)
     con.execute("CHECKPOINT")
     con.close()
 

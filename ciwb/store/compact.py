@@ -17,7 +17,7 @@ import duckdb
 from ciwb.errors import StoreError
 from ciwb.store.connection import connect, resolve_db_path
 
-__all__ = ["CompactResult", "compact"]
+__all__ = ["CompactResult", "compact", "table_fingerprints"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,14 @@ class CompactResult:
     bytes_after: int
 
 
-def _fingerprints(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, tuple[int, int]]:
-    """Per table: rows and an order-independent hash of every row."""
+def table_fingerprints(
+    con: duckdb.DuckDBPyConnection, catalog: str | None = None, *, exclude: tuple[str, ...] = ()
+) -> dict[str, tuple[int, int]]:
+    """Per table of `catalog` (the connection's own by default): rows and an
+    order-independent hash of every row. Two stores with equal fingerprints hold the same
+    rows."""
+    if catalog is None:
+        catalog = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND NOT temporary"
         " ORDER BY 1",
@@ -39,6 +45,7 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, tup
             f'SELECT count(*), coalesce(sum(hash(x)), 0) FROM "{catalog}"."{t}" x'
         ).fetchall()[0]
         for (t,) in tables
+        if t not in exclude
     }
 
 
@@ -64,7 +71,7 @@ def compact(db: str | os.PathLike[str] | None = None) -> CompactResult:
             try:
                 con.execute(f'COPY FROM DATABASE "{source}" TO ciwb_compact')
                 con.execute("CHECKPOINT ciwb_compact")
-                if _fingerprints(con, "ciwb_compact") != _fingerprints(con, source):
+                if table_fingerprints(con, "ciwb_compact") != table_fingerprints(con, source):
                     raise StoreError(f"{path}: the compacted copy differs; the store is unchanged")
             finally:
                 con.execute("DETACH ciwb_compact")

@@ -15,27 +15,17 @@ from typer.testing import CliRunner
 from ciwb.analytics import failure_rates, phase_breakdown, projects_overview
 from ciwb.cli import app
 from ciwb.demo import DemoConfig, generate, history_batches
-from ciwb.store import MIGRATIONS, compact, connect, migrate, write_batch
+from ciwb.store import MIGRATIONS, compact, connect, table_fingerprints, write_batch
 from ciwb.store.migrations import drop_child_keys
 from ciwb.store.writes import TABLE_KEYS, WRITER_KEYED
+from support.old_stores import demo_store_at
 
 DROP_KEYS = next(m for m in MIGRATIONS if m.apply is drop_child_keys).version
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'schema_migrations'"
-        " AND database_name = current_database() ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def _fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     """Per table: rows and an order-independent hash of every row, raw JSON included."""
-    return {
-        t: con.execute(f"SELECT count(*), coalesce(sum(hash(x)), 0) FROM {t} x").fetchall()[0]
-        for t in _tables(con)
-    }
+    return table_fingerprints(con, exclude=("schema_migrations",))
 
 
 def _results(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
@@ -76,14 +66,7 @@ def _ddl(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def old_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo history written by the store as it was just before the migration."""
-    db = tmp_path_factory.mktemp("old") / "old.duckdb"
-    history = generate(DemoConfig(builds=1_500, seed=3))
-    con = duckdb.connect(str(db))
-    migrate(con, target=DROP_KEYS - 1)
-    for batch in history_batches(history):
-        write_batch(con, batch)
-    con.close()
-    return db
+    return demo_store_at(tmp_path_factory.mktemp("old") / "old.duckdb", DROP_KEYS - 1, seed=3)
 
 
 def test_upgrade_keeps_every_row_and_result_and_the_parents_keys(

@@ -12,27 +12,17 @@ from polars.testing import assert_frame_equal
 
 from ciwb.analytics import failure_rates, phase_breakdown, projects_overview
 from ciwb.demo import DemoConfig, generate, history_batches
-from ciwb.store import MIGRATIONS, connect, migrate, write_batch
+from ciwb.store import MIGRATIONS, connect, table_fingerprints, write_batch
 from ciwb.store.migrations import compress_raw_json
-from support.old_stores import write_batch_at_schema
+from support.old_stores import demo_store_at
 
 COMPRESSION = next(m for m in MIGRATIONS if m.apply is compress_raw_json).version
 RAW_TABLES = ("builds", "build_batches", "projects", "reports", "test_cases")
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'schema_migrations' ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def _fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     """Per table: rows and an order-independent hash of every row, raw JSON included."""
-    return {
-        t: con.execute(f"SELECT count(*), coalesce(sum(hash(x)), 0) FROM {t} x").fetchall()[0]
-        for t in _tables(con)
-    }
+    return table_fingerprints(con, exclude=("schema_migrations",))
 
 
 def _results(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
@@ -62,14 +52,7 @@ def _used_blocks(con: duckdb.DuckDBPyConnection) -> int:
 @pytest.fixture(scope="module")
 def old_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo history written by the store as it was just before the migration."""
-    db = tmp_path_factory.mktemp("old") / "old.duckdb"
-    history = generate(DemoConfig(builds=1_500, seed=3))
-    con = duckdb.connect(str(db))
-    migrate(con, target=COMPRESSION - 1)
-    for batch in history_batches(history):
-        write_batch_at_schema(con, batch)
-    con.close()
-    return db
+    return demo_store_at(tmp_path_factory.mktemp("old") / "old.duckdb", COMPRESSION - 1, seed=3)
 
 
 def _without_compression(

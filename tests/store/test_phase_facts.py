@@ -15,10 +15,10 @@ from polars.testing import assert_frame_equal
 from ciwb.analytics import failure_rates, phase_breakdown, projects_overview
 from ciwb.codebuild.normalise import NormalisedBatch, normalise_build
 from ciwb.demo import DemoConfig, generate, history_batches
-from ciwb.store import MIGRATIONS, connect, migrate, write_batch
+from ciwb.store import MIGRATIONS, connect, write_batch
 from ciwb.store.migrations import compress_raw_json, materialise_phase_facts
 from support.builds import build_record
-from support.old_stores import write_batch_at_schema
+from support.old_stores import demo_store_at
 
 FACTS = next(m for m in MIGRATIONS if m.apply is materialise_phase_facts).version
 PHASES = (
@@ -85,13 +85,7 @@ def _same_breakdown(ours: pl.DataFrame, reference: pl.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def old_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo history written by the store as it was just before the phase facts."""
-    db = tmp_path_factory.mktemp("old") / "old.duckdb"
-    con = duckdb.connect(str(db))
-    migrate(con, target=FACTS - 1)
-    for batch in history_batches(generate(DemoConfig(builds=1_500, seed=11))):
-        write_batch_at_schema(con, batch)
-    con.close()
-    return db
+    return demo_store_at(tmp_path_factory.mktemp("old") / "old.duckdb", FACTS - 1, seed=11)
 
 
 def test_upgrade_fills_the_facts_and_keeps_every_result(old_store: Path, tmp_path: Path) -> None:

@@ -8,12 +8,15 @@ had exactly as today's does, so the old store's rows are today's rows without th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from ciwb.codebuild.normalise import NormalisedBatch
-from ciwb.store import write_batch, writes
+from ciwb.demo import DemoConfig, generate, history_batches
+from ciwb.store import migrate, write_batch, writes
 
-__all__ = ["write_batch_at_schema"]
+__all__ = ["demo_store_at", "write_batch_at_schema"]
 
 
 def write_batch_at_schema(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> None:
@@ -35,3 +38,15 @@ def write_batch_at_schema(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch
         write_batch(con, batch)
     finally:
         writes.build_rows_sql = today
+
+
+def demo_store_at(db: Path, version: int, *, builds: int = 1_500, seed: int = 3) -> Path:
+    """A seeded demo history in a new store at schema `version`, written as that ciwb did."""
+    con = duckdb.connect(str(db))
+    try:
+        migrate(con, target=version)
+        for batch in history_batches(generate(DemoConfig(builds=builds, seed=seed))):
+            write_batch_at_schema(con, batch)
+    finally:
+        con.close()
+    return db
