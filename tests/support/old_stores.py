@@ -1,9 +1,11 @@
-"""Stores at an older schema version, written as the ciwb of that version wrote them.
+"""Stores at an older schema version, holding the rows the ciwb of that version wrote.
 
-Upgrade tests migrate a file to the version before the migration under test and fill it
-through today's writer; a migration that adds columns to `builds` means today's build rows
-carry columns the old table does not have. The ciwb of that version computed every column it
-had exactly as today's does, so the old store's rows are today's rows without the new columns.
+Upgrade tests migrate a file to the version before the migration under test and fill it with
+a demo history. A later migration may have added columns (the phase facts on `builds`), so
+today's writer cannot write to the old tables directly. The ciwb of that version computed
+every column it had exactly as today's does, so the old store's rows are today's rows
+without the new columns: the history is written by today's writer into a current store,
+then copied table by table, by column name, into the old one.
 """
 
 from __future__ import annotations
@@ -12,41 +14,48 @@ from pathlib import Path
 
 import duckdb
 
-from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.demo import DemoConfig, generate, history_batches
-from ciwb.store import migrate, write_batch, writes
+from ciwb.store import migrate, write_batch
 
-__all__ = ["demo_store_at", "write_batch_at_schema"]
+__all__ = ["demo_store_at"]
 
 
-def write_batch_at_schema(con: duckdb.DuckDBPyConnection, batch: NormalisedBatch) -> None:
-    """`write_batch`, writing to `builds` only the columns the store's `builds` table has."""
-    columns = [
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
+    return [
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
-            " AND schema_name = 'main' AND table_name = 'builds' ORDER BY column_index"
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ?"
+            " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+            [catalog, table],
         ).fetchall()
     ]
-    today = writes.build_rows_sql
-
-    def old_rows_sql(parsed: str) -> str:
-        return f"SELECT {', '.join(columns)} FROM ({today(parsed)})"
-
-    writes.build_rows_sql = old_rows_sql
-    try:
-        write_batch(con, batch)
-    finally:
-        writes.build_rows_sql = today
 
 
 def demo_store_at(db: Path, version: int, *, builds: int = 1_500, seed: int = 3) -> Path:
-    """A seeded demo history in a new store at schema `version`, written as that ciwb did."""
+    """A seeded demo history in a new store at schema `version`."""
+    today = db.with_name(db.stem + ".today.duckdb")
+    con = duckdb.connect(str(today))
+    try:
+        migrate(con)
+        for batch in history_batches(generate(DemoConfig(builds=builds, seed=seed))):
+            write_batch(con, batch)
+    finally:
+        con.close()
     con = duckdb.connect(str(db))
     try:
         migrate(con, target=version)
-        for batch in history_batches(generate(DemoConfig(builds=builds, seed=seed))):
-            write_batch_at_schema(con, batch)
+        old = con.execute("SELECT current_database()").fetchall()[0][0]
+        con.execute(f"ATTACH '{today}' AS today (READ_ONLY)")
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?"
+            " AND table_name <> 'schema_migrations'",
+            [old],
+        ).fetchall()
+        for (table,) in tables:
+            cols = ", ".join(f'"{c}"' for c in _columns(con, old, table))
+            con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM today."{table}"')
+        con.execute("DETACH today")
     finally:
         con.close()
+    today.unlink()
     return db
