@@ -247,9 +247,22 @@ def render(
 ) -> tuple[pl.DataFrame, list[str]]:
     """The frame as strings a reader can read, with labels for headers; and which labels are
     numeric (right-aligned)."""
+    text, numeric = _render(frame, columns=columns, labels=labels, missing=missing)
+    return text, list(numeric)
+
+
+def _render(
+    frame: pl.DataFrame,
+    *,
+    columns: Sequence[str] | None,
+    labels: Mapping[str, str] | None,
+    missing: Mapping[str, str] | None,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """`render`, with each numeric label mapped to the frame column its cells were written
+    from (an interactive table sorts by those numbers, not by the text)."""
     names = [c for c in (columns or frame.columns) if c in frame.columns]
     data: dict[str, list[str]] = {}
-    numeric: list[str] = []
+    numeric: dict[str, str] = {}
     for name in names:
         col = _column(name, frame.schema[name])
         if missing and name in missing:
@@ -259,7 +272,7 @@ def render(
             label += " "
         data[label] = [_cell(v, col) for v in frame[name].to_list()]
         if col.kind in NUMERIC:
-            numeric.append(label)
+            numeric[label] = name
     return pl.DataFrame(data, schema={k: pl.String for k in data}), numeric
 
 
@@ -319,10 +332,14 @@ def show(
             f"<p class='ciwb-empty'><em>{title + ': ' if title else ''}no rows in this "
             "selection.</em></p>"
         )
-    text, numeric = render(frame, columns=columns, labels=labels, missing=missing)
+    text, numeric = _render(frame, columns=columns, labels=labels, missing=missing)
     if text.height > LONG:
-        return _interactive(text, numeric, title=title, note=note)
-    return _great_table(text, numeric, title=title, note=note)
+        keys = frame.select(
+            pl.col(name).cast(pl.Float64, strict=False).alias(label)
+            for label, name in numeric.items()
+        )
+        return _interactive(text, keys, title=title, note=note)
+    return _great_table(text, list(numeric), title=title, note=note)
 
 
 def _great_table(text: pl.DataFrame, numeric: list[str], *, title: str | None, note: str | None):
@@ -344,17 +361,33 @@ def _great_table(text: pl.DataFrame, numeric: list[str], *, title: str | None, n
     )
 
 
-def _interactive(text: pl.DataFrame, numeric: list[str], *, title: str | None, note: str | None):
+def _interactive(text: pl.DataFrame, keys: pl.DataFrame, *, title: str | None, note: str | None):
+    """An itables table of `text`; a numeric column sorts by its number in `keys` (same labels),
+    carried as a hidden column, since `4 min 05 s` or `$1.2k` sort wrongly as text."""
     from itables import to_html_datatable
 
-    right = [i for i, name in enumerate(text.columns) if name in numeric]
+    shown = text.width
+    right = [text.columns.index(label) for label in keys.columns]
+    hidden = list(range(shown, shown + keys.width))
+    sort_by = [
+        {"targets": column, "orderData": [key]} for column, key in zip(right, hidden, strict=True)
+    ]
+    data = pl.concat(
+        [text, keys.rename({label: f"{label} (sort key)" for label in keys.columns})],
+        how="horizontal",
+    )
+    column_defs = [
+        *([{"className": "dt-right", "targets": right}] if right else []),
+        *([{"visible": False, "searchable": False, "targets": hidden}] if hidden else []),
+        *sort_by,
+    ]
     table = to_html_datatable(
-        text,
+        data,
         connected=False,
         caption=title,
         pageLength=15,
         lengthMenu=[15, 50, 200],
-        columnDefs=[{"className": "dt-right", "targets": right}] if right else [],
+        columnDefs=column_defs,
         classes="display compact",
         style="width:100%;table-layout:auto",
         showIndex=False,

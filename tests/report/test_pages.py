@@ -5,6 +5,7 @@ network; and the headline figures are the ones the library computes."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,74 @@ def test_executed_notebooks_carry_what_jupyterlab_draws(all_reports):
             )
         findings = [o for o in shown if MIMETYPE in o.get("data", {})]
         assert len(findings) == 1 and "ciwb-findings" in "".join(findings[0]["data"]["text/html"])
+
+
+# Click each numeric header of every interactive (long) table, ascending then descending,
+# and read that column's cells on the first page, as a reader sorting the table sees them.
+SORT_PROBE = """(async () => {
+  const out = [];
+  // DataTables orders after the click on a timer: wait for it before reading
+  const settle = () => new Promise(r => setTimeout(() => requestAnimationFrame(r), 50));
+  for (const table of document.querySelectorAll('table.dataTable')) {
+    const heads = [...table.querySelectorAll('thead th')];
+    for (const [i, th] of heads.entries()) {
+      if (!th.classList.contains('dt-right')) continue;
+      const read = () => [...table.querySelectorAll('tbody tr')]
+        .map(tr => tr.children[i] ? tr.children[i].innerText.trim() : '');
+      // the sort button a reader clicks (itables' header sorts from its icon only)
+      const button = th.querySelector('.dt-column-order') || th;
+      button.click();
+      await settle();
+      const first = read();
+      button.click();
+      await settle();
+      const second = read();
+      out.push({column: th.innerText.trim(), first, second});
+    }
+  }
+  return JSON.stringify(out);
+})()"""
+
+_DURATION = re.compile(
+    r"(?:(?P<d>[\d,]+) d (?P<dh>\d+) h|(?P<h>[\d,]+) h (?P<hm>\d+) min"
+    r"|(?P<m>\d+) min (?P<ms>\d+) s|(?P<s>[\d.]+) s)"
+)
+
+
+def _number(text: str) -> float | None:
+    """The number a formatted cell shows (`4 min 05 s` is 245), None for a missing-value word."""
+    sign = -1.0 if text.startswith(("−", "-")) else 1.0
+    body = text.lstrip("−-")
+    if m := _DURATION.fullmatch(body):
+        g = {k: float(v.replace(",", "")) if v else 0.0 for k, v in m.groupdict().items()}
+        seconds = g["d"] * 86400 + g["dh"] * 3600 + g["h"] * 3600 + g["hm"] * 60
+        return sign * (seconds + g["m"] * 60 + g["ms"] + g["s"])
+    if m := re.match(r"\$?([\d,]*\.?\d+)", body):
+        return sign * float(m.group(1).replace(",", ""))
+    return None
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_long_tables_sort_numeric_columns_by_their_numbers(all_reports):
+    sorted_columns = 0
+    for name in REPORTS:
+        (path,) = all_reports.glob(f"{name}-*.html")
+        page = open_page(path, width=1280, probe=SORT_PROBE)
+        assert page.errors == [], name
+        for column in page.probe:
+            orders = []
+            for cells in (column["first"], column["second"]):
+                values = [v for v in map(_number, cells) if v is not None]
+                orders.append(values)
+            if any(len(set(values)) < 2 for values in orders):
+                continue  # a page of one value has no order to get wrong
+            # the two clicks sort one way then the other (which first depends on the
+            # table's initial order): each page is in order, and the two orders differ
+            directions = [
+                "up" if v == sorted(v) else "down" if v == sorted(v, reverse=True) else None
+                for v in orders
+            ]
+            assert None not in directions and directions[0] != directions[1], (name, column)
+            sorted_columns += 1
+    assert sorted_columns >= 3  # the reports do have long tables with numeric columns

@@ -98,7 +98,8 @@ def open_page(
     """Load `path` (file://) and return errors, requests and chart counts.
 
     `width` sets the viewport (CSS pixels) before the page loads; `probe` is a JavaScript
-    expression returning a JSON string, evaluated after the page settled (`PageReport.probe`).
+    expression returning a JSON string (or a promise of one), evaluated after the page settled
+    (`PageReport.probe`).
     """
     assert CHROMIUM, "chromium not installed"
     report = PageReport()
@@ -198,7 +199,9 @@ def open_page(
             report.links = counts["links"]
             report.text = counts["text"]
             if probe_js:
-                probe_id = send("Runtime.evaluate", expression=probe_js, returnByValue=True)
+                probe_id = send(
+                    "Runtime.evaluate", expression=probe_js, awaitPromise=True, returnByValue=True
+                )
                 answer = wait_for(lambda m: m.get("id") == probe_id, time.monotonic() + timeout)
                 if "result" not in answer or "value" not in answer["result"].get("result", {}):
                     raise RuntimeError(f"probe failed: {json.dumps(answer)[:2000]}")
