@@ -1,5 +1,6 @@
 """Cost: a dated, sourced price table, billing rules as data, cost bounds and what-ifs."""
 
+from ciwb.cost.arm64 import Arm64Verdict, arm64_verdict
 from ciwb.cost.billing import BillingOptions, BillingRule, FleetRate
 from ciwb.cost.estimate import (
     CostSummary,
@@ -15,6 +16,7 @@ from ciwb.cost.retries import retry_chain_costs, runner_job_costs
 from ciwb.cost.whatif import WhatIf, run_whatif
 
 __all__ = [
+    "Arm64Verdict",
     "BillingOptions",
     "BillingRule",
     "CostSummary",
@@ -22,6 +24,7 @@ __all__ = [
     "FleetSizing",
     "PriceRow",
     "WhatIf",
+    "arm64_verdict",
     "build_costs",
     "cost_summary",
     "fleet_costs",

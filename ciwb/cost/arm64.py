@@ -16,7 +16,8 @@ both shown.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -30,7 +31,7 @@ from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
 from ciwb.stats import bootstrap_interval, geometric_mean_ratio
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 
-__all__ = ["COMPARABLE_PHASES", "arm64_switch", "speed_factor"]
+__all__ = ["COMPARABLE_PHASES", "Arm64Verdict", "arm64_switch", "arm64_verdict", "speed_factor"]
 
 COMPARABLE_PHASES = COMMAND_PHASES  # the buildspec phases: the compute-bound part
 _COMPARABLE_SQL = " + ".join(f"coalesce({p.lower()}_s, 0)" for p in COMPARABLE_PHASES)
@@ -328,3 +329,25 @@ def _cost(con: Any, evidence: pl.DataFrame, months: float) -> pl.DataFrame:
         .drop("cost_arm_month_worst", "cost_arm_month_best")
     )
     return table.sort("project_name")
+
+
+Arm64Verdict = Literal["switch", "keep", "unknown"]
+
+
+def arm64_verdict(
+    factor_low: float | None, factor_high: float | None, break_even: float | None
+) -> Arm64Verdict:
+    """What a project's measured speed factor says, the one rule every report applies.
+
+    `switch` when even the slow end of the factor's interval beats the break-even factor (x86
+    price / arm price), `keep` when even its fast end does not, else `unknown`: the interval
+    straddles break-even (or there is no factor or no arm price), and only more evidence
+    (a replay on both architectures) decides.
+    """
+    if any(v is None or math.isnan(v) for v in (factor_low, factor_high, break_even)):
+        return "unknown"
+    if factor_high < break_even:
+        return "switch"
+    if factor_low > break_even:
+        return "keep"
+    return "unknown"

@@ -95,6 +95,39 @@ def test_graviton_gives_a_verdict_per_project_and_the_experiment_for_unknowns(de
     assert unknown and all("ciwb replay experiment" in (f.command or "") for f in unknown)
 
 
+def test_cost_and_graviton_reports_give_each_project_the_same_arm64_verdict(demo):
+    db, _ = demo
+    cost = {f.subject: f for f in findings_for("cost_report", db=db) if f.kind == "arm64"}
+    graviton = {
+        f.subject: f.kind.removeprefix("verdict_")
+        for f in findings_for("graviton_vs_x86", db=db)
+        if f.kind.startswith("verdict_")
+    }
+    assert cost
+    for project, f in cost.items():
+        assert f.figures["verdict"] == graviton[project], project
+        if graviton[project] == "switch":
+            assert f.action.startswith(f"Run {project} on arm64") and _money(f)
+        else:  # no saving is claimed for a project that should not (or may not) switch
+            assert f.usd_per_month_high is None and "on arm64 (" not in f.action
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "even", "verdict"),
+    [
+        (0.70, 0.80, 1.25, "switch"),  # even the slow end beats the price difference
+        (1.30, 1.40, 1.25, "keep"),  # even the fast end loses
+        (1.10, 1.40, 1.25, "unknown"),  # straddles: more evidence decides, not "keep"
+        (0.70, 0.80, None, "unknown"),  # no arm price to compare with
+        (None, None, 1.25, "unknown"),  # no factor measured
+    ],
+)
+def test_arm64_verdict_calls_a_straddling_interval_unknown(low, high, even, verdict):
+    from ciwb.cost import arm64_verdict
+
+    assert arm64_verdict(low, high, even) == verdict
+
+
 def test_an_empty_selection_says_there_is_nothing_to_do(demo):
     db, _ = demo
     empty = Selection(since="2099-01-01")

@@ -123,38 +123,58 @@ def arm64(db: Any, selection: Any) -> Iterator[Finding]:
     table: pl.DataFrame = whatif("arm64", db, selection).table
     if table.is_empty() or "speed_factor" not in table.columns:
         return
+    from ciwb.cost import arm64_verdict
+
     measured = table.filter(pl.col("speed_factor").is_not_null())
     for r in measured.sort("saving_month_high", descending=True, nulls_last=True).to_dicts():
         factor = r["speed_factor"]
         even = r.get("break_even_factor")
-        pays = not fmt.is_missing(even) and r["factor_high"] < even
+        verdict = arm64_verdict(r["factor_low"], r["factor_high"], even)
+        pays = verdict == "switch"
         low, high = r.get("saving_month_low"), r.get("saving_month_high")
+        project = r["project_name"]
         yield Finding(
             report=REPORT,
             title=(
-                f"arm64 for {r['project_name']}: builds take {factor:.2f} × the x86 time"
-                + ("" if pays else " — slower than the price difference pays for")
+                f"arm64 for {project}: builds take {factor:.2f} × the x86 time"
+                + {
+                    "switch": "",
+                    "keep": " — slower than the price difference pays for",
+                    "unknown": " — too close to break-even to call",
+                }[verdict]
             ),
             evidence=(
                 f"{r['evidence']}; factor 95 % interval {r['factor_low']:.2f}–"
                 f"{r['factor_high']:.2f}, break-even {fmt.number(even, 'no arm price')} ×"
             ),
             strength="strong" if str(r["evidence"]).startswith("replay") else "moderate",
-            action=(
-                f"Run {r['project_name']} on arm64 ({_compute(r['compute_type'], 'ARM_CONTAINER')})"
-                if pays
-                else f"Keep {r['project_name']} on x86_64"
-            ),
+            action={
+                "switch": (
+                    f"Run {project} on arm64 ({_compute(r['compute_type'], 'ARM_CONTAINER')})"
+                ),
+                "keep": f"Keep {project} on x86_64",
+                "unknown": (
+                    "The interval straddles break-even: replay it on both architectures to "
+                    "narrow it"
+                    if not fmt.is_missing(even)
+                    else "No arm64 price for its compute type here: run `ciwb pricing refresh`"
+                ),
+            }[verdict],
             usd_per_month_low=low if pays else None,
             usd_per_month_high=high if pays else None,
             kind="arm64",
-            subject=r["project_name"],
-            command="ciwb cost whatif arm64",
+            subject=project,
+            command=(
+                ARM_EXPERIMENT.format(project=project, size=_size(r["compute_type"]))
+                if verdict == "unknown" and not fmt.is_missing(even)
+                else "ciwb cost whatif arm64"
+            ),
             figures={
                 "speed_factor": factor,
                 "factor_low": r["factor_low"],
                 "factor_high": r["factor_high"],
                 "break_even_factor": even,
+                "verdict": verdict,
             },
         )
     unknown = table.filter(pl.col("speed_factor").is_null())

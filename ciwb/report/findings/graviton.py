@@ -18,6 +18,8 @@ REPORT = "graviton_vs_x86"
 
 @register(REPORT)
 def graviton_findings(db: Any = None, selection: Any = None, **_: Any) -> list[Finding]:
+    from ciwb.cost import arm64_verdict
+
     table: pl.DataFrame = whatif("arm64", db, selection).table
     found: list[Finding] = []
     if "speed_factor" not in table.columns:
@@ -43,9 +45,9 @@ def graviton_findings(db: Any = None, selection: Any = None, **_: Any) -> list[F
             )
             continue
         low, high = r.get("saving_month_low"), r.get("saving_month_high")
-        switch = not fmt.is_missing(even) and r["factor_high"] < even
-        keep = not fmt.is_missing(even) and r["factor_low"] > even
-        verdict = "switch" if switch else "keep x86_64" if keep else "unknown"
+        decided = arm64_verdict(r["factor_low"], r["factor_high"], even)
+        switch, keep = decided == "switch", decided == "keep"
+        verdict = "keep x86_64" if keep else decided
         found.append(
             Finding(
                 report=REPORT,
