@@ -1,4 +1,5 @@
-"""What the processes `ciwb report` starts (its workers and the report kernels) skip at import.
+"""What `ciwb report`'s processes (the command's own, its workers, the report kernels) skip
+at import.
 
 plotly imports nbformat in every kernel (its notebook renderers check nbformat's version),
 papermill and nbconvert import it in every worker, and nbformat imports jsonschema, which
