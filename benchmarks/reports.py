@@ -20,6 +20,11 @@ materialised in `builds`) — the honest "same columns", on which the target is 
 pandas is timed over those wide columns too (information, not a target). Rounds are
 interleaved (each side once per round, best of `--repeat`) because the machine is shared,
 and all results must agree to 1e-9.
+
+With `--results DIR`, the analysis pass's results (everything every report reads) are also
+computed on their own into DIR, or, when DIR already holds an earlier run's (another
+commit's), into a scratch folder and compared with them, every result to 1e-9
+(`analysis_results`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import analysis_results
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -306,6 +312,23 @@ def interleaved(n: int, sides: dict[str, Callable[[], object]]) -> dict[str, tup
     return {name: (min(times[name]), results[name]) for name in sides}
 
 
+def check_results(db: Path, kept: Path, scratch: Path) -> None:
+    """The analysis pass into `kept`, or, if `kept` holds an earlier run's, compared with it."""
+    if not any(kept.glob("analysis-*.pickle")):
+        seconds = analysis_results.save(db, kept)
+        print(f"analysis results kept in {kept} ({sum(seconds.values()):.1f}s)")
+        return
+    analysis_results.save(db, scratch)
+    compared, tied, differ = analysis_results.compare(kept, scratch)
+    for line in differ:
+        print(f"  DIFFERS {line}")
+    print(
+        f"analysis results equal to 1e-9 to those in {kept}: {compared - len(differ)} of "
+        f"{compared}" + (f" ({len(tied)} once tied copies are put in one order)" if tied else "")
+    )
+    assert not differ, "the analysis pass computes something else"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=int, default=20_000)
@@ -314,6 +337,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--no-reports", action="store_true", help="only the phase-breakdown comparison"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="keep the analysis pass's results here, or compare with the ones kept here",
     )
     args = parser.parse_args()
 
@@ -343,6 +371,9 @@ def main() -> None:
                 f"all reports: {total:.1f}s total for {n:,} builds "
                 f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
             )
+
+        if args.results:
+            check_results(db, args.results, Path(scratch) / "results")
 
         builds, phases, load_s = load_for_pandas(db)
         wide = load_wide_for_pandas(db)

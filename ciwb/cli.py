@@ -486,6 +486,9 @@ def report(
 ) -> None:
     """Execute report notebooks with papermill; write HTML, executed notebooks, findings.json
     beside each and index.html."""
+    from ciwb.report.startup import skip_unused_imports
+
+    skip_unused_imports()  # this process is `ciwb report`'s own, as its workers are
     from ciwb.report import parse_parameters, raise_for_failures, run_reports
 
     run = run_reports(names, db=db, parameters=parse_parameters(param or []), out=out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ciwb.stats import detect_change_points, split_warm_cold
+from ciwb.stats import bootstrap_interval, detect_change_points, median_difference, split_warm_cold
 
 
 def test_unimodal_durations_are_not_split_into_warm_and_cold():
@@ -29,3 +29,22 @@ def test_change_points_found_on_a_step_and_not_on_noise():
     small = np.concatenate([100 + rng.normal(0, 0.5, 30), 103 + rng.normal(0, 0.5, 30)])
     assert detect_change_points(small, min_change_pct=10) == []
     assert len(detect_change_points(small, min_change_pct=1)) == 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 51, 600])
+@pytest.mark.parametrize("ties", [False, True])
+def test_median_difference_interval_is_the_one_of_resampled_medians(n: int, ties: bool) -> None:
+    # bootstrap_interval takes the medians of median_difference's resamples without
+    # partitioning each one; the interval is bit for bit the one np.median gives.
+    rng = np.random.default_rng(n)
+    a, b = rng.lognormal(3, 1, n), rng.lognormal(2, 1, n + 7)
+    if ties:
+        a, b = np.round(a), np.round(b)
+
+    def generic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.median(x, axis=-1) - np.median(y, axis=-1)
+
+    for samples in ([a, b], [np.sort(a), np.sort(b)]):
+        assert bootstrap_interval(median_difference, samples, resamples=500) == (
+            bootstrap_interval(generic, samples, resamples=500)
+        )

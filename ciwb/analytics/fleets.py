@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.codebuild.fleets import FleetJob, percentile, simulate
+from ciwb.codebuild.fleets import FleetJob, arrival_order, overflowed, percentile, queue_waits
 from ciwb.store import DbLike, Selection, reading
 from ciwb.store.fleets import FleetUsage, fleet_usage
 
@@ -91,11 +91,11 @@ def fleet_sizing(
     meets the target."""
     rows = []
     for u in _usages(db, selection):
-        jobs = [FleetJob(b.build_arn, b.arrival_s, b.service_s) for b in u.builds]
+        jobs = arrival_order(FleetJob(b.build_arn, b.arrival_s, b.service_s) for b in u.builds)
         window_s = max((u.window_end - u.window_start).total_seconds(), 0.0)
         busy_s = sum(j.service_s for j in jobs)
         for k in range(1, max_capacity + 1):
-            waits = [p.wait_s for p in simulate(jobs, k, "QUEUE")]
+            waits = queue_waits(jobs, k)
             p95 = percentile(waits, 0.95)
             rows.append(
                 {
@@ -107,9 +107,7 @@ def fleet_sizing(
                     "p95_queue_s": p95,
                     "p99_queue_s": percentile(waits, 0.99),
                     "meets_target": p95 is not None and p95 <= target_p95_s,
-                    "overflow_builds_if_on_demand": sum(
-                        p.on_demand for p in simulate(jobs, k, "ON_DEMAND")
-                    ),
+                    "overflow_builds_if_on_demand": len(overflowed(jobs, k)),
                     "utilisation": busy_s / (k * window_s) if window_s else None,
                 }
             )

@@ -15,7 +15,7 @@ gives every linked build its chain (the ARN of the chain's first build).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -23,8 +23,11 @@ __all__ = [
     "RETRY_CHAINS_SQL",
     "FleetJob",
     "Placement",
+    "arrival_order",
     "infer_overflow",
+    "overflowed",
     "percentile",
+    "queue_waits",
     "simulate",
 ]
 
@@ -46,6 +49,32 @@ class Placement:
     on_demand: bool  # overflowed to on-demand compute
 
 
+def arrival_order(jobs: Iterable[FleetJob]) -> list[FleetJob]:
+    """`jobs` in the order a fleet serves them: by arrival (ties by key)."""
+    return sorted(jobs, key=lambda j: (j.arrival_s, j.key))
+
+
+def _replay(
+    ordered: Sequence[FleetJob], instances: int, overflow: str
+) -> Iterator[tuple[FleetJob, float, float, bool]]:
+    """(job, start_s, wait_s, on_demand) per job of `ordered` (arrival order): `simulate`."""
+    if instances <= 0:
+        for job in ordered:
+            yield job, job.arrival_s, 0.0, True
+        return
+    free_at = [float("-inf")] * instances  # min-heap of when each instance frees
+    for job in ordered:
+        earliest = free_at[0]
+        if earliest <= job.arrival_s:
+            heapq.heapreplace(free_at, job.arrival_s + job.service_s)
+            yield job, job.arrival_s, 0.0, False
+        elif overflow == "ON_DEMAND":
+            yield job, job.arrival_s, 0.0, True
+        else:
+            heapq.heapreplace(free_at, earliest + job.service_s)
+            yield job, earliest, earliest - job.arrival_s, False
+
+
 def simulate(jobs: Iterable[FleetJob], instances: int, overflow: str = "QUEUE") -> list[Placement]:
     """Replay `jobs` against `instances` fleet instances, in arrival order.
 
@@ -53,22 +82,25 @@ def simulate(jobs: Iterable[FleetJob], instances: int, overflow: str = "QUEUE") 
     every instance busy runs on demand at once. An instance freed at t serves a build arriving
     at t. With 0 instances every build is on demand (QUEUE would wait forever).
     """
-    ordered = sorted(jobs, key=lambda j: (j.arrival_s, j.key))
-    if instances <= 0:
-        return [Placement(j.key, j.arrival_s, 0.0, True) for j in ordered]
-    free_at = [float("-inf")] * instances  # min-heap of when each instance frees
-    out: list[Placement] = []
-    for job in ordered:
-        earliest = free_at[0]
-        if earliest <= job.arrival_s:
-            heapq.heapreplace(free_at, job.arrival_s + job.service_s)
-            out.append(Placement(job.key, job.arrival_s, 0.0, False))
-        elif overflow == "ON_DEMAND":
-            out.append(Placement(job.key, job.arrival_s, 0.0, True))
-        else:
-            heapq.heapreplace(free_at, earliest + job.service_s)
-            out.append(Placement(job.key, earliest, earliest - job.arrival_s, False))
-    return out
+    return [
+        Placement(job.key, start, wait, on_demand)
+        for job, start, wait, on_demand in _replay(arrival_order(jobs), instances, overflow)
+    ]
+
+
+def queue_waits(ordered: Sequence[FleetJob], instances: int) -> list[float]:
+    """Each build's `wait_s` under QUEUE, as `simulate` gives it, for jobs already in
+    `arrival_order`: a sizing sweep replays one fleet at every capacity, and sorting the jobs
+    and building a `Placement` per build each time was most of its cost."""
+    return [wait for _, _, wait, _ in _replay(ordered, instances, "QUEUE")]
+
+
+def overflowed(ordered: Sequence[FleetJob], instances: int) -> list[str]:
+    """The keys, in arrival order, of the builds that run on demand under ON_DEMAND (as
+    `simulate` gives them), for jobs already in `arrival_order`."""
+    return [
+        job.key for job, _, _, on_demand in _replay(ordered, instances, "ON_DEMAND") if on_demand
+    ]
 
 
 def infer_overflow(jobs: Sequence[FleetJob], instances: int, overflow: str | None) -> set[str]:

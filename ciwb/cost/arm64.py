@@ -27,7 +27,7 @@ from ciwb.codebuild.phases import COMMAND_PHASES
 from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.estimate import materialise_costs
-from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif
+from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif, rows_by_project
 from ciwb.stats import bootstrap_interval, geometric_mean_ratio
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 
@@ -173,6 +173,7 @@ def arm64_switch(
             """,
         )
         rows: list[dict[str, Any]] = []
+        history_of, experiments_of = rows_by_project(history), rows_by_project(experiments)
         for project in x86_projects.to_dicts():
             name = project["project_name"]
             row: dict[str, Any] = {"project_name": name, "compute_type": project["compute_type"]}
@@ -181,11 +182,11 @@ def arm64_switch(
                 value = user.get(name, factor)
                 found = (value, value, value, "user-given factor (no interval stated)")
             if found is None and experiments.height:
-                mine = experiments.filter(pl.col("project_name") == name)
+                mine = experiments_of(name)
                 if mine.height:
                     found = _experiment_factor(mine, resamples, confidence)
             if found is None:
-                paired = _history_samples(history.filter(pl.col("project_name") == name), window)
+                paired = _history_samples(history_of(name), window)
                 if paired and min(len(paired[0]), len(paired[1])) >= min_builds:
                     arm, x86, how, _ = paired
                     found = (

@@ -20,7 +20,7 @@ import polars as pl
 
 from ciwb.cost.billing import BillingOptions
 from ciwb.cost.estimate import materialise_costs
-from ciwb.cost.whatif import WhatIf, months_covered, register_whatif
+from ciwb.cost.whatif import WhatIf, months_covered, register_whatif, rows_by_project
 from ciwb.stats import bootstrap_interval, median_difference, split_warm_cold
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 
@@ -59,8 +59,8 @@ def cache_savings(
         history = fetch_frame(
             con,
             f"""
-            SELECT c.project_name, b.cache_type, bf.{column} AS phase_s
-            FROM _ciwb_c c JOIN builds b USING (build_arn) JOIN build_facts bf USING (build_arn)
+            SELECT c.project_name, b.cache_type, b.{column} AS phase_s
+            FROM _ciwb_c c JOIN builds b USING (build_arn)
             WHERE c.status = 'SUCCEEDED'
             """,
         )
@@ -81,6 +81,7 @@ def cache_savings(
         experiments = fetch_frame(con, _EXPERIMENT_SQL)
     rows: list[dict[str, Any]] = []
     unpriced = 0
+    history_of, experiments_of = rows_by_project(history), rows_by_project(experiments)
     for project in per_project.join(cache_types, on="project_name", how="left").to_dicts():
         name = project["project_name"]
         per_month = project["builds"] / months
@@ -89,14 +90,10 @@ def cache_savings(
             "cache_type": project["cache_type"],
             "builds_per_month": per_month,
         }
-        found = _from_experiments(
-            experiments.filter(pl.col("project_name") == name), resamples, confidence
-        )
+        found = _from_experiments(experiments_of(name), resamples, confidence)
         hit_rate: float | None = None
         if found is None and (project["cache_type"] or "NO_CACHE") != "NO_CACHE":
-            seconds = (
-                history.filter(pl.col("project_name") == name)["phase_s"].drop_nulls().to_numpy()
-            )
+            seconds = history_of(name)["phase_s"].drop_nulls().to_numpy()
             split = split_warm_cold(seconds) if len(seconds) >= min_builds else None
             if split is not None:
                 low, high = bootstrap_interval(

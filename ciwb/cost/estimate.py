@@ -17,8 +17,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ciwb.codebuild.build_sql import FACT_PHASES
 from ciwb.codebuild.clock import utcnow
-from ciwb.codebuild.phases import TIMED_PHASES
 from ciwb.codebuild.shapes import SHAPES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.prices import register_prices
@@ -335,46 +335,75 @@ def phase_cost_shares(
     PROVISIONING on (the lower bound bills nothing before it).
     """
     options = options or BillingOptions()
-    unbilled = "('SUBMITTED', 'QUEUED')"
     with reading(db) as con:
         # The costed builds as every other cost output has them (made once per shared
         # connection, see materialise_costs).
         materialise_costs(con, selection, options=options)
-        return fetch_frame(
-            con,
-            f"""
-            WITH c AS (SELECT * FROM _ciwb_c),
-            ph AS (
-                SELECT p.build_arn, p.phase_type, sum(p.duration_s) AS phase_s
-                FROM build_phases p WHERE p.duration_s IS NOT NULL
-                GROUP BY ALL
-            ),
-            tot AS (
-                SELECT build_arn, sum(phase_s) AS all_s,
-                       sum(phase_s) FILTER (WHERE phase_type NOT IN {unbilled}) AS billed_s
-                FROM ph GROUP BY build_arn
-            )
-            , per_phase AS (
-                SELECT c.project_name, ph.phase_type,
-                       count(*) AS builds,
-                       sum(ph.phase_s) AS seconds,
-                       sum(CASE WHEN ph.phase_type IN {unbilled} THEN 0
-                                ELSE c.cost_lower * ph.phase_s / nullif(tot.billed_s, 0) END)
-                           AS cost_lower,
-                       sum(c.cost_upper * ph.phase_s / nullif(tot.all_s, 0)) AS cost_upper
-                FROM c JOIN ph USING (build_arn) JOIN tot USING (build_arn)
-                WHERE c.unpriced_reason IS NULL
-                GROUP BY c.project_name, ph.phase_type
-            )
-            SELECT *,
-                   cost_lower / nullif(sum(cost_lower) OVER (PARTITION BY project_name), 0)
-                       AS share_lower,
-                   cost_upper / nullif(sum(cost_upper) OVER (PARTITION BY project_name), 0)
-                       AS share_upper
-            FROM per_phase
-            ORDER BY project_name, list_position({list(TIMED_PHASES)!r}, phase_type)
-            """,
-        )
+        return fetch_frame(con, _PHASE_COST_SHARES_SQL)
+
+
+# Each build carries its seconds per phase (`builds.<phase>_s`: the sum of its timed phase
+# rows of that type, NULL with none), so the shares need one join of the costed builds with
+# `builds` and one pass grouped by project, not a group-by over every phase row keyed by
+# ARN (at a million builds that was most of the cost report's analysis). The per-project
+# figures are then unnested into one row per phase, in phase order.
+_UNBILLED = ("SUBMITTED", "QUEUED")  # the lower bound bills nothing before PROVISIONING
+_SHARE_COLUMNS = [(phase, f"{phase.lower()}_s") for phase in FACT_PHASES]
+
+
+def _phase_sum(columns: list[str]) -> str:
+    """SQL for a build's seconds over `columns`: NULL when none has a value (as a sum of
+    no phase rows)."""
+    if not columns:
+        return "NULL"
+    return (
+        f"CASE WHEN {' OR '.join(f'{c} IS NOT NULL' for c in columns)} THEN "
+        + " + ".join(f"coalesce({c}, 0)" for c in columns)
+        + " END"
+    )
+
+
+_ALL_S = _phase_sum([f"b.{c}" for _, c in _SHARE_COLUMNS])
+_BILLED_S = _phase_sum([f"b.{c}" for phase, c in _SHARE_COLUMNS if phase not in _UNBILLED])
+_PER_PHASE_SHARES = ",\n".join(
+    f"count({col}) AS n{i}, sum({col}) AS s{i}, "
+    + (
+        f"sum(CASE WHEN {col} IS NOT NULL THEN 0.0 END) AS l{i}, "
+        if phase in _UNBILLED
+        else f"sum(c.cost_lower * {col} / nullif(c.billed_s, 0)) AS l{i}, "
+    )
+    + f"sum(c.cost_upper * {col} / nullif(c.all_s, 0)) AS u{i}"
+    for i, (phase, col) in enumerate(_SHARE_COLUMNS)
+)
+_SHARE_ROWS = ", ".join(
+    f"{{'pos': {i}, 'phase_type': '{phase}', 'builds': n{i}, 'seconds': s{i},"
+    f" 'cost_lower': l{i}, 'cost_upper': u{i}}}"
+    for i, (phase, _) in enumerate(_SHARE_COLUMNS)
+)
+_PHASE_COST_SHARES_SQL = f"""
+    WITH c AS (
+        SELECT c.build_arn, c.project_name, c.cost_lower, c.cost_upper,
+               {_ALL_S} AS all_s, {_BILLED_S} AS billed_s,
+               {", ".join(f"b.{col}" for _, col in _SHARE_COLUMNS)}
+        FROM _ciwb_c c JOIN builds b USING (build_arn)
+        WHERE c.unpriced_reason IS NULL
+    ),
+    per_project AS (
+        SELECT c.project_name, {_PER_PHASE_SHARES}
+        FROM c GROUP BY c.project_name
+    ),
+    per_phase AS (
+        SELECT project_name, unnest([{_SHARE_ROWS}], recursive := true) FROM per_project
+    )
+    SELECT project_name, phase_type, builds, seconds, cost_lower, cost_upper,
+           cost_lower / nullif(sum(cost_lower) OVER (PARTITION BY project_name), 0)
+               AS share_lower,
+           cost_upper / nullif(sum(cost_upper) OVER (PARTITION BY project_name), 0)
+               AS share_upper
+    FROM per_phase
+    WHERE builds > 0
+    ORDER BY project_name, pos
+"""
 
 
 _SAVED_COLUMNS = (

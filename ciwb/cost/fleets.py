@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from ciwb.codebuild.fleets import FleetJob, percentile, simulate
+from ciwb.codebuild.fleets import FleetJob, arrival_order, overflowed, percentile, queue_waits
 from ciwb.cost.billing import BillingOptions, FleetRate
 from ciwb.cost.estimate import materialise_costs
 from ciwb.store import DbLike, Selection, reading
@@ -236,16 +236,16 @@ def _sizing(
     out: list[FleetSizing] = []
     for usage in _usages(con, selection):
         rate, _ = reserved_rate(con, usage, fleet_rate)
-        jobs = [FleetJob(b.build_arn, b.arrival_s, b.service_s) for b in usage.builds]
+        jobs = arrival_order(FleetJob(b.build_arn, b.arrival_s, b.service_s) for b in usage.builds)
         on_demand = _on_demand_costs(con, [j.key for j in jobs])
         on_demand_total = sum(on_demand.values()) if on_demand else None
         window_min = (usage.window_end - usage.window_start).total_seconds() / 60
         rows = []
         recommended = None
         for k in range(1, max_capacity + 1):
-            waits = [p.wait_s for p in simulate(jobs, k, "QUEUE")]
+            waits = queue_waits(jobs, k)
             p95 = percentile(waits, 0.95)
-            overflow = [p.key for p in simulate(jobs, k, "ON_DEMAND") if p.on_demand]
+            overflow = overflowed(jobs, k)
             fleet_cost = rate * k * window_min if rate is not None else None
             overflow_cost = sum(on_demand.get(a, 0.0) for a in overflow)
             rows.append(

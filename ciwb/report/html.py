@@ -41,6 +41,10 @@ class PlotlyToHtml(Preprocessor):
                     include_plotlyjs=False,
                     full_html=False,
                     config={"displaylogo": False, "responsive": True},
+                    # The kernel's plotly built and checked this figure already; checking it
+                    # again rebuilt and deep-copied every figure (a third of this export at
+                    # a million builds) for the same JSON, only its template's keys reordered.
+                    validate=False,
                 )
                 data.pop("text/plain", None)
         return cell, resources

@@ -36,6 +36,7 @@ from ciwb.report.kernel import QuietKernelManager
 from ciwb.report.naming import output_stem
 from ciwb.report.outputs import output_for
 from ciwb.report.result import ReportResult, ReportRun
+from ciwb.report.startup import skip_unused_imports
 from ciwb.store import resolve_db_path
 
 __all__ = ["ReportFailedError", "parse_parameters", "raise_for_failures", "run_reports"]
@@ -242,7 +243,9 @@ def run_reports(
     with (
         tempfile.TemporaryDirectory(prefix="ciwb-report-") as scratch,
         _environment(CIWB_DB=str(db_path)),
-        ProcessPoolExecutor(pool_size, mp_context=_context()) as pool,
+        ProcessPoolExecutor(
+            pool_size, mp_context=_context(), initializer=skip_unused_imports
+        ) as pool,
     ):
         # Families heaviest first, then each report as soon as the families it reads are
         # done; never more at once than the pool has processes, so a ready report is not

@@ -11,7 +11,9 @@ per page by `setup()` (connected=False), so the HTML still opens offline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -289,15 +291,34 @@ def setup() -> None:
     _READY = False
 
 
+@contextmanager
+def _pandas_unloaded() -> Iterator[None]:
+    """While itables is imported and its bundle inlined, pandas, if no one has loaded it,
+    reads as not installed. itables imports pandas for its pandas sample data (at import) and
+    to reset pandas' table reprs (`init_notebook_mode`): over a second per report kernel,
+    though every table here is polars, and with pandas not loaded there is nothing to reset.
+    Whoever imports pandas later gets it, untouched."""
+    if "pandas" in sys.modules:
+        yield
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("pandas", False) is None:
+            del sys.modules["pandas"]
+
+
 def _itables_bundle() -> str:
     """itables' JavaScript, inlined once per page (connected=False: no network)."""
     global _READY
     if _READY:
         return ""
-    from itables import init_notebook_mode
+    with _pandas_unloaded():
+        from itables import init_notebook_mode
 
-    _READY = True
-    init_notebook_mode(all_interactive=False, connected=False)  # displays the bundle
+        _READY = True
+        init_notebook_mode(all_interactive=False, connected=False)  # displays the bundle
     return ""
 
 
@@ -364,7 +385,8 @@ def _great_table(text: pl.DataFrame, numeric: list[str], *, title: str | None, n
 def _interactive(text: pl.DataFrame, keys: pl.DataFrame, *, title: str | None, note: str | None):
     """An itables table of `text`; a numeric column sorts by its number in `keys` (same labels),
     carried as a hidden column, since `4 min 05 s` or `$1.2k` sort wrongly as text."""
-    from itables import to_html_datatable
+    with _pandas_unloaded():
+        from itables import to_html_datatable
 
     shown = text.width
     right = [text.columns.index(label) for label in keys.columns]
