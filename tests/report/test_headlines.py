@@ -32,15 +32,13 @@ def _rows(page: str) -> list[list[str]]:
     for row in re.findall(r"<tr\b.*?</tr>", page, flags=re.S | re.I):
         cells = re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S | re.I)
         rows.append([html.unescape(re.sub(r"<[^>]+>", "", c)).strip().strip('"') for c in cells])
-    # Long tables are interactive (itables): their rows travel as JSON string arrays inside the
-    # page's script, not as <tr> elements, so read those arrays as rows too.
-    text = page.replace('\\"', '"')
-    for found in re.finditer(r'\[(?:"(?:[^"\\]|\\.)*"(?:,\s*)?)+\]', text):
-        try:
-            cells = json.loads(found.group(0))
-        except ValueError:
-            continue
-        rows.append([html.unescape(re.sub(r"<[^>]+>", "", str(c))).strip() for c in cells])
+    # Long tables are interactive (itables): their rows travel as JSON inside the page's
+    # script (`data_json`, a JSON string holding the rows), not as <tr> elements. A cell is
+    # its text, or [text, number] for the hidden numeric sort keys: read the text of each.
+    for found in re.finditer(r'"data_json":\s*("(?:[^"\\]|\\.)*")', page):
+        for cells in json.loads(json.loads(found.group(1))):
+            texts = [c[0] if isinstance(c, list) else c for c in cells]
+            rows.append([html.unescape(re.sub(r"<[^>]+>", "", str(c))).strip() for c in texts])
     return rows
 
 
