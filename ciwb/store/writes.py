@@ -12,6 +12,7 @@ rows whose key (or whose parent, for a replaced set) is already stored are delet
 the new ones are inserted. Phases and batch groups are only ever written with their parent
 row in the same batch, so their replacement is asked only for parents that were already
 stored, found through the parent's own primary key: a batch of new builds pays no scan.
+Columns the store derives on read (ciwb.store.derived) are never inserted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow as pa
 from ciwb.codebuild.build_sql import build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.codebuild.records import RawBuild
+from ciwb.store.derived import insert_columns
 
 __all__ = ["TABLE_KEYS", "WRITER_KEYED", "upsert_rows", "write_batch"]
 
@@ -86,7 +88,8 @@ def _upsert_relation(
 ) -> int:
     """Upsert every row of `relation` into `table`; returns the rows written."""
     key, parent = TABLE_KEYS[table]
-    cols = ", ".join(columns)
+    targets, values = insert_columns(table, columns)
+    cols, exprs = ", ".join(targets), ", ".join(values)
     if parent:
         con.execute(
             f"DELETE FROM {table} WHERE {parent} IN (SELECT DISTINCT {parent} FROM {relation})"
@@ -98,7 +101,7 @@ def _upsert_relation(
             on = " AND ".join(f"{table}.{k} = i.{k}" for k in key)
             con.execute(f"DELETE FROM {table} USING {relation} i WHERE {on}")
         return con.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {relation}"
+            f"INSERT INTO {table} ({cols}) SELECT {exprs} FROM {relation}"
         ).fetchall()[0][0]
     # INSERT OR REPLACE costs an index probe per row; most batches are all-new rows
     # (a collect past its cursor, a fresh demo), so replace only when a key is known.
@@ -107,9 +110,9 @@ def _upsert_relation(
         f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN {relation} i ON {on})"
     ).fetchall()[0][0]
     verb = "INSERT OR REPLACE" if known else "INSERT"
-    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {relation}").fetchall()[0][
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {exprs} FROM {relation}").fetchall()[
         0
-    ]
+    ][0]
 
 
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
@@ -178,11 +181,12 @@ def _insert_select(con: duckdb.DuckDBPyConnection, table: str, select: str, repl
     if columns is None:  # planning the SELECT for its columns costs ~15 ms on every batch
         columns = [d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
         _SELECT_COLUMNS[select] = columns
-    cols = ", ".join(columns)
+    targets, values = insert_columns(table, columns)
+    cols, exprs = ", ".join(targets), ", ".join(values)
     verb = "INSERT OR REPLACE" if replace else "INSERT"
-    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM ({select})").fetchall()[0][
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {exprs} FROM ({select})").fetchall()[
         0
-    ]
+    ][0]
 
 
 def _stored(con: duckdb.DuckDBPyConnection, table: str, key: str, keys: Sequence[str]) -> list[str]:
@@ -220,10 +224,13 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Name
     if not unique:
         return 0
     data = _arrow(unique)
-    cols = ", ".join(data.column_names)
+    targets, values = insert_columns(table, data.column_names)
     con.register("_ciwb_incoming", data)
     try:
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(values)}"
+            " FROM _ciwb_incoming"
+        )
     finally:
         con.unregister("_ciwb_incoming")
     return len(unique)
