@@ -23,10 +23,12 @@ _ARN_UUID = "split_part(build_arn, ':', 7)"
 _ARN_ID = "substr(build_arn, strpos(build_arn, ':build/') + 7)"
 _SAME_STREAM = f"coalesce(log_stream = {_ARN_UUID}, false)"
 _STEP = "to_seconds(CAST(period_s AS BIGINT))"
+# typed: a batch whose series are all empty arrives as a list of nulls
+_TS = "CAST(series_ts AS TIMESTAMP[])"
 _REGULAR = (
-    "(period_s > 0 AND len(series_ts) > 0 AND len(series_ts) = len(series_values)"
-    f" AND series_ts = generate_series(series_ts[1],"
-    f" series_ts[1] + to_seconds(CAST(period_s AS BIGINT) * (len(series_ts) - 1)), {_STEP}))"
+    f"(period_s > 0 AND len({_TS}) > 0 AND len({_TS}) = len(series_values)"
+    f" AND {_TS} = generate_series({_TS}[1],"
+    f" {_TS}[1] + to_seconds(CAST(period_s AS BIGINT) * (len({_TS}) - 1)), {_STEP}))"
 )
 
 # table → the columns it generates (never inserted)
@@ -46,8 +48,8 @@ HELPERS: dict[str, tuple[tuple[str, str], ...]] = {
         ("log_stream_given", f"CASE WHEN NOT {_SAME_STREAM} THEN log_stream END"),
     ),
     "build_metrics": (
-        ("series_ts_start", f"CASE WHEN {_REGULAR} THEN series_ts[1] END"),
-        ("series_ts_irregular", f"CASE WHEN NOT coalesce({_REGULAR}, false) THEN series_ts END"),
+        ("series_ts_start", f"CASE WHEN {_REGULAR} THEN {_TS}[1] END"),
+        ("series_ts_irregular", f"CASE WHEN NOT coalesce({_REGULAR}, false) THEN {_TS} END"),
     ),
 }
 

@@ -162,8 +162,12 @@ def test_values_the_derivations_cannot_express_are_kept(db_path: Path) -> None:
         batch.add_build(r, origin="aws")
     batch.builds.append(normalise_build(other_id)[0])  # a row, not a raw record
     batch.build_metrics.extend(metrics)
+    empty = NormalisedBatch()  # a batch of series that are all empty: no type to infer
+    empty.build_metrics.append(normalise_metric(arn, "F", timestamps=[], values=[], period_s=60))
+    metrics.append(empty.build_metrics[0])
     with connect(db_path) as con:
         write_batch(con, batch)
+        write_batch(con, empty)
         stored = con.execute(
             "SELECT metric_name, period_s, points, min_value, mean_value, max_value, p95_value,"
             " series_ts, series_values, series_ts_start IS NOT NULL FROM build_metrics"
@@ -187,7 +191,7 @@ def test_values_the_derivations_cannot_express_are_kept(db_path: Path) -> None:
         )
         for m in metrics
     ]
-    assert [row[9] for row in stored] == [True, False, False, False, False]
+    assert [row[9] for row in stored] == [True, False, False, False, False, False]
     uuid = arn.rsplit(":", 1)[1]
     assert builds == sorted(
         [
