@@ -31,6 +31,15 @@ _REGULAR = (
     f" {_TS}[1] + to_seconds(CAST(period_s AS BIGINT) * (len({_TS}) - 1)), {_STEP}))"
 )
 
+_VALUES = "CAST(series_values AS DOUBLE[])"
+_MEAN = f"list_sum({_VALUES}) / len({_VALUES})"
+_P95_POS = f"(0.95::DOUBLE * (len({_VALUES}) - 1))"
+_LOW = f"CAST(floor({_P95_POS}) AS BIGINT)"
+_P95 = (
+    f"list_sort({_VALUES})[{_LOW} + 1] + (list_sort({_VALUES})[least({_LOW} + 2, len({_VALUES}))]"
+    f" - list_sort({_VALUES})[{_LOW} + 1]) * ({_P95_POS} - floor({_P95_POS}))"
+)
+
 # table → the columns it generates (never inserted)
 DERIVED: dict[str, frozenset[str]] = {
     "builds": frozenset({"build_id", "log_stream"}),
@@ -50,6 +59,10 @@ HELPERS: dict[str, tuple[tuple[str, str], ...]] = {
     "build_metrics": (
         ("series_ts_start", f"CASE WHEN {_REGULAR} THEN {_TS}[1] END"),
         ("series_ts_irregular", f"CASE WHEN NOT coalesce({_REGULAR}, false) THEN {_TS} END"),
+        # A statistic computed elsewhere (another Python's float sum, an older ciwb) that is
+        # not the derivation's to the last bit is kept as it was given, never rounded to it.
+        ("mean_value_given", f"CASE WHEN mean_value IS DISTINCT FROM {_MEAN} THEN mean_value END"),
+        ("p95_value_given", f"CASE WHEN p95_value IS DISTINCT FROM {_P95} THEN p95_value END"),
     ),
 }
 

@@ -804,6 +804,13 @@ def drop_child_keys(con: duckdb.DuckDBPyConnection) -> None:
 # As when migration 10 was written (it must not follow later changes of ciwb.store.derived).
 _P95_POS = "(0.95::DOUBLE * (len(series_values) - 1))"
 _SORTED = "list_sort(series_values)"
+_MEAN_10 = "list_sum(series_values) / len(series_values)"
+_P95_10 = (
+    f"{_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1]"
+    f" + ({_SORTED}[least(CAST(floor({_P95_POS}) AS BIGINT) + 2, len(series_values))]"
+    f" - {_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1])"
+    f" * ({_P95_POS} - floor({_P95_POS}))"
+)
 _ARN_UUID_10 = "split_part(build_arn, ':', 7)"  # …:build/<project>:<uuid>
 _ARN_ID_10 = "substr(build_arn, strpos(build_arn, ':build/') + 7)"
 _DERIVED_10: dict[str, dict[str, str]] = {
@@ -816,13 +823,10 @@ _DERIVED_10: dict[str, dict[str, str]] = {
     "build_metrics": {
         "points": "len(series_values)",
         "min_value": "list_min(series_values)",
-        "mean_value": "list_sum(series_values) / len(series_values)",
+        "mean_value": f"coalesce(mean_value_given, {_MEAN_10})",
         "max_value": "list_max(series_values)",
         # numpy's default percentile (linear between closest ranks), as normalise_metric
-        "p95_value": f"{_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1]"
-        f" + ({_SORTED}[least(CAST(floor({_P95_POS}) AS BIGINT) + 2, len(series_values))]"
-        f" - {_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1])"
-        f" * ({_P95_POS} - floor({_P95_POS}))",
+        "p95_value": f"coalesce(p95_value_given, {_P95_10})",
         "series_ts": "CASE WHEN series_ts_start IS NULL THEN series_ts_irregular"
         " ELSE generate_series(series_ts_start,"
         " series_ts_start + to_seconds(CAST(period_s AS BIGINT) * (len(series_values) - 1)),"
@@ -853,6 +857,19 @@ _ADDED_10: dict[str, tuple[tuple[str, str, str], ...]] = {
             "series_ts_irregular",
             "TIMESTAMP[]",
             f"CASE WHEN NOT coalesce({_REGULAR_10}, false) THEN series_ts END",
+        ),
+        # a statistic an older ciwb computed differently to the last bit (Python 3.12's float
+        # sum is compensated, DuckDB's list_sum is not) is kept as stored: the upgrade never
+        # changes a value, and never refuses a store over a rounding difference
+        (
+            "mean_value_given",
+            "DOUBLE",
+            f"CASE WHEN mean_value IS DISTINCT FROM {_MEAN_10} THEN mean_value END",
+        ),
+        (
+            "p95_value_given",
+            "DOUBLE",
+            f"CASE WHEN p95_value IS DISTINCT FROM {_P95_10} THEN p95_value END",
         ),
     ),
 }

@@ -10,6 +10,7 @@ that is not its ARN's) are kept as given.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -132,6 +133,29 @@ def test_a_row_that_does_not_follow_stops_the_upgrade(old_store: Path, tmp_path:
         assert _logical(con) == before
 
 
+def test_statistics_computed_otherwise_to_the_last_bit_are_kept(
+    old_store: Path, tmp_path: Path
+) -> None:
+    # a store written where the mean's float sum was compensated (Python 3.12's sum) or the
+    # p95 interpolated the other way round (numpy): one ulp off the derivation, still upgraded,
+    # and read back exactly as stored
+    db = tmp_path / "store.duckdb"
+    db.write_bytes(old_store.read_bytes())
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "UPDATE build_metrics SET mean_value = nextafter(mean_value, 1e308),"
+            " p95_value = nextafter(p95_value, -1e308)"
+            " WHERE (build_arn, metric_name) IN (SELECT (build_arn, metric_name) FROM build_metrics"
+            " WHERE points > 1 LIMIT 3)"
+        )
+        before = _logical(con)
+    with connect(db) as con:
+        assert _logical(con) == before
+        assert con.execute(
+            "SELECT count(mean_value_given), count(p95_value_given) FROM build_metrics"
+        ).fetchall() == [(3, 3)]
+
+
 def test_values_the_derivations_cannot_express_are_kept(db_path: Path) -> None:
     t0 = datetime(2026, 3, 2, 9, 0)
     regular = [t0 + timedelta(minutes=i) for i in range(4)]
@@ -157,6 +181,8 @@ def test_values_the_derivations_cannot_express_are_kept(db_path: Path) -> None:
         normalise_metric(arn, "D", timestamps=[t0], values=[42.0], period_s=None),
         normalise_metric(arn, "E", timestamps=regular[:2], values=[1.0, 2.0], period_s=300),
     ]
+    # a mean summed otherwise (one ulp off list_sum / len) is written as given
+    metrics[1] = metrics[1]._replace(mean_value=math.nextafter(metrics[1].mean_value, math.inf))
     batch = NormalisedBatch()
     for r in (record, renamed):
         batch.add_build(r, origin="aws")
