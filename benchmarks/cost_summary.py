@@ -25,7 +25,8 @@ import pandas as pd
 from ciwb.cost import BillingOptions, cost_summary
 from ciwb.cost.billing import BILLING_RULES
 from ciwb.cost.prices import UNIT_SECONDS, current_prices
-from ciwb.store import connect
+from ciwb.store import connect, readable_columns
+from ciwb.store.derived import insert_columns
 
 
 def build_store(path: Path, builds: int, base: int, seed: int = 7) -> None:
@@ -57,22 +58,29 @@ def replicate(path: Path, builds: int) -> None:
             LIMIT {max(builds - have, 0)}
             """
         )
-        con.execute(
-            """
-            INSERT INTO builds SELECT b.* REPLACE (
-                p.new_arn AS build_arn, b.build_id || '#' || p.k AS build_id,
-                b.start_time + p.shift AS start_time, b.end_time + p.shift AS end_time)
-            FROM builds b JOIN pick p USING (build_arn)
-            """
-        )
-        con.execute(
-            """
-            INSERT INTO build_phases SELECT ph.* REPLACE (
-                p.new_arn AS build_arn,
-                ph.start_time + p.shift AS start_time, ph.end_time + p.shift AS end_time)
-            FROM build_phases ph JOIN pick p USING (build_arn)
-            """
-        )
+        catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+        for table, copied in (
+            (
+                "builds",
+                """SELECT b.* REPLACE (
+                    p.new_arn AS build_arn, b.build_id || '#' || p.k AS build_id,
+                    b.start_time + p.shift AS start_time, b.end_time + p.shift AS end_time)
+                FROM builds b JOIN pick p USING (build_arn)""",
+            ),
+            (
+                "build_phases",
+                """SELECT ph.* REPLACE (
+                    p.new_arn AS build_arn,
+                    ph.start_time + p.shift AS start_time, ph.end_time + p.shift AS end_time)
+                FROM build_phases ph JOIN pick p USING (build_arn)""",
+            ),
+        ):
+            # as the writer stores rows: derived columns left to the table, helpers filled
+            targets, values = insert_columns(table, readable_columns(con, catalog, table))
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(values)}"
+                f" FROM ({copied})"
+            )
         con.execute("CHECKPOINT")
 
 

@@ -1,6 +1,6 @@
 """The one DuckDB file: schema, migrations, connection discipline, upserts, export, reads."""
 
-from ciwb.store.compact import CompactResult, compact, table_fingerprints
+from ciwb.store.compact import CompactResult, compact, readable_columns, table_fingerprints
 from ciwb.store.connection import (
     ciwb_home,
     connect,
@@ -42,6 +42,7 @@ __all__ = [
     "replays_dir",
     "resolve_db_path",
     "schema_version",
+    "readable_columns",
     "table_fingerprints",
     "upgrade",
     "upsert_rows",

@@ -16,8 +16,9 @@ import duckdb
 
 from ciwb.errors import StoreError
 from ciwb.store.connection import connect, resolve_db_path
+from ciwb.store.derived import logical_columns
 
-__all__ = ["CompactResult", "compact", "table_fingerprints"]
+__all__ = ["CompactResult", "compact", "readable_columns", "table_columns", "table_fingerprints"]
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,20 @@ class CompactResult:
 
 
 def table_fingerprints(
-    con: duckdb.DuckDBPyConnection, catalog: str | None = None, *, exclude: tuple[str, ...] = ()
+    con: duckdb.DuckDBPyConnection,
+    catalog: str | None = None,
+    *,
+    exclude: tuple[str, ...] = (),
+    logical: bool = False,
 ) -> dict[str, tuple[int, int]]:
     """Per table of `catalog` (the connection's own by default): rows and an
     order-independent hash of every row. Two stores with equal fingerprints hold the same
-    rows."""
+    rows.
+
+    `logical`: hash the columns readers see, without the helpers the store keeps for its
+    derived columns (ciwb.store.derived), so a store and a copy of what it reads back, or a
+    store before and after migration 10, compare by content.
+    """
     if catalog is None:
         catalog = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = con.execute(
@@ -40,13 +50,35 @@ def table_fingerprints(
         " ORDER BY 1",
         [catalog],
     ).fetchall()
-    return {
-        t: con.execute(
-            f'SELECT count(*), coalesce(sum(hash(x)), 0) FROM "{catalog}"."{t}" x'
+    out = {}
+    for (t,) in tables:
+        if t in exclude:
+            continue
+        source = f'"{catalog}"."{t}"'
+        if logical:
+            cols = ", ".join(f'"{c}"' for c in readable_columns(con, catalog, t))
+            source = f"(SELECT {cols} FROM {source})"
+        out[t] = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(x)), 0) FROM {source} x"
         ).fetchall()[0]
-        for (t,) in tables
-        if t not in exclude
-    }
+    return out
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
+    """Every column of `table` in `catalog`, in order."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ?"
+            " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+            [catalog, table],
+        ).fetchall()
+    ]
+
+
+def readable_columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
+    """The columns of `table` readers see: every column but the derived ones' helpers."""
+    return logical_columns(table, table_columns(con, catalog, table))
 
 
 def compact(db: str | os.PathLike[str] | None = None) -> CompactResult:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ciwb.store.connection import connect
+from ciwb.store.derived import HELPERS
 
 __all__ = ["ExportResult", "export_parquet"]
 
@@ -55,9 +56,12 @@ def export_parquet(target: str, db: str | os.PathLike[str] | None = None) -> Exp
         for table, column in _PARTITION_COLUMN.items():
             dest = f"{target.rstrip('/')}/{table}"
             partitioned = True
+            # the columns readers see: derived ones with their values, not their helpers
+            helpers = [h for h, _ in HELPERS.get(table, ())]
+            star = f"* EXCLUDE ({', '.join(helpers)})" if helpers else "*"
             if table in _CHILD_OF_BUILDS:
                 query = (
-                    f"SELECT c.*, strftime(b.start_time, '%Y-%m') AS month FROM {table} c "
+                    f"SELECT c.{star}, strftime(b.start_time, '%Y-%m') AS month FROM {table} c "
                     "JOIN builds b USING (build_arn)"
                 )
             elif table == "test_cases":
@@ -66,9 +70,9 @@ def export_parquet(target: str, db: str | os.PathLike[str] | None = None) -> Exp
                     "JOIN reports r USING (report_arn)"
                 )
             elif column:
-                query = f"SELECT *, strftime({column}, '%Y-%m') AS month FROM {table}"
+                query = f"SELECT {star}, strftime({column}, '%Y-%m') AS month FROM {table}"
             else:
-                query = f"SELECT * FROM {table}"
+                query = f"SELECT {star} FROM {table}"
                 partitioned = False
             counts[table] = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
             if counts[table] == 0:

@@ -797,6 +797,161 @@ def drop_child_keys(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
 
 
+# Issue 16: columns that are a function of other columns of the same row are computed when
+# read (DuckDB VIRTUAL generated columns) instead of stored. Readers see the same columns with
+# the same values; only the file shrinks. A metric's timestamps are stored as their first one
+# when they step by exactly its period (as GetMetricData returns them), else as the list.
+# As when migration 10 was written (it must not follow later changes of ciwb.store.derived).
+_P95_POS = "(0.95::DOUBLE * (len(series_values) - 1))"
+_SORTED = "list_sort(series_values)"
+_MEAN_10 = "list_sum(series_values) / len(series_values)"
+_P95_10 = (
+    f"{_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1]"
+    f" + ({_SORTED}[least(CAST(floor({_P95_POS}) AS BIGINT) + 2, len(series_values))]"
+    f" - {_SORTED}[CAST(floor({_P95_POS}) AS BIGINT) + 1])"
+    f" * ({_P95_POS} - floor({_P95_POS}))"
+)
+_ARN_UUID_10 = "split_part(build_arn, ':', 7)"  # …:build/<project>:<uuid>
+_ARN_ID_10 = "substr(build_arn, strpos(build_arn, ':build/') + 7)"
+_DERIVED_10: dict[str, dict[str, str]] = {
+    "builds": {
+        "build_id": f"coalesce(build_id_given, {_ARN_ID_10})",
+        "log_stream": f"CASE WHEN log_stream_is_arn_uuid THEN {_ARN_UUID_10}"
+        " ELSE log_stream_given END",
+    },
+    "build_phases": {"duration_s": "date_diff('microsecond', start_time, end_time) / 1e6"},
+    "build_metrics": {
+        "points": "len(series_values)",
+        "min_value": "list_min(series_values)",
+        "mean_value": f"coalesce(mean_value_given, {_MEAN_10})",
+        "max_value": "list_max(series_values)",
+        # numpy's default percentile (linear between closest ranks), as normalise_metric
+        "p95_value": f"coalesce(p95_value_given, {_P95_10})",
+        "series_ts": "CASE WHEN series_ts_start IS NULL THEN series_ts_irregular"
+        " ELSE generate_series(series_ts_start,"
+        " series_ts_start + to_seconds(CAST(period_s AS BIGINT) * (len(series_values) - 1)),"
+        " to_seconds(CAST(period_s AS BIGINT))) END",
+    },
+}
+_REGULAR_10 = (
+    "(period_s > 0 AND len(series_ts) > 0 AND len(series_ts) = len(series_values)"
+    " AND series_ts = generate_series(series_ts[1],"
+    " series_ts[1] + to_seconds(CAST(period_s AS BIGINT) * (len(series_ts) - 1)),"
+    " to_seconds(CAST(period_s AS BIGINT))))"
+)
+# Stored columns added, and how each is filled from the table's rows as they were.
+_SAME_STREAM_10 = f"coalesce(log_stream = {_ARN_UUID_10}, false)"
+_ADDED_10: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "builds": (
+        (
+            "build_id_given",
+            "VARCHAR",
+            f"CASE WHEN build_id IS DISTINCT FROM {_ARN_ID_10} THEN build_id END",
+        ),
+        ("log_stream_is_arn_uuid", "BOOLEAN", _SAME_STREAM_10),
+        ("log_stream_given", "VARCHAR", f"CASE WHEN NOT {_SAME_STREAM_10} THEN log_stream END"),
+    ),
+    "build_metrics": (
+        ("series_ts_start", "TIMESTAMP", f"CASE WHEN {_REGULAR_10} THEN series_ts[1] END"),
+        (
+            "series_ts_irregular",
+            "TIMESTAMP[]",
+            f"CASE WHEN NOT coalesce({_REGULAR_10}, false) THEN series_ts END",
+        ),
+        # a statistic an older ciwb computed differently to the last bit (Python 3.12's float
+        # sum is compensated, DuckDB's list_sum is not) is kept as stored: the upgrade never
+        # changes a value, and never refuses a store over a rounding difference
+        (
+            "mean_value_given",
+            "DOUBLE",
+            f"CASE WHEN mean_value IS DISTINCT FROM {_MEAN_10} THEN mean_value END",
+        ),
+        (
+            "p95_value_given",
+            "DOUBLE",
+            f"CASE WHEN p95_value IS DISTINCT FROM {_P95_10} THEN p95_value END",
+        ),
+    ),
+}
+
+
+_IDENTITY_10 = {
+    "builds": ("build_arn",),
+    "build_phases": ("build_arn", "seq"),
+    "build_metrics": ("build_arn", "metric_name"),
+}
+
+
+def derive_instead_of_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild `builds`, `build_phases` and `build_metrics` with their derivable columns
+    generated on read.
+
+    Each table is rebuilt from its own current DDL (as migrations 7 and 9 do) with those
+    columns declared `GENERATED ALWAYS AS (…) VIRTUAL` in place, so column order and every
+    reader stay as they were, and the stored columns they need appended. Before the old table
+    goes, every row's derived columns are checked to be exactly what it stored (compared as
+    values, NULLs alike): a row they would change aborts the migration and leaves the store as
+    it was. Reads the catalog, as 7 and 9: it can be renumbered freely.
+    """
+    tables = dict(
+        con.execute(
+            """
+            SELECT table_name, sql FROM duckdb_tables()
+            WHERE database_name = current_database() AND schema_name = 'main'
+              AND NOT temporary AND list_contains(?, table_name)
+            """,
+            [list(_DERIVED_10)],
+        ).fetchall()
+    )
+    for table, derived in _DERIVED_10.items():
+        ddl = tables.get(table)
+        if ddl is None or "GENERATED ALWAYS" in ddl:
+            continue
+        head = f"CREATE TABLE {table}("
+        if not ddl.startswith(head) or not ddl.endswith(");"):
+            raise RuntimeError(f"unexpected DDL for {table}: {ddl[:80]}")
+        columns = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+                [table],
+            ).fetchall()
+        ]
+        rebuilt = f"{table}__derived"
+        new = ddl.replace(head, f"CREATE TABLE {rebuilt}(", 1)
+        for column, expr in derived.items():
+            new, found = re.subn(
+                rf"(?:(?<=\()|(?<=, )){column} ([A-Z]+(?:\[\])?)(?: NOT NULL)?(?=, |\);$)",
+                lambda m, c=column, e=expr: f"{c} {m.group(1)} GENERATED ALWAYS AS ({e}) VIRTUAL",
+                new,
+            )
+            if found != 1:
+                raise RuntimeError(f"column {column} of {table} not found in its DDL")
+        added = _ADDED_10.get(table, ())
+        key = _PRIMARY_KEY.search(new)
+        end = key.start() if key else len(new) - 2
+        new = new[:end] + "".join(f", {c} {t}" for c, t, _ in added) + new[end:]
+        con.execute(new)
+        stored = [c for c in columns if c not in derived]
+        con.execute(
+            f"INSERT INTO {rebuilt} ({', '.join(stored + [c for c, _, _ in added])})"
+            f" SELECT {', '.join(stored + [fill for _, _, fill in added])} FROM {table}"
+        )
+        # the rows' identity and every derived column (the others are copied as they are)
+        cols = ", ".join(_IDENTITY_10[table] + tuple(derived))
+        changed = con.execute(
+            f"SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL SELECT {cols} FROM {rebuilt})"
+        ).fetchall()[0][0]
+        if changed:
+            raise RuntimeError(
+                f"{table}: {changed} row(s) whose stored values differ from the ones derived"
+                " from their other columns; the store is unchanged"
+            )
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "build_facts view", _BUILD_FACTS_VIEW),
@@ -814,6 +969,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "per-build phase facts materialised in builds", apply=materialise_phase_facts),
     # Self-contained as 7 and 8: each reads the catalog, so they can be renumbered freely.
     Migration(9, "child tables keyed by the writer: no ART primary keys", apply=drop_child_keys),
+    Migration(10, "derivable columns generated on read, not stored", apply=derive_instead_of_store),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

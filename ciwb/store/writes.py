@@ -12,6 +12,7 @@ rows whose key (or whose parent, for a replaced set) is already stored are delet
 the new ones are inserted. Phases and batch groups are only ever written with their parent
 row in the same batch, so their replacement is asked only for parents that were already
 stored, found through the parent's own primary key: a batch of new builds pays no scan.
+Columns the store derives on read (ciwb.store.derived) are never inserted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow as pa
 from ciwb.codebuild.build_sql import build_rows_sql, parse_sql, phase_rows_sql
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.codebuild.records import RawBuild
+from ciwb.store.derived import insert_columns
 
 __all__ = ["TABLE_KEYS", "WRITER_KEYED", "upsert_rows", "write_batch"]
 
@@ -86,7 +88,8 @@ def _upsert_relation(
 ) -> int:
     """Upsert every row of `relation` into `table`; returns the rows written."""
     key, parent = TABLE_KEYS[table]
-    cols = ", ".join(columns)
+    targets, values = insert_columns(table, columns)
+    cols, exprs = ", ".join(targets), ", ".join(values)
     if parent:
         con.execute(
             f"DELETE FROM {table} WHERE {parent} IN (SELECT DISTINCT {parent} FROM {relation})"
@@ -98,7 +101,7 @@ def _upsert_relation(
             on = " AND ".join(f"{table}.{k} = i.{k}" for k in key)
             con.execute(f"DELETE FROM {table} USING {relation} i WHERE {on}")
         return con.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {relation}"
+            f"INSERT INTO {table} ({cols}) SELECT {exprs} FROM {relation}"
         ).fetchall()[0][0]
     # INSERT OR REPLACE costs an index probe per row; most batches are all-new rows
     # (a collect past its cursor, a fresh demo), so replace only when a key is known.
@@ -107,9 +110,9 @@ def _upsert_relation(
         f"SELECT EXISTS (SELECT 1 FROM {table} t JOIN {relation} i ON {on})"
     ).fetchall()[0][0]
     verb = "INSERT OR REPLACE" if known else "INSERT"
-    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {relation}").fetchall()[0][
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {exprs} FROM {relation}").fetchall()[
         0
-    ]
+    ][0]
 
 
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[NamedTuple]) -> int:
@@ -155,12 +158,21 @@ def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild
             "ingested_at": pa.array([r.ingested_at for r in raw], pa.timestamp("us")),
         }
     )
+    # The parsed records without their JSON: copying ~4 KB of text per build into the temp
+    # table cost a quarter of the parse. `builds` takes it from the Arrow table itself, row
+    # for row (the temp table keeps the order it was scanned in), which `write_batch` keeps
+    # registered until the builds are written.
     con.register("_ciwb_raw_builds", source)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _ciwb_parsed AS " + parse_sql("_ciwb_raw_builds"))
-    finally:
-        con.unregister("_ciwb_raw_builds")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ciwb_parsed AS SELECT * EXCLUDE (raw) FROM ("
+        + parse_sql("_ciwb_raw_builds")
+        + ")"
+    )
     return [r.arn for r in raw]
+
+
+# `_ciwb_parsed` with each record's JSON beside it again: parse_sql's output.
+_PARSED_WITH_RAW = "(SELECT * FROM _ciwb_parsed POSITIONAL JOIN (SELECT raw FROM _ciwb_raw_builds))"
 
 
 # A SELECT's column names by its text: the build and phase SELECTs name every column they
@@ -178,11 +190,12 @@ def _insert_select(con: duckdb.DuckDBPyConnection, table: str, select: str, repl
     if columns is None:  # planning the SELECT for its columns costs ~15 ms on every batch
         columns = [d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
         _SELECT_COLUMNS[select] = columns
-    cols = ", ".join(columns)
+    targets, values = insert_columns(table, columns)
+    cols, exprs = ", ".join(targets), ", ".join(values)
     verb = "INSERT OR REPLACE" if replace else "INSERT"
-    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM ({select})").fetchall()[0][
+    return con.execute(f"{verb} INTO {table} ({cols}) SELECT {exprs} FROM ({select})").fetchall()[
         0
-    ]
+    ][0]
 
 
 def _stored(con: duckdb.DuckDBPyConnection, table: str, key: str, keys: Sequence[str]) -> list[str]:
@@ -220,10 +233,13 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Name
     if not unique:
         return 0
     data = _arrow(unique)
-    cols = ", ".join(data.column_names)
+    targets, values = insert_columns(table, data.column_names)
     con.register("_ciwb_incoming", data)
     try:
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ciwb_incoming")
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(targets)}) SELECT {', '.join(values)}"
+            " FROM _ciwb_incoming"
+        )
     finally:
         con.unregister("_ciwb_incoming")
     return len(unique)
@@ -269,10 +285,16 @@ def write_batch(
             # Straight from the parsed records into the tables: materialising each SELECT
             # in a temp table first copied every row (raw JSON included) once more.
             replace = not set(stored).isdisjoint(raw_arns)
-            for table, rows_sql in (("builds", build_rows_sql), ("build_phases", phase_rows_sql)):
-                count = _insert_select(con, table, rows_sql("_ciwb_parsed"), replace)
-                written[table] = written.get(table, 0) + count
-                replace = False  # the stored builds' phases were deleted above
+            try:
+                for table, select in (
+                    ("builds", build_rows_sql(_PARSED_WITH_RAW)),
+                    ("build_phases", phase_rows_sql("_ciwb_parsed")),
+                ):
+                    count = _insert_select(con, table, select, replace)
+                    written[table] = written.get(table, 0) + count
+                    replace = False  # the stored builds' phases were deleted above
+            finally:
+                con.unregister("_ciwb_raw_builds")
             con.execute("DROP TABLE _ciwb_parsed")
         _replace_children(
             con,
@@ -305,5 +327,6 @@ def write_batch(
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
+        con.unregister("_ciwb_raw_builds")  # if it failed before the builds were written
         raise
     return written

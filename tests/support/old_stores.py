@@ -16,19 +16,9 @@ import duckdb
 
 from ciwb.demo import DemoConfig, generate, history_batches
 from ciwb.store import migrate, write_batch
+from ciwb.store.compact import table_columns
 
 __all__ = ["demo_store_at"]
-
-
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ?"
-            " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
-            [catalog, table],
-        ).fetchall()
-    ]
 
 
 def demo_store_at(db: Path, version: int, *, builds: int = 1_500, seed: int = 3) -> Path:
@@ -52,7 +42,7 @@ def demo_store_at(db: Path, version: int, *, builds: int = 1_500, seed: int = 3)
             [old],
         ).fetchall()
         for (table,) in tables:
-            cols = ", ".join(f'"{c}"' for c in _columns(con, old, table))
+            cols = ", ".join(f'"{c}"' for c in table_columns(con, old, table))
             con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM today."{table}"')
         con.execute("DETACH today")
     finally:
