@@ -105,7 +105,12 @@ def _open(path: Path, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPy
     while True:
         try:
             with _CONNECT_LOCK:
-                return duckdb.connect(str(path), read_only=read_only)
+                con = duckdb.connect(str(path), read_only=read_only)
+            # ciwb draws its own progress: DuckDB's text bars for a long statement (a
+            # migration rebuilding a table, a million-row scan) would cut through it and
+            # land in logs. A setting of this connection only.
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as exc:
             if _is_lock_error(exc):
                 if time.monotonic() >= deadline:

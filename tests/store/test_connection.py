@@ -104,3 +104,12 @@ def test_threads_opening_the_store_at_once_can_all_write(db_path):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_store_connections_draw_no_duckdb_progress_bar(db_path):
+    # a long migration or scan under `ciwb collect` would print DuckDB's text bars through
+    # ciwb's own progress display (and into cron logs)
+    for read_only in (False, True):
+        with connect(db_path, read_only=read_only) as con:
+            setting = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()
+            assert setting == [(False,)], read_only
