@@ -34,6 +34,7 @@ from ciwb.collect.aws import (
     open_account,
     resolve_regions,
 )
+from ciwb.collect.gc_tuning import fewer_gc_passes
 from ciwb.collect.incremental import BuildSync, Skip
 from ciwb.collect.ledger import finish_run, load_region_state, start_run
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
@@ -243,6 +244,11 @@ def _open_accounts(
 def collect(options: CollectOptions, progress: CollectProgress | None = None) -> CollectSummary:
     """Run one sync; the summary says what was read, written, skipped and failed."""
     _check_options(options)
+    with fewer_gc_passes():  # most of a run's allocations are answers that die young
+        return _collect(options, progress)
+
+
+def _collect(options: CollectOptions, progress: CollectProgress | None) -> CollectSummary:
     progress = progress or NullProgress()
     counter = CallCounter()
     parser = _log_parser() if options.logs else None
