@@ -108,8 +108,12 @@ def _open(path: Path, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPy
                 con = duckdb.connect(str(path), read_only=read_only)
             # ciwb draws its own progress: DuckDB's text bars for a long statement (a
             # migration rebuilding a table, a million-row scan) would cut through it and
-            # land in logs. A setting of this connection only.
-            con.execute("SET enable_progress_bar = false")
+            # land in logs. A setting of this connection only. In a Jupyter kernel without
+            # ipywidgets DuckDB refuses to change it at all; its bars are not drawn there.
+            try:
+                con.execute("SET enable_progress_bar = false")
+            except duckdb.Error:
+                pass
             return con
         except duckdb.IOException as exc:
             if _is_lock_error(exc):
