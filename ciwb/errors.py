@@ -36,6 +36,10 @@ class StoreTooNewError(StoreError):
     pass
 
 
+class StoreUpgradeRefusedError(StoreError, RuntimeError):
+    """A migration found rows it would change and stopped, leaving the store as it was."""
+
+
 # ---- billing data (ciwb.bill)
 
 

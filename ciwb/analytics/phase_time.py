@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ciwb.codebuild.build_sql import FACT_PHASES
+from ciwb.codebuild.build_sql import FACT_PHASES, fact_column
 from ciwb.store import DbLike, Selection, fetch_frame
 
 __all__ = ["WAIT_PHASES", "phase_breakdown"]
@@ -43,7 +43,7 @@ def phase_breakdown(
 # pass over the chosen builds, grouped by project, gives every phase's figures: no join
 # with the phase rows. The ten per-project rows are then unnested in phase order (at 200k
 # builds ~2.5× faster than UNPIVOT into rows and one GROUP BY project, phase).
-_COLUMNS = [(phase, f"{phase.lower()}_s") for phase in FACT_PHASES]
+_COLUMNS = [(phase, fact_column(phase)) for phase in FACT_PHASES]
 _PER_PHASE = ",\n".join(
     # one holistic aggregate for all four quantiles: one selection per group, not four
     f"count({col}) AS n{i}, sum({col}) AS t{i}, quantile_cont({col}, [0.50, 0.90, 0.95, 0.99])"

@@ -26,6 +26,7 @@ from ciwb.codebuild.phases import FAILURE_STATUSES, TIMED_PHASES
 __all__ = [
     "ARM_ENVIRONMENTS",
     "FACT_PHASES",
+    "fact_column",
     "build_rows_sql",
     "parse_sql",
     "phase_rows_sql",
@@ -148,6 +149,13 @@ def _context(contexts: str) -> str:
 # The phases whose seconds each build carries as a column `<phase>_s` (all with a duration),
 # from the same record as its `build_phases` rows, so `build_facts` reads one table.
 FACT_PHASES: tuple[str, ...] = TIMED_PHASES
+
+
+def fact_column(phase: str) -> str:
+    """The `builds` column holding a build's seconds in `phase` (`INSTALL` → `install_s`)."""
+    return f"{phase.lower()}_s"
+
+
 _FAILING = "(" + ", ".join(f"'{s}'" for s in FAILURE_STATUSES) + ")"
 
 # Each fact is what the old build_facts view aggregated from the build's phase rows: the
@@ -157,7 +165,7 @@ _FAILING = "(" + ", ".join(f"'{s}'" for s in FAILURE_STATUSES) + ")"
 _FACT_COLUMNS = ",\n".join(
     [
         f"    list_sum(list_transform(list_filter(phases, lambda x: x.phase_type = '{phase}'),"
-        f" lambda x: {_seconds('x.start_time', 'x.end_time')})) AS {phase.lower()}_s"
+        f" lambda x: {_seconds('x.start_time', 'x.end_time')})) AS {fact_column(phase)}"
         for phase in FACT_PHASES
     ]
     + [

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ciwb.codebuild.build_sql import fact_column
 from ciwb.codebuild.phases import COMMAND_PHASES
 from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
@@ -34,7 +35,7 @@ from ciwb.store import DbLike, Selection, fetch_frame, reading
 __all__ = ["COMPARABLE_PHASES", "Arm64Verdict", "arm64_switch", "arm64_verdict", "speed_factor"]
 
 COMPARABLE_PHASES = COMMAND_PHASES  # the buildspec phases: the compute-bound part
-_COMPARABLE_SQL = " + ".join(f"coalesce({p.lower()}_s, 0)" for p in COMPARABLE_PHASES)
+_COMPARABLE_SQL = " + ".join(f"coalesce({fact_column(p)}, 0)" for p in COMPARABLE_PHASES)
 
 
 def speed_factor(

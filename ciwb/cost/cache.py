@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ciwb.codebuild.build_sql import fact_column
 from ciwb.cost.billing import BillingOptions
 from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.whatif import WhatIf, months_covered, register_whatif, rows_by_project
@@ -52,7 +53,7 @@ def cache_savings(
     options: BillingOptions | None = None,
 ) -> WhatIf:
     """Per project: warm and cold seconds, hit rate, and the cache's monthly value."""
-    column = f"{phase.lower()}_s"
+    column = fact_column(phase)
     with reading(db) as con:
         materialise_costs(con, selection, options=options)
         months = months_covered(con)

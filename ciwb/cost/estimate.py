@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ciwb.codebuild.build_sql import FACT_PHASES
+from ciwb.codebuild.build_sql import FACT_PHASES, fact_column
 from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.shapes import SHAPES
 from ciwb.cost.billing import BillingOptions, register_billing_rules
@@ -348,7 +348,7 @@ def phase_cost_shares(
 # ARN (at a million builds that was most of the cost report's analysis). The per-project
 # figures are then unnested into one row per phase, in phase order.
 _UNBILLED = ("SUBMITTED", "QUEUED")  # the lower bound bills nothing before PROVISIONING
-_SHARE_COLUMNS = [(phase, f"{phase.lower()}_s") for phase in FACT_PHASES]
+_SHARE_COLUMNS = [(phase, fact_column(phase)) for phase in FACT_PHASES]
 
 
 def _phase_sum(columns: list[str]) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ciwb.errors import StoreUpgradeRefusedError
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -944,9 +946,10 @@ def derive_instead_of_store(con: duckdb.DuckDBPyConnection) -> None:
             f"SELECT count(*) FROM (SELECT {cols} FROM {table} EXCEPT ALL SELECT {cols} FROM {rebuilt})"
         ).fetchall()[0][0]
         if changed:
-            raise RuntimeError(
+            raise StoreUpgradeRefusedError(
                 f"{table}: {changed} row(s) whose stored values differ from the ones derived"
-                " from their other columns; the store is unchanged"
+                " from their other columns; the store is unchanged",
+                hint="keep using the ciwb that wrote it, and report this with `ciwb db info`",
             )
         con.execute(f"DROP TABLE {table}")
         con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")

@@ -22,6 +22,7 @@ from polars.testing import assert_frame_equal
 from ciwb.analytics import failure_rates, phase_breakdown, projects_overview
 from ciwb.codebuild.normalise import NormalisedBatch, normalise_build, normalise_metric
 from ciwb.demo import DemoConfig, generate, history_batches
+from ciwb.errors import StoreError
 from ciwb.store import MIGRATIONS, connect, migrate, table_fingerprints, write_batch
 from ciwb.store.derived import DERIVED, HELPERS
 from ciwb.store.migrations import derive_instead_of_store
@@ -123,9 +124,10 @@ def test_a_row_that_does_not_follow_stops_the_upgrade(old_store: Path, tmp_path:
             " LIMIT 1)"
         )
         before = _logical(con)
-    with pytest.raises(RuntimeError, match="build_metrics: 1 row"):
+    with pytest.raises(RuntimeError, match="build_metrics: 1 row") as refused:
         with connect(db):
             pass
+    assert isinstance(refused.value, StoreError)  # the CLI's one line with a hint, no traceback
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [
             (DERIVE - 1,)
