@@ -46,12 +46,12 @@ from ciwb.codebuild.build_sql import FACT_PHASES
 from ciwb.demo import load_demo
 from ciwb.report import run_reports
 from ciwb.store import connect
+from ciwb.store.derived import DERIVED
 
 # table → columns rewritten per copy k (the others are copied as they are)
 _REPLICATE = {
     "builds": {
         "build_arn": "build_arn || '#' || k",
-        "build_id": "build_id || '#' || k",
         "project_name": "project_name || '-' || k",
         "build_batch_arn": "build_batch_arn || '#' || k",
         "report_arns": "list_transform(report_arns, lambda a: a || '#' || k)",
@@ -86,9 +86,21 @@ def build_store(db: Path, base: int, copies: int) -> int:
     load_demo(db, builds=base, seed=7)
     with connect(db) as con:
         for table, rewrites in _REPLICATE.items():
-            replace = ", ".join(f"{expr} AS {col}" for col, expr in rewrites.items())
+            # Only the stored columns: the derived ones (a build's id and log stream, from
+            # its ARN) follow the rewritten ARN by themselves and cannot be inserted.
+            derived = DERIVED.get(table, frozenset())
+            stored = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                    "ORDER BY column_index",
+                    [table],
+                ).fetchall()
+                if c not in derived
+            ]
+            values = ", ".join(f"{rewrites[c]} AS {c}" if c in rewrites else c for c in stored)
             con.execute(
-                f"INSERT INTO {table} SELECT * EXCLUDE (k) REPLACE ({replace}) "
+                f"INSERT INTO {table} ({', '.join(stored)}) SELECT {values} "
                 f"FROM {table}, (SELECT range AS k FROM range(1, {copies})) AS copies"
             )
         return con.execute("SELECT count(*) FROM builds").fetchone()[0]
