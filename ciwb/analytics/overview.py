@@ -15,21 +15,48 @@ def projects_overview(
 ) -> pl.DataFrame:
     """Per project: builds, success rate, p50/p95 duration, compute, arch, first/last build."""
     where, params = (selection or Selection()).where("b")
+    # The most frequent compute and cache type, ties to the first by name: DuckDB's mode()
+    # breaks ties by whichever thread saw a value first, so one store gave one project
+    # "medium" on one run and "large" on the next.
     sql = f"""
-        SELECT project_name, region,
-               count(*) AS builds,
-               avg(CASE WHEN status = 'SUCCEEDED' THEN 1.0 ELSE 0.0 END) AS success_rate,
-               quantile_cont(total_s, 0.5) FILTER (WHERE status = 'SUCCEEDED') AS p50_s,
-               quantile_cont(total_s, 0.95) FILTER (WHERE status = 'SUCCEEDED') AS p95_s,
-               sum(total_s) / 3600 AS build_hours,
-               mode(compute_type) AS compute_type,
-               string_agg(DISTINCT arch, ',' ORDER BY arch) AS arch,
-               mode(cache_type) AS cache_type,
-               min(start_time) AS first_build, max(start_time) AS last_build
-        FROM builds b
-        WHERE {where} AND b.build_complete
-        GROUP BY project_name, region
-        ORDER BY builds DESC, project_name
+        WITH chosen AS (
+            SELECT * FROM builds b WHERE {where} AND b.build_complete
+        ),
+        compute AS (
+            SELECT project_name, region,
+                   first(compute_type ORDER BY n DESC, compute_type) AS compute_type
+            FROM (SELECT project_name, region, compute_type, count(*) AS n FROM chosen
+                  WHERE compute_type IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
+        ),
+        cache AS (
+            SELECT project_name, region,
+                   first(cache_type ORDER BY n DESC, cache_type) AS cache_type
+            FROM (SELECT project_name, region, cache_type, count(*) AS n FROM chosen
+                  WHERE cache_type IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL
+        ),
+        per_project AS (
+            SELECT project_name, region,
+                   count(*) AS builds,
+                   avg(CASE WHEN status = 'SUCCEEDED' THEN 1.0 ELSE 0.0 END) AS success_rate,
+                   quantile_cont(total_s, 0.5) FILTER (WHERE status = 'SUCCEEDED') AS p50_s,
+                   quantile_cont(total_s, 0.95) FILTER (WHERE status = 'SUCCEEDED') AS p95_s,
+                   sum(total_s) / 3600 AS build_hours,
+                   string_agg(DISTINCT arch, ',' ORDER BY arch) AS arch,
+                   min(start_time) AS first_build, max(start_time) AS last_build
+            FROM chosen
+            GROUP BY project_name, region
+        )
+        SELECT p.project_name, p.region, p.builds, p.success_rate, p.p50_s, p.p95_s,
+               p.build_hours, compute.compute_type, p.arch, cache.cache_type,
+               p.first_build, p.last_build
+        FROM per_project p
+        LEFT JOIN compute ON compute.project_name = p.project_name
+             AND compute.region IS NOT DISTINCT FROM p.region
+        LEFT JOIN cache ON cache.project_name = p.project_name
+             AND cache.region IS NOT DISTINCT FROM p.region
+        ORDER BY p.builds DESC, p.project_name
     """
     return fetch_frame(db, sql, params)
 

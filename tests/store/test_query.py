@@ -92,3 +92,31 @@ def test_fetch_frame_on_a_caller_connection_never_drops_its_unfinished_result(tw
             assert fetch_frame(same, "SELECT ? AS one", [1])["one"].to_list() == [1]
     finally:
         con.close()
+
+
+def test_a_projects_usual_compute_and_cache_type_breaks_ties_by_name(db_path):
+    # two builds on each of two compute types (and cache types): mode() would name either,
+    # by whichever thread saw its rows first; a report must say the same on every run
+    write_store(
+        db_path,
+        [
+            build_record("api", n, start=T0 + timedelta(hours=n), compute_type=ct, cache_type=cache)
+            for n, (ct, cache) in enumerate(
+                [
+                    ("BUILD_GENERAL1_SMALL", "S3"),
+                    ("BUILD_GENERAL1_LARGE", "LOCAL"),
+                    ("BUILD_GENERAL1_LARGE", "S3"),
+                    ("BUILD_GENERAL1_SMALL", "LOCAL"),
+                    ("BUILD_GENERAL1_MEDIUM", "NO_CACHE"),
+                ],
+                start=1,
+            )
+        ],
+    )
+    with connect(db_path) as con:
+        con.execute("SET threads = 4")
+        seen = {
+            tuple(analytics.projects_overview(con).select("compute_type", "cache_type").row(0))
+            for _ in range(20)
+        }
+    assert seen == {("BUILD_GENERAL1_LARGE", "LOCAL")}
