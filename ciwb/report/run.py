@@ -269,9 +269,10 @@ def run_reports(
                 if families_of(name) <= done:
                     waiting.remove(name)
                     executed = Path(scratch) / f"{stems[name]}.ipynb"
-                    future = pool.submit(
-                        _render, name, chosen[name], executed, list(files.values()), kernel_name
-                    )
+                    # Only the files of the families it reads: the others are of no use
+                    # to its kernel (which reads each file it is given whole).
+                    reads = [files[f] for f in sorted(families_of(name)) if f in files]
+                    future = pool.submit(_render, name, chosen[name], executed, reads, kernel_name)
                     running[future] = ("report", name)
                     return True
             return False
