@@ -29,7 +29,7 @@ from ciwb.report.findings import _memo
 from ciwb.report.findings.base import produced, producers
 from ciwb.report.findings.cost import summary, whatif
 from ciwb.report.headline import COSTED, window
-from ciwb.report.notebook import scope_for
+from ciwb.report.scope import scope_for
 from ciwb.store import Selection
 from ciwb.store.session import shared_reading
 

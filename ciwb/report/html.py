@@ -8,6 +8,7 @@ from a CDN.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,23 @@ def notebook_to_html(notebook: nbformat.NotebookNode | Path, *, title: str | Non
     """HTML for an executed notebook: inputs and prompts excluded, plotly.js inlined once."""
     if isinstance(notebook, Path):
         notebook = nbformat.read(notebook, as_version=4)
+    # plotly.js goes in after nbconvert's last pass, which parses the whole page again
+    # (BeautifulSoup) and would walk through its 4.6 MB for nothing.
+    resources: dict[str, Any] = {"plotly_js": _PLOTLY_JS, "ciwb_css": page_css()}
+    if title:
+        resources["metadata"] = {"name": title}
+    body, _ = _exporter().from_notebook_node(notebook, resources=resources)
+    return body.replace(_PLOTLY_JS, get_plotlyjs(), 1)
+
+
+# Where the page's plotly.js goes (no notebook output writes this).
+_PLOTLY_JS = "/* ciwb: plotly.js */"
+
+
+@cache
+def _exporter() -> HTMLExporter:
+    """One per process, for every report it exports: making one compiles its templates,
+    which took as long as exporting a small report."""
     exporter = HTMLExporter(
         template_name="ciwb",
         extra_template_basedirs=[str(_TEMPLATES)],
@@ -62,8 +80,4 @@ def notebook_to_html(notebook: nbformat.NotebookNode | Path, *, title: str | Non
         exclude_output_prompt=True,
     )
     exporter.register_preprocessor(PlotlyToHtml(), enabled=True)
-    resources: dict[str, Any] = {"plotly_js": get_plotlyjs(), "ciwb_css": page_css()}
-    if title:
-        resources["metadata"] = {"name": title}
-    body, _ = exporter.from_notebook_node(notebook, resources=resources)
-    return body
+    return exporter

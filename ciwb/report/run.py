@@ -1,9 +1,10 @@
 """`ciwb report`: execute report notebooks with papermill and publish HTML + an index.
 
 First one analysis pass computes what every report of the run reads (`ciwb.report.analysis`,
-one process per family of results); then each notebook runs in its own kernel with `CIWB_DB`
-set, its `parameters` cell overridden and the pass's results loaded, as many side by side as
-there are cores; the executed notebook and its HTML are written to the output (a directory or
+one process per family of results); then each notebook runs with `CIWB_DB` set, its
+`parameters` cell overridden and the pass's results loaded, as many side by side as there are
+cores, each worker in one kernel it resets between its reports (`ciwb.report.kernel`); the
+executed notebook and its HTML are written to the output (a directory or
 `s3://bucket/prefix`) under names that carry the report, a digest of the parameters and
 a timestamp. A notebook that raises keeps its executed copy (error cell included), gets
 no HTML, and makes the run fail after the others have run.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from ciwb.errors import CiwbError, ReportFailedError
 from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
 from ciwb.report.html import notebook_to_html
 from ciwb.report.index import render_index
-from ciwb.report.kernel import QuietKernelManager
+from ciwb.report.kernel import QuietKernelManager, WarmKernel
 from ciwb.report.naming import output_stem
 from ciwb.report.outputs import output_for
 from ciwb.report.result import ReportResult, ReportRun
@@ -151,9 +153,11 @@ def _render(
     executed: Path,
     results: Sequence[str],
     kernel_name: str,
+    kernel: WarmKernel | None = None,
 ) -> _Rendered:
-    """Execute one report in its own kernel (reading `results`, the analysis pass's files),
-    then export its HTML. Runs in a worker process of `run_reports`' pool."""
+    """Execute one report (reading `results`, the analysis pass's files) in `kernel`, by
+    default this worker's, then export its HTML. Runs in a worker process of `run_reports`'
+    pool."""
     import papermill
 
     from ciwb.report.notebook import RESULTS_ENV
@@ -161,7 +165,13 @@ def _render(
     t0 = time.monotonic()
     error = None
     nb = None
-    with _environment(**{RESULTS_ENV: os.pathsep.join(results)}):
+    environ = {RESULTS_ENV: os.pathsep.join(results)}
+    kernel = kernel or _worker_kernel(kernel_name)
+    try:
+        km = kernel.ready(environ, notebooks_dir())
+    except Exception:  # e.g. a kernel that cannot import ciwb: papermill starts its own
+        km = None
+    with _environment(**environ):
         try:
             nb = papermill.execute_notebook(
                 str(report_notebook(name)),
@@ -173,12 +183,14 @@ def _render(
                 log_output=False,
                 report_mode=False,
                 kernel_manager_class=QuietKernelManager,
+                km=km,
                 # Written once when done (or failed), not re-validated and re-written after
                 # every cell: at a million builds that was seconds per report.
                 request_save_on_cell_execute=False,
             )
         except Exception as exc:  # the executed copy records the failing cell
             error = _error_line(exc)
+            kernel.discard()  # what the report left behind is not reset: a new kernel next
     if nb is None and executed.exists():
         nb = nbformat.read(executed, as_version=4)
     found = _headline_of(nb) if nb is not None else None
@@ -187,6 +199,20 @@ def _render(
         html = executed.with_suffix(".html")
         html.write_text(notebook_to_html(nb, title=f"{name} · ciwb"), encoding="utf-8")
     return _Rendered(executed, html, error, time.monotonic() - t0, found)
+
+
+_KERNEL: WarmKernel | None = None
+
+
+def _worker_kernel(kernel_name: str) -> WarmKernel:
+    """This worker's kernel, ended when the worker exits (at the end of the run)."""
+    global _KERNEL
+    if _KERNEL is None or _KERNEL.kernel_name != kernel_name:
+        if _KERNEL is not None:
+            _KERNEL.close()
+        _KERNEL = WarmKernel(kernel_name)
+        Finalize(None, _KERNEL.close, exitpriority=10)
+    return _KERNEL
 
 
 def _analyse(db: Path, reports: dict[str, dict[str, Any]], family: str, out: Path) -> float:
@@ -221,8 +247,9 @@ def run_reports(
     """Run the named reports (or `all`) and write notebooks, HTML and `index.html` to `out`.
 
     One analysis pass computes what every report reads (`ciwb.report.analysis`), spread over
-    `workers` processes (default: one per core); each report then runs in its own kernel
-    reading those results, as many at once as there are workers, and exports its HTML there.
+    `workers` processes (default: one per core); each report then runs in its worker's kernel
+    (reset between reports) reading those results, as many at once as there are workers, and
+    exports its HTML there.
     """
     from ciwb.report.analysis import families_of, plan, worker_count
 
@@ -269,9 +296,10 @@ def run_reports(
                 if families_of(name) <= done:
                     waiting.remove(name)
                     executed = Path(scratch) / f"{stems[name]}.ipynb"
-                    future = pool.submit(
-                        _render, name, chosen[name], executed, list(files.values()), kernel_name
-                    )
+                    # Only the files of the families it reads: the others are of no use
+                    # to its kernel (which reads each file it is given whole).
+                    reads = [files[f] for f in sorted(families_of(name)) if f in files]
+                    future = pool.submit(_render, name, chosen[name], executed, reads, kernel_name)
                     running[future] = ("report", name)
                     return True
             return False
