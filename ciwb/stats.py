@@ -63,11 +63,18 @@ def _resampled_medians(sample: np.ndarray, draws: np.ndarray) -> np.ndarray:
     order = np.argsort(sample, kind="stable")
     ranks = np.empty(len(sample), dtype=np.int32)
     ranks[order] = np.arange(len(sample), dtype=np.int32)
-    middle = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    ordered = sample[order]
+    upper = n // 2
     drawn = ranks[draws]  # a fresh array: partitioned in place, no second copy
-    drawn.partition(middle, axis=-1)
-    values = sample[order][drawn[:, middle]]
-    return values[:, 0] if n % 2 else np.mean(values, axis=-1)
+    # One position, not the two middle ones: numpy selects a single kth of a 32-bit array
+    # with SIMD (x86-simd-sort), ~3x its plain introselect for two; the lower middle is
+    # then the largest rank left of it. (16-bit ranks are slower: no SIMD path for them.)
+    drawn.partition(upper, axis=-1)
+    high = ordered[drawn[:, upper]]
+    if n % 2:
+        return high
+    low = ordered[drawn[:, :upper].max(axis=-1)]
+    return np.mean(np.stack([low, high], axis=-1), axis=-1)
 
 
 def median_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
