@@ -29,7 +29,7 @@ from ciwb.codebuild.shapes import shape_of
 from ciwb.cost.billing import BILLING_RULES, BillingOptions
 from ciwb.cost.estimate import materialise_costs
 from ciwb.cost.whatif import WhatIf, billed_sql, months_covered, register_whatif, rows_by_project
-from ciwb.stats import bootstrap_interval, geometric_mean_ratio
+from ciwb.stats import bootstrap_interval, geometric_mean_ratio, log_mean_ratio
 from ciwb.store import DbLike, Selection, fetch_frame, reading
 
 __all__ = ["COMPARABLE_PHASES", "Arm64Verdict", "arm64_switch", "arm64_verdict", "speed_factor"]
@@ -119,13 +119,16 @@ def _experiment_factor(
     if not cells:
         return None
 
-    def log_ratio(*drawn: np.ndarray) -> np.ndarray:
+    def log_ratio(*drawn_logs: np.ndarray) -> np.ndarray:
+        # each cell's geometric-mean ratio from its resampled logs (taken once per run,
+        # not once per draw: log(s)[d] is log(s[d]))
         logs = [
-            np.log(geometric_mean_ratio(drawn[i], drawn[i + 1])) for i in range(0, len(drawn), 2)
+            np.log(log_mean_ratio(drawn_logs[i], drawn_logs[i + 1]))
+            for i in range(0, len(drawn_logs), 2)
         ]
         return np.exp(np.mean(logs, axis=0))
 
-    flat = [s for pair in cells for s in pair]
+    flat = [np.log(s) for pair in cells for s in pair]
     point = float(log_ratio(*[s[np.newaxis, :] for s in flat])[0])
     low, high = bootstrap_interval(log_ratio, flat, resamples=resamples, confidence=confidence)
     emulated = runs.filter(pl.col("emulated")).height
