@@ -36,7 +36,7 @@ from ciwb.collect.aws import (
 )
 from ciwb.collect.gc_tuning import fewer_gc_passes
 from ciwb.collect.incremental import BuildSync, Skip
-from ciwb.collect.ledger import finish_run_on, read_region_state, start_run_on
+from ciwb.collect.ledger import finish_run_on, load_region_state, start_run_on
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
 from ciwb.collect.org import DEFAULT_ORG_ROLE
 from ciwb.collect.progress import CollectProgress, NullProgress
@@ -264,7 +264,7 @@ def _collect(options: CollectOptions, progress: CollectProgress | None) -> Colle
         walks.extend(_Walk(account, r) for r in regions)
     concurrency = options.concurrency or default_concurrency(len(walks))
     # One writer for every walk: batches commit in the order queued, each with its cursors.
-    # The ledger rows and the walks' reads go through its connection too (`writer.run`).
+    # The run's ledger rows go through its connection too (`writer.run`).
     writer = BackgroundWriter(options.db, depth=max(4, 2 * concurrency))
     args = {
         "profiles": list(options.profiles),
@@ -490,7 +490,9 @@ def _collect_region(
     lap("projects")
     _, fleet_skips = stages.collect_fleets(codebuild, account.account_id, region, writer, now)
     lap("fleets")
-    state = writer.run(lambda con: read_region_state(con, account.account_id, region))
+    # A connection of its own, not `writer.run`: that would wait for every walk's queued
+    # batches, and the builds stage needs nothing they hold.
+    state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
         codebuild,
         account.account_id,

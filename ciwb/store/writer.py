@@ -257,10 +257,10 @@ class BackgroundWriter:
         """`work(connection)` on the writer's connection, once everything queued before it is
         committed (as `sync()`); returns its result or raises its error in the caller's thread.
 
-        A walk's reads and the run's ledger rows go this way: a connection of their own cost
-        an open, a schema check and a close each (~7 ms of CPU, ~60 ms when it is the only
-        one open and DuckDB loads and checkpoints the file), while the writer's is usually
-        open already.
+        A collect's ledger rows go this way: a connection of their own cost an open, a schema
+        check and a close (~60 ms of CPU when it is the only one open and DuckDB loads and
+        checkpoints the file), while the writer's is usually open already. Not for reads on
+        a walk's path: the wait for everyone's queued batches is longer than an open.
         """
         self._check_open()
         item = _Work(work)
