@@ -21,7 +21,16 @@ from ciwb.codebuild.clock import utcnow
 from ciwb.codebuild.records import CursorRow, RunRow
 from ciwb.store import connect, upsert_rows
 
-__all__ = ["KnownBuild", "RegionState", "finish_run", "load_region_state", "start_run"]
+__all__ = [
+    "KnownBuild",
+    "RegionState",
+    "finish_run",
+    "finish_run_on",
+    "load_region_state",
+    "read_region_state",
+    "start_run",
+    "start_run_on",
+]
 
 
 def _json(value: Any) -> str:
@@ -40,6 +49,12 @@ def _alive(pid: int) -> bool:
 
 def start_run(db: Path | str | None, source: str, args: dict[str, Any]) -> RunRow:
     """Record a new run as RUNNING; mark this host's dead RUNNING runs INTERRUPTED."""
+    with connect(db) as con:
+        return start_run_on(con, source, args)
+
+
+def start_run_on(con: Any, source: str, args: dict[str, Any]) -> RunRow:
+    """`start_run` on an open store connection."""
     now = utcnow()
     run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     host = socket.gethostname()
@@ -47,16 +62,15 @@ def start_run(db: Path | str | None, source: str, args: dict[str, Any]) -> RunRo
     row = RunRow(
         run_id, now, None, "RUNNING", source, [], [], "{}", "{}", "[]", "[]", _json(full_args)
     )
-    with connect(db) as con:
-        stale = con.execute(
-            "SELECT run_id, args->>'pid', args->>'host' FROM collect_runs WHERE status = 'RUNNING'"
-        ).fetchall()
-        for stale_id, pid, stale_host in stale:
-            if stale_host == host and pid and not _alive(int(pid)):
-                con.execute(
-                    "UPDATE collect_runs SET status = 'INTERRUPTED' WHERE run_id = ?", [stale_id]
-                )
-        upsert_rows(con, "collect_runs", [row])
+    stale = con.execute(
+        "SELECT run_id, args->>'pid', args->>'host' FROM collect_runs WHERE status = 'RUNNING'"
+    ).fetchall()
+    for stale_id, pid, stale_host in stale:
+        if stale_host == host and pid and not _alive(int(pid)):
+            con.execute(
+                "UPDATE collect_runs SET status = 'INTERRUPTED' WHERE run_id = ?", [stale_id]
+            )
+    upsert_rows(con, "collect_runs", [row])
     return row
 
 
@@ -72,6 +86,34 @@ def finish_run(
     errors: list[dict[str, Any]],
     skipped: list[dict[str, Any]],
 ) -> RunRow:
+    """The run's row rewritten with how it ended."""
+    with connect(db) as con:
+        return finish_run_on(
+            con,
+            run,
+            status=status,
+            accounts=accounts,
+            regions=regions,
+            api_calls=api_calls,
+            rows_written=rows_written,
+            errors=errors,
+            skipped=skipped,
+        )
+
+
+def finish_run_on(
+    con: Any,
+    run: RunRow,
+    *,
+    status: str,
+    accounts: list[str],
+    regions: list[str],
+    api_calls: dict[str, int],
+    rows_written: dict[str, int],
+    errors: list[dict[str, Any]],
+    skipped: list[dict[str, Any]],
+) -> RunRow:
+    """`finish_run` on an open store connection."""
     row = run._replace(
         ended_at=utcnow(),
         status=status,
@@ -82,8 +124,7 @@ def finish_run(
         errors=_json(errors),
         skipped=_json(skipped),
     )
-    with connect(db) as con:
-        upsert_rows(con, "collect_runs", [row])
+    upsert_rows(con, "collect_runs", [row])
     return row
 
 
@@ -106,22 +147,27 @@ class RegionState:
 
 def load_region_state(db: Path | str | None, account_id: str, region: str) -> RegionState:
     with connect(db) as con:
-        cursors = {
-            row[2]: CursorRow(*row)
-            for row in con.execute(
-                "SELECT account_id, region, project_name, newest_build_id, newest_start_time,"
-                " in_progress_ids, updated_at, covered_since FROM collect_cursors"
-                " WHERE account_id = ? AND region = ?",
-                [account_id, region],
-            ).fetchall()
-        }
-        known: dict[str, dict[str, KnownBuild]] = {}
-        for project, build_id, complete, start in con.execute(
-            "SELECT project_name, build_id, build_complete, start_time FROM builds"
+        return read_region_state(con, account_id, region)
+
+
+def read_region_state(con: Any, account_id: str, region: str) -> RegionState:
+    """What the store holds for one account and region, read on an open connection."""
+    cursors = {
+        row[2]: CursorRow(*row)
+        for row in con.execute(
+            "SELECT account_id, region, project_name, newest_build_id, newest_start_time,"
+            " in_progress_ids, updated_at, covered_since FROM collect_cursors"
             " WHERE account_id = ? AND region = ?",
             [account_id, region],
-        ).fetchall():
-            known.setdefault(project, {})[build_id] = KnownBuild(bool(complete), start)
+        ).fetchall()
+    }
+    known: dict[str, dict[str, KnownBuild]] = {}
+    for project, build_id, complete, start in con.execute(
+        "SELECT project_name, build_id, build_complete, start_time FROM builds"
+        " WHERE account_id = ? AND region = ?",
+        [account_id, region],
+    ).fetchall():
+        known.setdefault(project, {})[build_id] = KnownBuild(bool(complete), start)
     for cursor in cursors.values():
         if cursor.in_progress_ids is None:
             cursors[cursor.project_name] = cursor._replace(in_progress_ids=[])

@@ -36,12 +36,13 @@ from ciwb.collect.aws import (
 )
 from ciwb.collect.gc_tuning import fewer_gc_passes
 from ciwb.collect.incremental import BuildSync, Skip
-from ciwb.collect.ledger import finish_run, load_region_state, start_run
+from ciwb.collect.ledger import finish_run_on, load_region_state, start_run_on
 from ciwb.collect.logs import DEFAULT_LOG_CAP_BYTES
 from ciwb.collect.org import DEFAULT_ORG_ROLE
 from ciwb.collect.progress import CollectProgress, NullProgress
 from ciwb.collect.sources.archive import RawArchive
 from ciwb.errors import CiwbError
+from ciwb.store.connection import connect as connect_store
 from ciwb.store.connection import resolve_db_path
 from ciwb.store.writer import BackgroundWriter
 
@@ -262,31 +263,33 @@ def _collect(options: CollectOptions, progress: CollectProgress | None) -> Colle
         regions_of[account.account_id] = regions
         walks.extend(_Walk(account, r) for r in regions)
     concurrency = options.concurrency or default_concurrency(len(walks))
-    run = start_run(
-        options.db,
-        "aws",
-        {
-            "profiles": list(options.profiles),
-            "role_arn": options.role_arn,
-            "regions": list(options.regions),
-            "all_regions": options.all_regions,
-            "since": options.since.isoformat() if options.since else None,
-            "projects": list(options.projects),
-            "logs": options.logs,
-            "metrics": options.metrics,
-            "org": options.org,
-            "org_role": options.org_role if options.org else None,
-            "accounts": list(options.accounts),
-            "exclude": list(options.exclude),
-            "inactive_accounts": inactive,
-            "concurrency": concurrency,
-        },
-    )
+    # One writer for every walk: batches commit in the order queued, each with its cursors.
+    # The run's ledger rows go through its connection too (`writer.run`).
+    writer = BackgroundWriter(options.db, depth=max(4, 2 * concurrency))
+    args = {
+        "profiles": list(options.profiles),
+        "role_arn": options.role_arn,
+        "regions": list(options.regions),
+        "all_regions": options.all_regions,
+        "since": options.since.isoformat() if options.since else None,
+        "projects": list(options.projects),
+        "logs": options.logs,
+        "metrics": options.metrics,
+        "org": options.org,
+        "org_role": options.org_role if options.org else None,
+        "accounts": list(options.accounts),
+        "exclude": list(options.exclude),
+        "inactive_accounts": inactive,
+        "concurrency": concurrency,
+    }
+    try:
+        run = writer.run(lambda con: start_run_on(con, "aws", args))
+    except BaseException:
+        writer.close()
+        raise
     archive = RawArchive(options.save_raw, run.run_id) if options.save_raw else None
     if archive:
         counter.listeners.append(archive.record)
-    # One writer for every walk: batches commit in the order queued, each with its cursors.
-    writer = BackgroundWriter(options.db, depth=max(4, 2 * concurrency))
     progress.planned({a.account_id: len(regions_of[a.account_id]) for a in accounts}, len(walks))
     status = "FAILED"
     now = utcnow()
@@ -298,6 +301,26 @@ def _collect(options: CollectOptions, progress: CollectProgress | None) -> Colle
         status = "INTERRUPTED"
         raise
     finally:
+
+        def ended(con: Any) -> Any:
+            return finish_run_on(
+                con,
+                run,
+                status=status,
+                accounts=sorted({a.account_id for a in accounts}),
+                regions=sorted({r for rs in regions_of.values() for r in rs}),
+                api_calls=dict(counter.calls),
+                rows_written=dict(writer.rows),
+                errors=state.errors,
+                skipped=[s.as_dict() for s in state.skips],
+            )
+
+        row = None
+        if status in ("SUCCEEDED", "PARTIAL"):  # drained: all committed, the writer sound
+            try:
+                row = writer.run(ended)  # in the file the writer has open: no open of its own
+            except Exception:
+                row = None  # written below, on a connection of its own
         close_error: BaseException | None = None
         try:
             writer.close()
@@ -305,17 +328,9 @@ def _collect(options: CollectOptions, progress: CollectProgress | None) -> Colle
             close_error, status = exc, "FAILED"
         if archive:
             archive.close()
-        row = finish_run(
-            options.db,
-            run,
-            status=status,
-            accounts=sorted({a.account_id for a in accounts}),
-            regions=sorted({r for rs in regions_of.values() for r in rs}),
-            api_calls=dict(counter.calls),
-            rows_written=dict(writer.rows),
-            errors=state.errors,
-            skipped=[s.as_dict() for s in state.skips],
-        )
+        if row is None or close_error is not None:
+            with connect_store(options.db) as con:
+                row = ended(con)
         if close_error is not None:
             raise close_error
     return CollectSummary(
@@ -475,6 +490,8 @@ def _collect_region(
     lap("projects")
     _, fleet_skips = stages.collect_fleets(codebuild, account.account_id, region, writer, now)
     lap("fleets")
+    # A connection of its own, not `writer.run`: that would wait for every walk's queued
+    # batches, and the builds stage needs nothing they hold.
     state = load_region_state(options.db, account.account_id, region)
     sync = BuildSync(
         codebuild,
