@@ -24,7 +24,7 @@ from ciwb.cost.billing import BillingOptions, register_billing_rules
 from ciwb.cost.prices import register_prices
 from ciwb.errors import CiwbError
 from ciwb.store import DbLike, Selection, connect, fetch_frame, reading
-from ciwb.store.session import reuse
+from ciwb.store.session import is_shared, reuse
 
 __all__ = [
     "GROUPINGS",
@@ -202,21 +202,33 @@ def materialise_costs(
     options: BillingOptions | None = None,
     name: str = "_ciwb_c",
 ) -> list:
-    """Create temp table `name` with one costed row per build (works read-only).
+    """Create temp table `name` with one costed row per build (works read-only); on a shared
+    connection (ciwb.store.session), a view `name` over the table made once for the
+    selection and options.
 
     Returns the price rows in force, so callers can price alternatives with the same table.
     """
     options = options or BillingOptions()
     prices = prepare_cost_relations(con, options)
     where, params = _where(selection)
-    # On a shared connection (one `ciwb report` pass) the table made for the same selection
-    # and options is still there: every what-if and summary then prices the builds once.
-    made = reuse(con, "ciwb.cost.estimate: costed tables", dict)
-    key = (selection or Selection(), options)
-    if made.get(name) != key:
-        inner = build_costs_sql(where, free_tier=options.free_tier)
+    # On a shared connection (one `ciwb report` pass) the builds are costed once per
+    # selection and options, into one table; every name asked for (`_ciwb_c`, the fleet,
+    # retry and runner variants) is a view over the table for its selection, so every
+    # what-if, summary and finding prices the builds once. A name asked for with another
+    # selection is pointed at that selection's table, never left on a stale one.
+    inner = build_costs_sql(where, free_tier=options.free_tier)
+    if not is_shared(con):  # a connection of its own: the table is made for this call
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {inner}", params)
-        made[name] = key
+        return prices
+    tables = reuse(con, "ciwb.cost.estimate: costed tables", dict)  # (selection, options) →
+    views = reuse(con, "ciwb.cost.estimate: costed views", dict)  # name → the table it shows
+    key = (selection or Selection(), options)
+    if key not in tables:
+        tables[key] = f"_ciwb_costed_{len(tables)}"
+        con.execute(f"CREATE TEMP TABLE {tables[key]} AS {inner}", params)
+    if views.get(name) != tables[key]:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {tables[key]}")
+        views[name] = tables[key]
     return prices
 
 

@@ -32,38 +32,58 @@ spans AS (
            end_time - to_microseconds(CAST(lower_s * 1e6 AS BIGINT)) AS t0, end_time AS t1
     FROM _ciwb_c
     WHERE unpriced_reason IS NULL AND lower_s > 0 AND unit_s = 60
-),
+)
+"""
+
+_LEVELS = "_ciwb_reserved_levels"
+
+# The concurrency sweep, once: each instant's net change (build starts +1, ends -1, summed,
+# so a hand-over at one instant is no peak), the running count from one instant to the next,
+# and the seconds spent at each count per pool and hour (the hour a stretch starts in). Every
+# fleet size, the hourly mean and the peak are sums over these few rows; the sweep over two
+# events per build was once made again for each of them.
+_LEVELS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {_LEVELS} AS
+WITH {_SPANS},
 events AS (
     SELECT {_POOL}, t0 AS t, 1 AS d FROM spans
     UNION ALL SELECT {_POOL}, t1 AS t, -1 AS d FROM spans
 ),
+instants AS (SELECT {_POOL}, t, sum(d) AS d FROM events GROUP BY ALL),
 running AS (
-    -- ends sort before starts at the same instant, so a hand-over is not a peak
     SELECT {_POOL}, t,
-           sum(d) OVER w AS c,
+           CAST(sum(d) OVER w AS BIGINT) AS c,
            lead(t) OVER w AS t_next
-    FROM events
-    WINDOW w AS (PARTITION BY {_POOL} ORDER BY t, d ROWS UNBOUNDED PRECEDING)
-),
-segments AS (
-    SELECT {_POOL}, c, t, epoch(t_next) - epoch(t) AS seconds
-    FROM running WHERE t_next IS NOT NULL AND c > 0 AND t_next > t
+    FROM instants
+    WINDOW w AS (PARTITION BY {_POOL} ORDER BY t ROWS UNBOUNDED PRECEDING)
 )
+SELECT {_POOL}, date_trunc('hour', t) AS hour, c, sum(epoch(t_next) - epoch(t)) AS seconds
+FROM running WHERE t_next IS NOT NULL AND c > 0
+GROUP BY ALL
 """
+
+
+def _concurrency_levels(con: Any) -> str:
+    """Make the temp table of seconds per pool, hour and concurrency from `_ciwb_c`."""
+    con.execute(_LEVELS_SQL)
+    return _LEVELS
+
+
+def _hourly(con: Any, levels: str) -> pl.DataFrame:
+    return fetch_frame(
+        con,
+        f"""
+        SELECT {_POOL}, hour,
+               sum(c * seconds) / 3600 AS mean_concurrency,
+               max(c) AS peak_concurrency
+        FROM {levels} GROUP BY ALL ORDER BY ALL
+        """,
+    )
 
 
 def hourly_concurrency(con: Any) -> pl.DataFrame:
     """Mean and peak concurrent builds per pool and hour, from the costed builds `_ciwb_c`."""
-    return fetch_frame(
-        con,
-        f"""
-        WITH {_SPANS}
-        SELECT {_POOL}, date_trunc('hour', t) AS hour,
-               sum(c * seconds) / 3600 AS mean_concurrency,
-               CAST(max(c) AS BIGINT) AS peak_concurrency
-        FROM segments GROUP BY ALL ORDER BY ALL
-        """,
-    )
+    return _hourly(con, _concurrency_levels(con))
 
 
 @register_whatif("reserved")
@@ -95,19 +115,19 @@ def reserved_capacity(
             FROM _ciwb_c WHERE unpriced_reason IS NULL AND unit_s = 60 GROUP BY ALL
             """,
         )
+        levels = _concurrency_levels(con)
         sizes = fetch_frame(
             con,
             f"""
-            WITH {_SPANS}
             SELECT {_POOL}, n AS fleet_size,
                    sum(least(c, n) * seconds) / 60 AS carried_minutes,
                    sum(greatest(c - n, 0) * seconds) / 60 AS overflow_minutes,
-                   CAST(max(c) AS BIGINT) AS peak_concurrency
-            FROM segments, range(1, {int(max_fleet) + 1}) AS sizes(n)
+                   max(c) AS peak_concurrency
+            FROM {levels}, range(1, {int(max_fleet) + 1}) AS sizes(n)
             GROUP BY ALL ORDER BY ALL
             """,
         )
-        hourly = hourly_concurrency(con)
+        hourly = _hourly(con, levels)
         unpriced = con.execute(
             "SELECT count(*) FROM _ciwb_c WHERE unpriced_reason IS NOT NULL"
         ).fetchall()[0][0]

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from ciwb.codebuild.fleets import FLEET_BUILDS_SQL, FleetJob, infer_overflow
+from ciwb.store.session import reuse
 
 __all__ = ["FleetBuild", "FleetUsage", "fleet_usage", "overflowed_builds"]
 
@@ -68,6 +69,12 @@ class FleetUsage:
 
 
 def _fleet_jobs(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    # Every fleet build, read (and each fleet replayed, `_overflow`) once per shared
+    # connection: the overflow marks, the costs and the sizing all start from them.
+    return reuse(con, "ciwb.store.fleets: fleet builds", lambda: _read_fleet_jobs(con))
+
+
+def _read_fleet_jobs(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
     rows = con.execute(FLEET_BUILDS_SQL + " ORDER BY b.fleet_arn, b.start_time").fetchall()
     by_fleet: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
@@ -81,19 +88,24 @@ def _overflow_keys(rows: list[tuple[Any, ...]], capacity: int, behaviour: str | 
     return infer_overflow(jobs, capacity, behaviour)
 
 
+def _overflow(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Per stored fleet: the ARNs of its builds inferred to have overflowed."""
+
+    def replay() -> dict[str, set[str]]:
+        jobs = _fleet_jobs(con)
+        return {
+            arn: _overflow_keys(jobs.get(arn, []), capacity, behaviour)
+            for arn, capacity, behaviour in con.execute(
+                "SELECT fleet_arn, coalesce(base_capacity, 0), overflow_behavior FROM fleets"
+            ).fetchall()
+        }
+
+    return reuse(con, "ciwb.store.fleets: overflow", replay)
+
+
 def overflowed_builds(con: duckdb.DuckDBPyConnection) -> set[str]:
     """ARNs of fleet builds inferred to have overflowed to on-demand (see infer_overflow)."""
-    fleets = dict(
-        (r[0], (r[1], r[2]))
-        for r in con.execute(
-            "SELECT fleet_arn, coalesce(base_capacity, 0), overflow_behavior FROM fleets"
-        ).fetchall()
-    )
-    out: set[str] = set()
-    for arn, rows in _fleet_jobs(con).items():
-        if arn in fleets:
-            out |= _overflow_keys(rows, *fleets[arn])
-    return out
+    return set().union(*_overflow(con).values())
 
 
 def fleet_usage(
@@ -111,6 +123,7 @@ def fleet_usage(
         con.execute("SELECT region, max(end_time) FROM builds GROUP BY region").fetchall()
     )
     jobs = _fleet_jobs(con)
+    overflows = _overflow(con)
     out: list[FleetUsage] = []
     for (
         arn,
@@ -136,7 +149,7 @@ def fleet_usage(
         if start is None or end is None:
             continue
         end = max(end, start)
-        overflow = _overflow_keys(rows, capacity, behaviour)
+        overflow = overflows[arn]
         usage = FleetUsage(
             arn, name, region, account, env, compute, instance, capacity, behaviour, start, end
         )

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-__all__ = ["reuse", "shared_connection", "shared_reading"]
+__all__ = ["is_shared", "reuse", "shared_connection", "shared_reading"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,12 @@ def shared_connection(
         yield session.con
     finally:
         session.depth -= 1
+
+
+def is_shared(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con` is a shared block's connection (what `reuse` keeps results for)."""
+    session = _ACTIVE.get()
+    return session is not None and session.con is con
 
 
 def reuse(con: duckdb.DuckDBPyConnection, key: Hashable, compute: Callable[[], T]) -> T:

@@ -239,3 +239,48 @@ def test_saved_snapshot_matches_the_python_api(db_path):
     # upper: 91 s → 2 min × $0.005; eu-west-1 has no price
     assert saved == {"p": pytest.approx(0.01), "x": None}
     assert reason.startswith("no price for eu-west-1")
+
+
+def _costed_on_own_connection(db, selection=None, options=None):
+    return build_costs(db, selection, options=options).sort("build_arn")
+
+
+def test_a_shared_connection_costs_each_selection_once_and_never_serves_a_stale_table(db_path):
+    from ciwb.cost.estimate import materialise_costs
+    from ciwb.store import fetch_frame
+    from ciwb.store.session import shared_reading
+
+    write_store(
+        db_path,
+        [build_record("api", i, phases={"PROVISIONING": 10, "BUILD": 50 + i}) for i in range(3)]
+        + [build_record("web", i, phases={"PROVISIONING": 10, "BUILD": 90}) for i in range(2)],
+    )
+    api, free = Selection(projects="api"), BillingOptions(free_tier=True)
+    with shared_reading(db_path) as con:
+
+        def rows(name):
+            return fetch_frame(con, f"SELECT * FROM {name} ORDER BY build_arn")
+
+        def tables():
+            return con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_ciwb_costed_%'"
+            ).fetchall()[0][0]
+
+        materialise_costs(con)
+        materialise_costs(con, name="_ciwb_retry_c")  # same selection and options: a view
+        assert tables() == 1
+        assert rows("_ciwb_retry_c").equals(rows("_ciwb_c"))
+        assert rows("_ciwb_c").equals(_costed_on_own_connection(db_path))
+        materialise_costs(con, api, name="_ciwb_retry_c")  # another selection: its own rows
+        assert set(rows("_ciwb_retry_c")["project_name"]) == {"api"}
+        assert rows("_ciwb_c").height == 5  # the other name still shows its own selection
+        materialise_costs(con, options=free, name="_ciwb_retry_c")  # other billing options
+        assert rows("_ciwb_retry_c")["cost_lower"].sum() < rows("_ciwb_c")["cost_lower"].sum()
+        assert tables() == 3
+        materialise_costs(con, api)  # back to a selection made before: no new table
+        assert tables() == 3 and rows("_ciwb_c").height == 3
+    # Each what-if and summary gives what it gives on a connection of its own.
+    with shared_reading(db_path):
+        shared = [cost_summary(db_path, api), cost_summary(db_path, options=free)]
+    assert shared[0].table.equals(cost_summary(db_path, api).table)
+    assert shared[1].table.equals(cost_summary(db_path, options=free).table)
