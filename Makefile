@@ -30,9 +30,11 @@ $(UV_STAMP):
 	@touch $(UV_STAMP)
 
 # --locked: install exactly uv.lock, and stop if pyproject.toml changed without `make lock`
-# (or `uv lock`) after it; ciwb itself goes in editable.
+# (or `uv lock`) after it; ciwb itself goes in editable. --compile-bytecode: every report
+# kernel and analysis process imports pandas, polars and plotly; without .pyc files (uv writes
+# none, and PYTHONDONTWRITEBYTECODE stops Python writing its own) each compiles them again.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --compile-bytecode --python $(PYTHON)
 	@touch $(STAMP)
 
 # `make lock`: re-lock after editing pyproject.toml's dependencies, moving nothing else.
