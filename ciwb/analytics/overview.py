@@ -9,6 +9,16 @@ from ciwb.store import DbLike, Selection, fetch_frame
 __all__ = ["arch_comparison", "projects_overview"]
 
 
+def _usual(column: str) -> str:
+    """Per project and region of `chosen`: the most frequent non-null `column`, ties to the
+    first by name."""
+    return f"""
+        SELECT project_name, region, first({column} ORDER BY n DESC, {column}) AS {column}
+        FROM (SELECT project_name, region, {column}, count(*) AS n FROM chosen
+              WHERE {column} IS NOT NULL GROUP BY ALL)
+        GROUP BY ALL"""
+
+
 def projects_overview(
     db: DbLike = None,
     selection: Selection | None = None,
@@ -22,20 +32,8 @@ def projects_overview(
         WITH chosen AS (
             SELECT * FROM builds b WHERE {where} AND b.build_complete
         ),
-        compute AS (
-            SELECT project_name, region,
-                   first(compute_type ORDER BY n DESC, compute_type) AS compute_type
-            FROM (SELECT project_name, region, compute_type, count(*) AS n FROM chosen
-                  WHERE compute_type IS NOT NULL GROUP BY ALL)
-            GROUP BY ALL
-        ),
-        cache AS (
-            SELECT project_name, region,
-                   first(cache_type ORDER BY n DESC, cache_type) AS cache_type
-            FROM (SELECT project_name, region, cache_type, count(*) AS n FROM chosen
-                  WHERE cache_type IS NOT NULL GROUP BY ALL)
-            GROUP BY ALL
-        ),
+        compute AS ({_usual("compute_type")}),
+        cache AS ({_usual("cache_type")}),
         per_project AS (
             SELECT project_name, region,
                    count(*) AS builds,

@@ -27,7 +27,6 @@ __all__ = [
     "finish_run",
     "finish_run_on",
     "load_region_state",
-    "read_region_state",
     "start_run",
     "start_run_on",
 ]
@@ -147,27 +146,22 @@ class RegionState:
 
 def load_region_state(db: Path | str | None, account_id: str, region: str) -> RegionState:
     with connect(db) as con:
-        return read_region_state(con, account_id, region)
-
-
-def read_region_state(con: Any, account_id: str, region: str) -> RegionState:
-    """What the store holds for one account and region, read on an open connection."""
-    cursors = {
-        row[2]: CursorRow(*row)
-        for row in con.execute(
-            "SELECT account_id, region, project_name, newest_build_id, newest_start_time,"
-            " in_progress_ids, updated_at, covered_since FROM collect_cursors"
+        cursors = {
+            row[2]: CursorRow(*row)
+            for row in con.execute(
+                "SELECT account_id, region, project_name, newest_build_id, newest_start_time,"
+                " in_progress_ids, updated_at, covered_since FROM collect_cursors"
+                " WHERE account_id = ? AND region = ?",
+                [account_id, region],
+            ).fetchall()
+        }
+        known: dict[str, dict[str, KnownBuild]] = {}
+        for project, build_id, complete, start in con.execute(
+            "SELECT project_name, build_id, build_complete, start_time FROM builds"
             " WHERE account_id = ? AND region = ?",
             [account_id, region],
-        ).fetchall()
-    }
-    known: dict[str, dict[str, KnownBuild]] = {}
-    for project, build_id, complete, start in con.execute(
-        "SELECT project_name, build_id, build_complete, start_time FROM builds"
-        " WHERE account_id = ? AND region = ?",
-        [account_id, region],
-    ).fetchall():
-        known.setdefault(project, {})[build_id] = KnownBuild(bool(complete), start)
+        ).fetchall():
+            known.setdefault(project, {})[build_id] = KnownBuild(bool(complete), start)
     for cursor in cursors.values():
         if cursor.in_progress_ids is None:
             cursors[cursor.project_name] = cursor._replace(in_progress_ids=[])
