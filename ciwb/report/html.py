@@ -18,15 +18,11 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from plotly.offline import get_plotlyjs
 
+from ciwb.report.page import TEMPLATES, page_css
+
 __all__ = ["PLOTLY_MIMETYPE", "notebook_to_html", "page_css"]
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-def page_css() -> str:
-    """The style every ciwb page shares (reports and the index)."""
-    return (_TEMPLATES / "ciwb" / "page.css").read_text(encoding="utf-8")
 
 
 class PlotlyToHtml(Preprocessor):
@@ -74,7 +70,7 @@ def _exporter() -> HTMLExporter:
     which took as long as exporting a small report."""
     exporter = HTMLExporter(
         template_name="ciwb",
-        extra_template_basedirs=[str(_TEMPLATES)],
+        extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,

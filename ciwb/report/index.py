@@ -82,7 +82,7 @@ def _summary(results: Sequence[ReportResult]) -> str:
 
 def render_index(results: Sequence[ReportResult], *, started: datetime, db: str) -> str:
     from ciwb.report.findings_view import STYLE
-    from ciwb.report.html import page_css
+    from ciwb.report.page import page_css
 
     rank = {name: i for i, name in enumerate(ORDER)}
     ordered = sorted(results, key=lambda r: (rank.get(r.name, len(ORDER)), r.name))

@@ -26,20 +26,19 @@ from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from multiprocessing.util import Finalize
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from ciwb.errors import CiwbError, ReportFailedError
 from ciwb.report.catalog import notebooks_dir, report_names, report_notebook, report_parameters
-from ciwb.report.html import notebook_to_html
 from ciwb.report.index import render_index
-from ciwb.report.kernel import QuietKernelManager, WarmKernel
 from ciwb.report.naming import output_stem
 from ciwb.report.outputs import output_for
 from ciwb.report.result import ReportResult, ReportRun
 from ciwb.report.startup import skip_unused_imports
 from ciwb.store import resolve_db_path
+
+if TYPE_CHECKING:
+    from ciwb.report.kernel import WarmKernel
 
 __all__ = ["ReportFailedError", "parse_parameters", "raise_for_failures", "run_reports"]
 
@@ -157,9 +156,13 @@ def _render(
 ) -> _Rendered:
     """Execute one report (reading `results`, the analysis pass's files) in `kernel`, by
     default this worker's, then export its HTML. Runs in a worker process of `run_reports`'
-    pool."""
+    pool. (nbformat, nbconvert and jupyter_client are imported here, in the workers: the
+    process running `run_reports` needs none of them, and they took a second of its start.)"""
+    import nbformat
     import papermill
 
+    from ciwb.report.html import notebook_to_html
+    from ciwb.report.kernel import QuietKernelManager
     from ciwb.report.notebook import RESULTS_ENV
 
     t0 = time.monotonic()
@@ -206,6 +209,8 @@ _KERNEL: WarmKernel | None = None
 
 def _worker_kernel(kernel_name: str) -> WarmKernel:
     """This worker's kernel, ended when the worker exits (at the end of the run)."""
+    from ciwb.report.kernel import WarmKernel
+
     global _KERNEL
     if _KERNEL is None or _KERNEL.kernel_name != kernel_name:
         if _KERNEL is not None:
