@@ -9,7 +9,10 @@ skips the imports no report needs.
 A worker of `ciwb report` runs its reports one after the other in one `WarmKernel`: started
 once, it keeps its imports, and before each report `ciwb.report.kernel_state.reset` puts
 back everything else a report changes. A report that fails (or a kernel that dies) ends that
-kernel; the next report gets a new one.
+kernel; the next report gets a new one. A worker starts its kernel as it starts itself
+(`WarmKernel.start`), and the kernel makes its imports (`kernel_state.baseline`) as it starts,
+before it answers: they are done while the worker computes its part of the analysis pass, not
+when its first report has to wait for them.
 """
 
 from __future__ import annotations
@@ -31,17 +34,32 @@ _TIMEOUT = 120.0
 
 
 class QuietKernelManager(AsyncKernelManager):
+    # The code its kernels run as they start, in this order, before they answer.
+    startup: tuple[str, ...] = (KERNEL_STARTUP,)
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         kw.setdefault("stderr", subprocess.DEVNULL)
-        command = [*kernel_cmd, f"--IPKernelApp.exec_lines={KERNEL_STARTUP}"]
+        command = [*kernel_cmd, *(f"--IPKernelApp.exec_lines={code}" for code in self.startup)]
         await super()._async_launch_kernel(command, **kw)
 
     _launch_kernel = _async_launch_kernel
 
 
+# What a warm kernel runs as it starts, after KERNEL_STARTUP: every report's imports, and
+# the state `kernel_state.reset` puts back (a kernel that cannot import ciwb still starts, and
+# fails `WarmKernel.ready`'s own `baseline()`, as before).
+_WARM_STARTUP = (
+    "try: __import__('ciwb.report.kernel_state', fromlist=['baseline']).baseline()\n"
+    "except Exception: pass"
+)
+
+
 class _ReusedKernelManager(QuietKernelManager):
     """Remembers its clients: nbclient leaves open the client of a kernel it does not own
-    (its sockets would collect the next report's messages), so `WarmKernel` closes it."""
+    (its sockets would collect the next report's messages), so `WarmKernel` closes it. Its
+    kernels make every report's imports as they start (`_WARM_STARTUP`)."""
+
+    startup = (KERNEL_STARTUP, _WARM_STARTUP)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -72,19 +90,36 @@ class WarmKernel:
     def __init__(self, kernel_name: str = "python3") -> None:
         self.kernel_name = kernel_name
         self._km: _ReusedKernelManager | None = None
+        self._answered = False  # whether the kernel has answered since it was started
         self.started = 0  # kernels started so far (one, unless a report failed)
+
+    def start(self, cwd: str | os.PathLike[str]) -> None:
+        """Start a kernel (in `cwd`) if there is none, without waiting for it: it makes its
+        imports while the caller does something else; `ready` waits for it."""
+        if self._km is not None:
+            return
+        self.started += 1
+        km = _ReusedKernelManager(kernel_name=self.kernel_name)
+        # As nbclient starts the kernels it owns: history in memory, not in a shared file.
+        run_sync(km.start_kernel)(
+            extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=os.fspath(cwd)
+        )
+        self._km, self._answered = km, False
 
     def ready(self, environ: Mapping[str, str], cwd: str | os.PathLike[str]) -> AsyncKernelManager:
         """A kernel for the next report: the last one reset, else (none yet, it died, or it
-        could not be reset) a new one."""
-        if self._km is not None:
+        could not be reset) a new one, or the one `start` started, once it answers."""
+        if self._km is not None and self._answered:
             try:
                 return self._prepare(environ, cwd)
             except Exception:
                 self.discard()
-        self.started += 1
         try:
-            self._start(cwd)
+            self.start(cwd)
+            # Its imports are done as it starts (`_WARM_STARTUP`); this call records the
+            # baseline if they could not be, and says why.
+            self._run("baseline()", started=True)
+            self._answered = True
             return self._prepare(environ, cwd)
         except Exception:
             self.discard()
@@ -100,15 +135,6 @@ class WarmKernel:
             run_sync(_shutdown)(km)
 
     close = discard
-
-    def _start(self, cwd: str | os.PathLike[str]) -> None:
-        km = _ReusedKernelManager(kernel_name=self.kernel_name)
-        # As nbclient starts the kernels it owns: history in memory, not in a shared file.
-        run_sync(km.start_kernel)(
-            extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=os.fspath(cwd)
-        )
-        self._km = km
-        self._run("baseline()", started=True)
 
     def _prepare(
         self, environ: Mapping[str, str], cwd: str | os.PathLike[str]

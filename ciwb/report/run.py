@@ -220,6 +220,18 @@ def _worker_kernel(kernel_name: str) -> WarmKernel:
     return _KERNEL
 
 
+def _start_worker(kernel_name: str) -> None:
+    """A worker's first steps: skip the imports no report needs, and start its kernel, which
+    makes every report's imports while the worker computes its part of the analysis pass
+    (the cores are shared with the pass, but no report waits for a kernel to start)."""
+    skip_unused_imports()
+    kernel = _worker_kernel(kernel_name)
+    try:
+        kernel.start(notebooks_dir())
+    except Exception:  # the first report tries again, and says why if it cannot
+        kernel.discard()
+
+
 def _analyse(db: Path, reports: dict[str, dict[str, Any]], family: str, out: Path) -> float:
     """The pass for one family, in a worker process whose output goes nowhere: DuckDB draws
     progress bars for long queries (the kernels, where the queries ran before, hid them);
@@ -269,14 +281,15 @@ def run_reports(
     chosen = _choose_parameters(wanted, parameters or {}, db_path)
     output = output_for(out)  # an unusable output fails here, before any notebook runs
     started = now or datetime.now(UTC)
-    pool_size = max(1, workers or worker_count())
+    # No more workers than the run has use for: each starts a kernel.
+    pool_size = max(1, min(workers or worker_count(), max(len(wanted), len(plan(wanted)))))
     rendered: dict[str, _Rendered] = {}
     stems = {name: output_stem(name, chosen[name], started) for name in wanted}
     with (
         tempfile.TemporaryDirectory(prefix="ciwb-report-") as scratch,
         _environment(CIWB_DB=str(db_path)),
         ProcessPoolExecutor(
-            pool_size, mp_context=_context(), initializer=skip_unused_imports
+            pool_size, mp_context=_context(), initializer=_start_worker, initargs=(kernel_name,)
         ) as pool,
     ):
         # Families heaviest first, then each report as soon as the families it reads are
