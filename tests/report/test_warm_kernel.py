@@ -176,3 +176,29 @@ def test_a_report_that_changes_state_or_fails_or_dies_leaves_nothing_to_the_next
         assert kernel.started == 3  # a new kernel after each failure
     finally:
         kernel.close()
+
+
+def test_a_kernel_started_ahead_of_its_reports_shows_what_one_started_for_them_shows(
+    jobs, fresh, tmp_path, monkeypatch
+):
+    """A worker of `ciwb report` starts its kernel as it starts (the kernel makes its imports
+    while the worker computes its part of the analysis pass); its reports show the same."""
+    from ciwb.report.catalog import notebooks_dir
+
+    monkeypatch.setenv("CIWB_NOTEBOOKS", str(_notebooks(tmp_path / "notebooks")))
+    state = {"name": "state", "values": {"db": None}, "results": []}
+    shown = {}
+    for ahead in (False, True):
+        kernel = WarmKernel()
+        try:
+            if ahead:
+                kernel.start(notebooks_dir())
+            first = _run(state, kernel, tmp_path / f"state-{ahead}.ipynb")
+            assert first.error is None
+            shown[ahead] = _shown(first.executed)
+            done = _run(jobs[FIRST[0]], kernel, tmp_path / f"graviton-{ahead}.ipynb")
+            assert done.error is None and _shown(done.executed) == fresh[FIRST[0]]
+            assert kernel.started == 1
+        finally:
+            kernel.close()
+    assert shown[True] == shown[False]
