@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ciwb.stats import (
+    _integers,
     bootstrap_interval,
     detect_change_points,
     geometric_mean_ratio,
@@ -91,3 +92,25 @@ def test_bootstrap_interval_is_the_plain_computations(
     assert bootstrap_interval(statistic, samples, resamples=700) == _reference_interval(
         statistic, samples, 700
     )
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [629, 447],  # the cache what-if's warm and cold groups
+        [1, 2, 3, 7],  # n = 1 draws nothing; odd counts leave half a word buffered
+        [17, 2**30 + 12345, 3 * 2**29, 2**31],  # big n: many words rejected and drawn again
+    ],
+)
+@pytest.mark.parametrize("rows", [1, 3, 2000])
+def test_bootstrap_draws_are_numpys_own(sizes: list[int], rows: int) -> None:
+    # bootstrap_interval's block draws give rng.integers' numbers, and leave the generator
+    # where it leaves it, so each next sample's draws (and any draw after) are the same too.
+    ours, numpys = np.random.default_rng(7), np.random.default_rng(7)
+    for n in sizes:
+        shape = (rows, min(n, 1001))
+        drawn = _integers(ours, n, shape)
+        expected = numpys.integers(0, n, size=shape, dtype=np.int32)
+        assert drawn.dtype == expected.dtype and np.array_equal(drawn, expected), n
+    assert ours.integers(0, 10**9, 9).tolist() == numpys.integers(0, 10**9, 9).tolist()
+    assert ours.random(3).tolist() == numpys.random(3).tolist()

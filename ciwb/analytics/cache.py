@@ -42,16 +42,23 @@ def cache_builds(
     per project (see module docstring) with the `threshold_s` used.
     """
     where, params = (selection or Selection()).where("b")
+    kept = "b.cache_type IS NOT NULL AND b.cache_type <> 'NO_CACHE' AND b.status = 'SUCCEEDED'"
+    # The previous build is looked for only in projects with a build kept here: the window
+    # sorts every build it covers by string keys (most of this query's time), and the other
+    # projects' gaps are never read. Its payload is what the result needs, nothing more.
     sql = f"""
         WITH ordered AS (
-            SELECT b.build_arn, b.project_name, b.region, b.cache_type, b.start_time,
+            SELECT b.build_arn, b.project_name, b.cache_type, b.start_time,
                    b.status, b.build_complete,
                    lag(b.end_time) OVER (
                        PARTITION BY b.account_id, b.region, b.project_name
                        ORDER BY b.start_time, b.build_arn
                    ) AS previous_end
             FROM builds b
-            WHERE {where}
+            WHERE {where} AND (b.account_id, b.region, b.project_name) IN (
+                SELECT b.account_id, b.region, b.project_name FROM builds b
+                WHERE {where} AND {kept} AND b.build_complete
+            )
         )
         SELECT o.build_arn, o.project_name, o.cache_type, o.start_time,
                f.download_source_s, f.install_s,
@@ -65,7 +72,7 @@ def cache_builds(
           AND o.status = 'SUCCEEDED' AND o.build_complete
         ORDER BY o.project_name, o.start_time
     """
-    frame = fetch_frame(db, sql, params)
+    frame = fetch_frame(db, sql, [*params, *params])
     thresholds = {}
     for (project,), group in frame.group_by("project_name"):
         split = split_warm_cold(group["restore_s"].to_numpy())
