@@ -35,7 +35,9 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.regions
 import botocore.session
+from botocore import handlers as botocore_handlers
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, _local_now
 from botocore.hooks import EVENT_ALIASES, EventAliaser
@@ -44,6 +46,7 @@ from ciwb.collect.responses import ResponseParsers
 from ciwb.errors import CiwbError, CollectAwsError
 
 __all__ = [
+    "COLLECT_SERVICES",
     "AwsAccount",
     "CallCounter",
     "CollectAwsError",
@@ -168,7 +171,10 @@ class AwsAccount:
 
     def client(self, service: str, region: str) -> Any:
         """A new client of this account in `region`, counted; for one thread's use or many
-        (botocore clients are thread-safe)."""
+        (botocore clients are thread-safe). Only `COLLECT_SERVICES`: the sessions carry
+        botocore's handlers for those alone."""
+        if service not in COLLECT_SERVICES:
+            raise ValueError(f"{service!r} is not one of the collector's services")
         with self._lock:  # the session is not thread-safe: one client made at a time
             client = self.session.client(
                 service, region_name=region, config=client_config(self.max_attempts)
@@ -260,11 +266,95 @@ class _SharedAliases(EventAliaser):
             self._alias_name_cache = _ALIASED
 
 
+# The services the collector's sessions make clients for (`AwsAccount.client`), by the names
+# botocore's event names use (after its aliases: logs → cloudwatch-logs, monitoring →
+# cloudwatch).
+COLLECT_SERVICES = frozenset({"codebuild", "sts", "organizations", "cloudwatch", "logs"})
+_EVENT_SERVICES = frozenset({*COLLECT_SERVICES, "cloudwatch-logs", "monitoring"})
+
+
+def _collect_handler(event_name: str) -> bool:
+    """Whether a botocore builtin handler can fire on a collector's client: not one for
+    another service (37 of botocore's 127 are S3's), nor a documentation hook (`docs.*`,
+    emitted only when botocore writes its docs)."""
+    parts = event_name.split(".")
+    if parts[0] == "docs":
+        return False
+    return len(parts) < 2 or parts[1] == "*" or parts[1] in _EVENT_SERVICES
+
+
+def _register_collect_handlers(session: botocore.session.Session) -> None:
+    """botocore's `Session._register_builtin_handlers`, without the other services' handlers.
+
+    Every client copies its session's whole handler trie (~400 nodes, a quarter of a
+    client's creation CPU); with the other services' handlers gone it has a third as many,
+    and a client of the services above sees exactly the handlers it saw before.
+    """
+    for spec in botocore_handlers.BUILTIN_HANDLERS:
+        event_name, handler = spec[0], spec[1]
+        if not _collect_handler(event_name):
+            continue
+        if len(spec) == 2:
+            session.register(event_name, handler)
+        elif spec[2] is botocore_handlers.REGISTER_FIRST:
+            session._events.register_first(event_name, handler)
+        elif spec[2] is botocore_handlers.REGISTER_LAST:
+            session._events.register_last(event_name, handler)
+
+
+class _SharedEndpointProviders:
+    """`botocore.regions.EndpointProvider`, one per endpoint rule set for every client.
+
+    botocore builds a provider from the service's endpoint rules for each new client (~20%
+    of a client's creation CPU) and caches its answers per provider, so each client also
+    works out its first endpoint again. The rules come from the shared loader (the same
+    dicts for every client of a service) and a provider never changes once built, so one
+    per (rules, partitions, excluded parameters) gives every client the same endpoints.
+    Data not loaded by the shared loader is a different object: a provider of its own.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        # key → (the rules and partitions, kept so their ids are not reused; the provider)
+        self._providers: dict[tuple[int, int, Any], tuple[Any, Any, Any]] = {}
+
+    def __call__(self, ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
+        key = (id(ruleset_data), id(partition_data), frozenset(excluded_params or ()))
+        found = self._providers.get(key)
+        if found is None:
+            with self._lock:
+                found = self._providers.get(key)
+                if found is None:
+                    provider = self._make(
+                        ruleset_data=ruleset_data,
+                        partition_data=partition_data,
+                        excluded_params=excluded_params,
+                    )
+                    found = self._providers[key] = (ruleset_data, partition_data, provider)
+        return found[2]
+
+
+_endpoint_providers_installed = False
+
+
+def _share_endpoint_providers() -> None:
+    """Point botocore's client creation at `_SharedEndpointProviders` (once per process)."""
+    global _endpoint_providers_installed
+    if not _endpoint_providers_installed:
+        botocore.regions.EndpointProvider = _SharedEndpointProviders(  # type: ignore[misc]
+            botocore.regions.EndpointProvider
+        )
+        _endpoint_providers_installed = True
+
+
 def _prototype_session() -> Any:
     global _prototype
     with _prototype_lock:
         if _prototype is None:
-            _prototype = botocore.session.Session()
+            _share_endpoint_providers()
+            _prototype = botocore.session.Session(include_builtin_handlers=False)
+            _register_collect_handlers(_prototype)
             _prototype.get_component("data_loader")
             for name in _SHARED_COMPONENTS:
                 _prototype._get_internal_component(name)
