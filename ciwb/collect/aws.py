@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.client
 import botocore.exceptions
 import botocore.regions
 import botocore.session
@@ -335,24 +336,59 @@ class _SharedEndpointProviders:
         return found[2]
 
 
-_endpoint_providers_installed = False
+# (service name, id of its model's description) → (the description, the client class)
+_client_classes: dict[tuple[str, int], tuple[Any, type]] = {}
 
 
-def _share_endpoint_providers() -> None:
-    """Point botocore's client creation at `_SharedEndpointProviders` (once per process)."""
-    global _endpoint_providers_installed
-    if not _endpoint_providers_installed:
+def _shared_client_class(original: Any) -> Any:
+    """`ClientCreator._create_client_class`, made once per service for the collector's
+    sessions.
+
+    botocore makes a client's class anew for every client: a method per operation, each with
+    its own docstring object (~45% of a client's creation CPU once the handler trie is
+    small). The class depends on the service's model and on the session's
+    `creating-client-class` handlers; the collector's sessions all have the same ones (the
+    builtin set above, boto3's own), and models come from the shared loader, so one class per
+    service serves them all. Any other session's clients are made as botocore makes them.
+    """
+
+    def create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
+        if not isinstance(self._event_emitter, _SharedAliases):
+            return original(self, service_name, service_model)
+        description = service_model._service_description
+        key = (service_name, id(description))
+        found = _client_classes.get(key)
+        if found is None or found[0] is not description:
+            cls = original(self, service_name, service_model)
+            found = _client_classes[key] = (description, cls)  # a race makes one twice: same
+        return found[1]
+
+    return create_client_class
+
+
+_client_creation_patched = False
+
+
+def _cheaper_client_creation() -> None:
+    """Point botocore's client creation at the shared endpoint providers and client classes
+    (once per process)."""
+    global _client_creation_patched
+    if not _client_creation_patched:
         botocore.regions.EndpointProvider = _SharedEndpointProviders(  # type: ignore[misc]
             botocore.regions.EndpointProvider
         )
-        _endpoint_providers_installed = True
+        creator = botocore.client.ClientCreator
+        creator._create_client_class = _shared_client_class(  # type: ignore[method-assign]
+            creator._create_client_class
+        )
+        _client_creation_patched = True
 
 
 def _prototype_session() -> Any:
     global _prototype
     with _prototype_lock:
         if _prototype is None:
-            _share_endpoint_providers()
+            _cheaper_client_creation()
             _prototype = botocore.session.Session(include_builtin_handlers=False)
             _register_collect_handlers(_prototype)
             _prototype.get_component("data_loader")
