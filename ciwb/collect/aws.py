@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.client
 import botocore.exceptions
+import botocore.regions
 import botocore.session
+from botocore import handlers as botocore_handlers
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, _local_now
 from botocore.hooks import EVENT_ALIASES, EventAliaser
@@ -44,6 +47,7 @@ from ciwb.collect.responses import ResponseParsers
 from ciwb.errors import CiwbError, CollectAwsError
 
 __all__ = [
+    "COLLECT_SERVICES",
     "AwsAccount",
     "CallCounter",
     "CollectAwsError",
@@ -168,7 +172,10 @@ class AwsAccount:
 
     def client(self, service: str, region: str) -> Any:
         """A new client of this account in `region`, counted; for one thread's use or many
-        (botocore clients are thread-safe)."""
+        (botocore clients are thread-safe). Only `COLLECT_SERVICES`: the sessions carry
+        botocore's handlers for those alone."""
+        if service not in COLLECT_SERVICES:
+            raise ValueError(f"{service!r} is not one of the collector's services")
         with self._lock:  # the session is not thread-safe: one client made at a time
             client = self.session.client(
                 service, region_name=region, config=client_config(self.max_attempts)
@@ -260,11 +267,130 @@ class _SharedAliases(EventAliaser):
             self._alias_name_cache = _ALIASED
 
 
+# The services the collector's sessions make clients for (`AwsAccount.client`), by the names
+# botocore's event names use (after its aliases: logs → cloudwatch-logs, monitoring →
+# cloudwatch).
+COLLECT_SERVICES = frozenset({"codebuild", "sts", "organizations", "cloudwatch", "logs"})
+_EVENT_SERVICES = frozenset({*COLLECT_SERVICES, "cloudwatch-logs", "monitoring"})
+
+
+def _collect_handler(event_name: str) -> bool:
+    """Whether a botocore builtin handler can fire on a collector's client: not one for
+    another service (37 of botocore's 127 are S3's), nor a documentation hook (`docs.*`,
+    emitted only when botocore writes its docs)."""
+    parts = event_name.split(".")
+    if parts[0] == "docs":
+        return False
+    return len(parts) < 2 or parts[1] == "*" or parts[1] in _EVENT_SERVICES
+
+
+def _register_collect_handlers(session: botocore.session.Session) -> None:
+    """botocore's `Session._register_builtin_handlers`, without the other services' handlers.
+
+    Every client copies its session's whole handler trie (~400 nodes, a quarter of a
+    client's creation CPU); with the other services' handlers gone it has a third as many,
+    and a client of the services above sees exactly the handlers it saw before.
+    """
+    for spec in botocore_handlers.BUILTIN_HANDLERS:
+        event_name, handler = spec[0], spec[1]
+        if not _collect_handler(event_name):
+            continue
+        if len(spec) == 2:
+            session.register(event_name, handler)
+        elif spec[2] is botocore_handlers.REGISTER_FIRST:
+            session._events.register_first(event_name, handler)
+        elif spec[2] is botocore_handlers.REGISTER_LAST:
+            session._events.register_last(event_name, handler)
+
+
+class _SharedEndpointProviders:
+    """`botocore.regions.EndpointProvider`, one per endpoint rule set for every client.
+
+    botocore builds a provider from the service's endpoint rules for each new client (~20%
+    of a client's creation CPU) and caches its answers per provider, so each client also
+    works out its first endpoint again. The rules come from the shared loader (the same
+    dicts for every client of a service) and a provider never changes once built, so one
+    per (rules, partitions, excluded parameters) gives every client the same endpoints.
+    Data not loaded by the shared loader is a different object: a provider of its own.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        # key → (the rules and partitions, kept so their ids are not reused; the provider)
+        self._providers: dict[tuple[int, int, Any], tuple[Any, Any, Any]] = {}
+
+    def __call__(self, ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
+        key = (id(ruleset_data), id(partition_data), frozenset(excluded_params or ()))
+        found = self._providers.get(key)
+        if found is None:
+            with self._lock:
+                found = self._providers.get(key)
+                if found is None:
+                    provider = self._make(
+                        ruleset_data=ruleset_data,
+                        partition_data=partition_data,
+                        excluded_params=excluded_params,
+                    )
+                    found = self._providers[key] = (ruleset_data, partition_data, provider)
+        return found[2]
+
+
+# (service name, id of its model's description) → (the description, the client class)
+_client_classes: dict[tuple[str, int], tuple[Any, type]] = {}
+
+
+def _shared_client_class(original: Any) -> Any:
+    """`ClientCreator._create_client_class`, made once per service for the collector's
+    sessions.
+
+    botocore makes a client's class anew for every client: a method per operation, each with
+    its own docstring object (~45% of a client's creation CPU once the handler trie is
+    small). The class depends on the service's model and on the session's
+    `creating-client-class` handlers; the collector's sessions all have the same ones (the
+    builtin set above, boto3's own), and models come from the shared loader, so one class per
+    service serves them all. Any other session's clients are made as botocore makes them.
+    """
+
+    def create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
+        if not isinstance(self._event_emitter, _SharedAliases):
+            return original(self, service_name, service_model)
+        description = service_model._service_description
+        key = (service_name, id(description))
+        found = _client_classes.get(key)
+        if found is None or found[0] is not description:
+            cls = original(self, service_name, service_model)
+            found = _client_classes[key] = (description, cls)  # a race makes one twice: same
+        return found[1]
+
+    return create_client_class
+
+
+_client_creation_patched = False
+
+
+def _cheaper_client_creation() -> None:
+    """Point botocore's client creation at the shared endpoint providers and client classes
+    (once per process)."""
+    global _client_creation_patched
+    if not _client_creation_patched:
+        botocore.regions.EndpointProvider = _SharedEndpointProviders(  # type: ignore[misc]
+            botocore.regions.EndpointProvider
+        )
+        creator = botocore.client.ClientCreator
+        creator._create_client_class = _shared_client_class(  # type: ignore[method-assign]
+            creator._create_client_class
+        )
+        _client_creation_patched = True
+
+
 def _prototype_session() -> Any:
     global _prototype
     with _prototype_lock:
         if _prototype is None:
-            _prototype = botocore.session.Session()
+            _cheaper_client_creation()
+            _prototype = botocore.session.Session(include_builtin_handlers=False)
+            _register_collect_handlers(_prototype)
             _prototype.get_component("data_loader")
             for name in _SHARED_COMPONENTS:
                 _prototype._get_internal_component(name)
