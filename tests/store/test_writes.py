@@ -187,3 +187,25 @@ def test_export_writes_parquet_partitioned_by_month(db_path, tmp_path):
         " hive_partitioning = true)"
     ).fetchall()[0][0]
     assert n == _counts(db_path)["build_phases"]
+
+
+def test_each_build_keeps_its_own_raw_record_in_a_batch_of_many_scan_blocks(db_path):
+    """A batch far larger than DuckDB's parallel scan unit (the raw builds are parsed on
+    every core): every stored row still carries its own record's raw JSON, not a neighbour's."""
+    base = [b for b in generate(builds=30, seed=5).builds if b.get("buildComplete")][0]
+    batch = NormalisedBatch()
+    for i in range(20_000):
+        record = copy.deepcopy(base)
+        project = f"p{i % 7}"
+        record["id"] = f"{project}:{i:08x}-0000-0000-0000-000000000000"
+        record["arn"] = base["arn"].rsplit(":build/", 1)[0] + f":build/{record['id']}"
+        record["projectName"], record["buildNumber"] = project, i + 1
+        batch.add_build(record, origin="aws", now=None)
+    with connect(db_path) as con:
+        write_batch(con, batch)
+        total, misplaced = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE json_extract_string(raw, '$.arn')"
+            " <> build_arn OR CAST(json_extract(raw, '$.buildNumber') AS BIGINT)"
+            " <> build_number) FROM builds"
+        ).fetchall()[0]
+    assert (total, misplaced) == (20_000, 0)
