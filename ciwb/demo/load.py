@@ -30,7 +30,7 @@ from ciwb.demo.generator import (
 )
 from ciwb.demo.planted import PlantedFacts
 from ciwb.errors import CiwbError
-from ciwb.store import compact, connect, write_batch
+from ciwb.store import compact, connect, write_batches
 
 __all__ = ["DemoSummary", "history_batches", "load_demo", "planted_path_for"]
 
@@ -190,13 +190,15 @@ def load_demo(
     report("generating", builds, builds)
     total = len(history.builds)
     stored = 0
-    rows: dict[str, int] = {}
+
+    def written(batch: NormalisedBatch, _rows: dict[str, int]) -> None:
+        nonlocal stored
+        stored += batch.build_count()
+        report("storing", stored, total)
+
     with _no_cyclic_gc(), connect(db) as con:  # the whole load is one batch of work
-        for batch in history_batches(history):
-            for table, count in write_batch(con, batch).items():
-                rows[table] = rows.get(table, 0) + count
-            stored += batch.build_count()
-            report("storing", stored, total)
+        # the next chunk is normalised while this one is written (write_batches)
+        rows = write_batches(con, history_batches(history), written)
     planted = history.planted
     assert planted is not None
     if bill:

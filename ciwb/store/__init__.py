@@ -15,7 +15,7 @@ from ciwb.store.export import ExportResult, export_parquet
 from ciwb.store.info import StoreInfo, TableInfo, db_info
 from ciwb.store.migrations import LATEST_VERSION, MIGRATIONS
 from ciwb.store.query import DbLike, Selection, TimeLike, fetch_frame, reading
-from ciwb.store.writer import BackgroundWriter, StoreWriter
+from ciwb.store.writer import BackgroundWriter, StoreWriter, write_batches
 from ciwb.store.writes import upsert_rows, write_batch
 
 __all__ = [
@@ -47,4 +47,5 @@ __all__ = [
     "upgrade",
     "upsert_rows",
     "write_batch",
+    "write_batches",
 ]

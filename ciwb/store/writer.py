@@ -11,7 +11,8 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -19,10 +20,51 @@ from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.store.connection import connect
 from ciwb.store.writes import write_batch
 
-__all__ = ["BackgroundWriter", "StoreWriter"]
+__all__ = ["BackgroundWriter", "StoreWriter", "write_batches"]
 
 _NOTHING = object()
 T = TypeVar("T")
+
+
+def write_batches(
+    con: Any,
+    batches: Iterable[NormalisedBatch],
+    written: Callable[[NormalisedBatch, dict[str, int]], None] | None = None,
+) -> dict[str, int]:
+    """`write_batch` each batch of `batches` in order, one transaction each, while the next
+    batch is being built; returns the rows written per table.
+
+    Building a batch (normalising records, in Python) and writing one (DuckDB, which lets go
+    of the GIL while a statement runs) take turns on one thread; here the batches are drawn
+    from `batches` on the calling thread while the one before is written on another, so the
+    two cores work at once. One batch is written at a time and in order, so what is committed
+    is always a prefix of `batches`, as when written one by one: a failure to build a batch
+    (raised here, as the caller would see it) comes after the batch before it is committed,
+    a failed write stops the drawing of batches. `written(batch, rows)` is called on the
+    calling thread once each batch is committed (progress).
+    """
+    totals: Counter[str] = Counter()
+    with ThreadPoolExecutor(1, thread_name_prefix="ciwb-store-write") as pool:
+        pending: tuple[NormalisedBatch, Future[dict[str, int]]] | None = None
+
+        def finish() -> None:
+            nonlocal pending
+            if pending is not None:
+                batch, future = pending
+                pending = None
+                rows = future.result()
+                totals.update(rows)
+                if written is not None:
+                    written(batch, rows)
+
+        try:
+            for batch in batches:
+                finish()
+                pending = (batch, pool.submit(write_batch, con, batch))
+        finally:
+            # whatever stopped the drawing, the batch in flight commits (or fails) first
+            finish()
+    return dict(totals)
 
 
 class StoreWriter:

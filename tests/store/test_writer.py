@@ -176,3 +176,46 @@ def test_a_sync_whose_group_fails_raises_the_failure(db_path, monkeypatch):
     assert isinstance(outcome["raised"], KeyError)  # seen by the thread that synced
     writer.close()
     assert _q(db_path, "SELECT name FROM projects") == [("first",)]
+
+
+def test_write_batches_commits_in_order_and_reports_each_batch(db_path):
+    from ciwb.store import write_batches
+
+    seen: list[int] = []
+    with connect(db_path) as con:
+        rows = write_batches(
+            con,
+            (_project(f"p{i:02d}") for i in range(12)),
+            lambda batch, written: seen.append(written["projects"]),
+        )
+    assert rows["projects"] == 12 and seen == [1] * 12
+    assert _q(db_path, "SELECT name FROM projects ORDER BY rowid") == [
+        (f"p{i:02d}",) for i in range(12)
+    ]
+
+
+def test_write_batches_a_failure_building_a_batch_comes_after_the_batches_before_it(db_path):
+    # an import that fails on a bad file keeps what it read before, as when written one by one
+    from ciwb.store import write_batches
+
+    def batches():
+        yield _project("first")
+        yield _project("second")
+        raise ValueError("bad.json line 3: not a Build")
+
+    with connect(db_path) as con, pytest.raises(ValueError, match="bad.json line 3"):
+        write_batches(con, batches())
+    assert _q(db_path, "SELECT name FROM projects ORDER BY rowid") == [("first",), ("second",)]
+
+
+def test_write_batches_stops_at_a_failed_write(db_path):
+    from types import SimpleNamespace
+
+    from ciwb.store import write_batches
+
+    orphan = NormalisedBatch()
+    orphan.build_phases.append(SimpleNamespace(build_arn="arn:not-in-the-batch"))  # type: ignore[arg-type]
+    batches = [_project("first"), orphan, _project("after"), _project("later")]
+    with connect(db_path) as con, pytest.raises(ValueError, match="not in the batch"):
+        write_batches(con, iter(batches))
+    assert _q(db_path, "SELECT name FROM projects") == [("first",)]
