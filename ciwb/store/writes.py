@@ -268,18 +268,22 @@ def write_batch(
     con: duckdb.DuckDBPyConnection,
     batch: NormalisedBatch,
     extra: Mapping[str, Sequence[NamedTuple]] | None = None,
+    *,
+    transaction: bool = True,
 ) -> dict[str, int]:
     """Write a normalised batch atomically; returns rows written per table.
 
     `extra` rows (table → rows, e.g. the collector's cursors) are upserted in the same
-    transaction, so bookkeeping can never run ahead of the data it describes.
+    transaction, so bookkeeping can never run ahead of the data it describes. With
+    `transaction=False` the caller has begun the transaction and commits or rolls it back.
     """
     row_builds = {b.build_arn for b in batch.builds}
     _check_parents(batch.build_phases, "build_arn", row_builds, "build_phases")
     batch_arns = [b.batch_arn for b in batch.build_batches]
     _check_parents(batch.build_batch_groups, "batch_arn", set(batch_arns), "build_batch_groups")
     written: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
+    if transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
         raw_arns: list[str] = []
         if batch.raw_builds:
@@ -332,9 +336,11 @@ def write_batch(
             written[table] = written.get(table, 0) + count
         for table, rows in (extra or {}).items():
             written[table] = written.get(table, 0) + upsert_rows(con, table, rows)
-        con.execute("COMMIT")
+        if transaction:
+            con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        if transaction:
+            con.execute("ROLLBACK")
         con.unregister("_ciwb_raw_builds")  # if it failed before the builds were written
         raise
     return written
