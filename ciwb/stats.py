@@ -41,8 +41,9 @@ def bootstrap_interval(
     draws = [_integers(rng, len(s), (resamples, len(s))) for s in samples]
     if statistic is median_difference and not any(np.isnan(s).any() for s in samples):
         # The same values, without a copy of each resample partitioned row by row.
-        values = _resampled_medians(samples[0], draws[0]) - _resampled_medians(
-            *samples[1:], *draws[1:]
+        # The draws are this call's own and read nowhere after: partitioned in place.
+        values = _resampled_medians(samples[0], draws[0], consume=True) - _resampled_medians(
+            *samples[1:], *draws[1:], consume=True
         )
     elif statistic is geometric_mean_ratio:
         # log(s)[d] is log(s[d]) element for element: one log per value, not per draw.
@@ -108,18 +109,27 @@ def _integers(rng: np.random.Generator, n: int, shape: tuple[int, int]) -> np.nd
     return out.reshape(shape)
 
 
-def _resampled_medians(sample: np.ndarray, draws: np.ndarray) -> np.ndarray:
+def _resampled_medians(
+    sample: np.ndarray, draws: np.ndarray, *, consume: bool = False
+) -> np.ndarray:
     """`np.median(sample[draws], axis=-1)` (draws: resamples × n indices into `sample`, no
     NaN in it), from the ranks drawn: a row's middle values are the values of its middle
     ranks, so each row partitions 32-bit ranks instead of a copy of the drawn floats. Bit
-    for bit np.median's result (the mean of the two middle values, as it takes it)."""
+    for bit np.median's result (the mean of the two middle values, as it takes it).
+    With `consume`, `draws` may be overwritten (partitioned in place)."""
     n = draws.shape[-1]
-    order = np.argsort(sample, kind="stable")
-    ranks = np.empty(len(sample), dtype=np.int32)
-    ranks[order] = np.arange(len(sample), dtype=np.int32)
-    ordered = sample[order]
     upper = n // 2
-    drawn = ranks[draws]  # a fresh array: partitioned in place, no second copy
+    if len(sample) < 2 or bool((sample[1:] >= sample[:-1]).all()):
+        # Already in order (the warm/cold halves of `split_warm_cold` are): every index is
+        # its own rank, so the draws are the ranks; no sort and no gather through them.
+        ordered = sample
+        drawn = draws if consume else draws.copy()
+    else:
+        order = np.argsort(sample, kind="stable")
+        ranks = np.empty(len(sample), dtype=np.int32)
+        ranks[order] = np.arange(len(sample), dtype=np.int32)
+        ordered = sample[order]
+        drawn = ranks[draws]  # a fresh array: partitioned in place, no second copy
     # One position, not the two middle ones: numpy selects a single kth of a 32-bit array
     # with SIMD (x86-simd-sort), ~3x its plain introselect for two; the lower middle is
     # then the largest rank left of it. (16-bit ranks are slower: no SIMD path for them.)

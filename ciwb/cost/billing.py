@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 __all__ = [
@@ -213,6 +214,12 @@ _ALLOWANCE_SCHEMA = pa.schema(
 )
 
 
+def _frame(rows: list[dict[str, object]], schema: pa.Schema) -> pl.DataFrame:
+    """`rows` as a polars frame of `schema`'s columns and types (the same SQL types)."""
+    types = {pa.string(): pl.String, pa.int32(): pl.Int32, pa.float64(): pl.Float64}
+    return pl.DataFrame(rows, schema={f.name: types[f.type] for f in schema})
+
+
 def register_billing_rules(
     con: duckdb.DuckDBPyConnection, options: BillingOptions
 ) -> tuple[str, str]:
@@ -243,6 +250,8 @@ def register_billing_rules(
         if options.free_tier
         else []
     )
-    con.register("_ciwb_rules", pa.Table.from_pylist(rules, schema=_RULE_SCHEMA))
-    con.register("_ciwb_free_tier", pa.Table.from_pylist(allowances, schema=_ALLOWANCE_SCHEMA))
+    # polars frames, not pyarrow's from_pylist: pa.array imports pandas (~0.3-0.9 s per
+    # process) to check its argument, and nothing else of a costs pass needs pandas.
+    con.register("_ciwb_rules", _frame(rules, _RULE_SCHEMA))
+    con.register("_ciwb_free_tier", _frame(allowances, _ALLOWANCE_SCHEMA))
     return "_ciwb_rules", "_ciwb_free_tier"
