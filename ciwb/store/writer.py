@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.store.connection import connect
-from ciwb.store.writes import write_batch
+from ciwb.store.writes import RawSource, raw_source, write_batch
 
 __all__ = ["BackgroundWriter", "StoreWriter", "write_batches"]
 
@@ -57,13 +57,13 @@ def write_batches(
     # the open transaction, touched only by whichever thread is writing (one at a time)
     txn = {"open": False, "builds": 0}
 
-    def write(batch: NormalisedBatch) -> tuple[dict[str, int], bool]:
+    def write(batch: NormalisedBatch, raw: RawSource | None) -> tuple[dict[str, int], bool]:
         """On the writer thread: the batch, then the commit if a row group is full."""
         if not txn["open"]:
             con.execute("BEGIN TRANSACTION")
             txn["open"], txn["builds"] = True, 0
         try:
-            rows = write_batch(con, batch, transaction=False)
+            rows = write_batch(con, batch, transaction=False, raw=raw)
             txn["builds"] += batch.build_count()
             if txn["builds"] < _ROW_GROUP_ROWS:
                 return rows, False
@@ -98,8 +98,12 @@ def write_batches(
 
         try:
             for batch in batches:
+                # Its raw builds' Arrow table (one copy of ~200 MB of JSON per 50,000
+                # builds) is built here too, while the writer is in DuckDB: on the writer
+                # thread it held up every write (issue 16).
+                raw = raw_source(batch.raw_builds) if batch.raw_builds else None
                 finish()
-                pending = (batch, pool.submit(write, batch))
+                pending = (batch, pool.submit(write, batch, raw))
         finally:
             # whatever stopped the drawing, the batch in flight is written (or fails) first,
             # then what was written is committed

@@ -18,6 +18,7 @@ Columns the store derives on read (ciwb.store.derived) are never inserted.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import duckdb
@@ -29,7 +30,7 @@ from ciwb.codebuild.normalise import NormalisedBatch
 from ciwb.codebuild.records import RawBuild
 from ciwb.store.derived import insert_columns
 
-__all__ = ["TABLE_KEYS", "WRITER_KEYED", "upsert_rows", "write_batch"]
+__all__ = ["TABLE_KEYS", "WRITER_KEYED", "RawSource", "raw_source", "upsert_rows", "write_batch"]
 
 # table → (primary key columns, parent column whose child set is replaced wholesale)
 TABLE_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -148,35 +149,59 @@ def _utf8_column(values: list[bytes]) -> pa.Array:
 # Rows per Arrow record batch of the raw builds: DuckDB's unit of parallel scan (2 vectors).
 _SCAN_ROWS = 4096
 
+# The raw records reach DuckDB typed JSON (Arrow's canonical `arrow.json` extension, which
+# DuckDB reads as its JSON type), not VARCHAR: `builds.raw` is JSON, and the VARCHAR → JSON
+# cast of the insert parsed every record once more only to validate it, single-threaded
+# (~0.15 s per 50,000 builds). Each is orjson's output, and the parse (`from_json`) fails on
+# malformed JSON anyway, so nothing goes unchecked.
+_RAW_JSON = pa.json_(pa.large_string())
 
-def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, raw: Sequence[RawBuild]) -> list[str]:
-    """Parse raw Build JSON once into a temp table; returns the ARNs it holds.
+
+@dataclass(frozen=True)
+class RawSource:
+    """A batch's raw builds as the Arrow table DuckDB parses, and the ARNs it holds.
+
+    Built by `raw_source` without a connection, so a bulk load (`write_batches`) builds the
+    next batch's on its own thread while the writer thread is in DuckDB.
+    """
+
+    table: pa.Table
+    arns: list[str]
+
+
+def raw_source(raw: Sequence[RawBuild]) -> RawSource:
+    """The Arrow table of `raw` for `write_batch`.
 
     A build listed twice in one batch keeps its last record, as the row upsert does.
     """
     raw = _dedupe(raw, ("arn",))
-    source = pa.table(
+    table = pa.table(
         {
-            "raw": _utf8_column([r.raw for r in raw]),
+            "raw": pa.ExtensionArray.from_storage(_RAW_JSON, _utf8_column([r.raw for r in raw])),
             "origin": pa.array([r.origin for r in raw], pa.string()),
             "ingested_at": pa.array([r.ingested_at for r in raw], pa.timestamp("us")),
         }
     )
+    # DuckDB hands an Arrow table to its threads one record batch at a time: as the single
+    # batch `pa.table` makes, the parse (from_json, the phase timestamps; half of a write's
+    # CPU) ran on one core of two. Slices of `_SCAN_ROWS` are views, not copies.
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=_SCAN_ROWS))
+    return RawSource(table, [r.arn for r in raw])
+
+
+def _normalise_raw_builds(con: duckdb.DuckDBPyConnection, source: RawSource) -> list[str]:
+    """Parse raw Build JSON once into a temp table; returns the ARNs it holds."""
     # The parsed records without their JSON: copying ~4 KB of text per build into the temp
     # table cost a quarter of the parse. `builds` takes it from the Arrow table itself, row
     # for row (the temp table keeps the order it was scanned in), which `write_batch` keeps
     # registered until the builds are written.
-    # DuckDB hands an Arrow table to its threads one record batch at a time: as the single
-    # batch `pa.table` makes, the parse (from_json, the phase timestamps; half of a write's
-    # CPU) ran on one core of two. Slices of `_SCAN_ROWS` are views, not copies.
-    source = pa.Table.from_batches(source.to_batches(max_chunksize=_SCAN_ROWS))
-    con.register("_ciwb_raw_builds", source)
+    con.register("_ciwb_raw_builds", source.table)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _ciwb_parsed AS SELECT * EXCLUDE (raw) FROM ("
         + parse_sql("_ciwb_raw_builds")
         + ")"
     )
-    return [r.arn for r in raw]
+    return source.arns
 
 
 # `_ciwb_parsed` with each record's JSON beside it again: parse_sql's output.
@@ -270,12 +295,14 @@ def write_batch(
     extra: Mapping[str, Sequence[NamedTuple]] | None = None,
     *,
     transaction: bool = True,
+    raw: RawSource | None = None,
 ) -> dict[str, int]:
     """Write a normalised batch atomically; returns rows written per table.
 
     `extra` rows (table → rows, e.g. the collector's cursors) are upserted in the same
     transaction, so bookkeeping can never run ahead of the data it describes. With
     `transaction=False` the caller has begun the transaction and commits or rolls it back.
+    `raw`: `raw_source(batch.raw_builds)`, if the caller has built it already.
     """
     row_builds = {b.build_arn for b in batch.builds}
     _check_parents(batch.build_phases, "build_arn", row_builds, "build_phases")
@@ -287,7 +314,7 @@ def write_batch(
     try:
         raw_arns: list[str] = []
         if batch.raw_builds:
-            raw_arns = _normalise_raw_builds(con, batch.raw_builds)
+            raw_arns = _normalise_raw_builds(con, raw or raw_source(batch.raw_builds))
         # A re-read build replaces all its phases: a build that had 5 phases while in
         # progress and 11 once complete must end with exactly 11. Only builds already
         # stored can have phases stored (phases are only written with their build).
