@@ -108,3 +108,27 @@ def test_project_keeps_cache_and_fleet():
     assert row.cache_modes == ["LOCAL_CUSTOM_CACHE"]
     assert row.fleet_arn.endswith("fleet/f:1")
     assert row.created == datetime(2026, 11, 2, 9, 30, 0, 123000)
+
+
+def test_raw_json_of_a_record_with_non_string_keys_is_as_before():
+    """Records are serialised without orjson's non-str-key option first (the common case);
+    one with a non-str key somewhere is serialised with it, naive datetimes as UTC both ways."""
+    import orjson
+
+    from ciwb.codebuild.normalise import NormalisedBatch
+
+    naive = datetime(2026, 11, 2, 9, 30)
+    odd = _build([], exportedEnvironmentVariables=[], extra={1: "one", None: naive})
+    plain = _build([], endTime=naive)
+    batch = NormalisedBatch()
+    for record in (odd, plain):
+        batch.add_build(record, origin="aws")
+    options = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+    assert [r.raw for r in batch.raw_builds] == [
+        orjson.dumps(r, option=options) for r in (odd, plain)
+    ]
+    assert json.loads(batch.raw_builds[0].raw)["extra"] == {
+        "1": "one",
+        "null": "2026-11-02T09:30:00+00:00",
+    }
+    assert json.loads(batch.raw_builds[1].raw)["endTime"] == "2026-11-02T09:30:00+00:00"

@@ -220,3 +220,53 @@ def test_write_batches_stops_at_a_failed_write(db_path):
         write_batches(con, iter(batches))
     # "first" shared the failed batch's transaction (batches commit a row group at a time)
     assert _q(db_path, "SELECT name FROM projects") == []
+
+
+def _demo_batches(builds: int, chunk: int) -> list[NormalisedBatch]:
+    from ciwb.demo import generate, history_batches
+
+    # built once: a store loaded twice from the same batches holds the same ingested_at
+    return list(history_batches(generate(builds=builds, seed=11), chunk=chunk))
+
+
+def _fingerprints(db) -> dict[str, tuple[int, int]]:
+    from ciwb.store import table_fingerprints
+
+    with connect(db, read_only=True) as con:
+        return table_fingerprints(con, exclude=("schema_migrations",), logical=True)
+
+
+def test_write_batches_stores_what_writing_each_batch_alone_stores(tmp_path):
+    """The bulk path (a batch's Arrow source built on the drawing thread, the raw records
+    handed to DuckDB typed JSON, transactions a row group long) against `write_batch` one
+    batch at a time: the same rows in every table, raw JSON included."""
+    from ciwb.store import write_batch, write_batches
+
+    batches = _demo_batches(900, 250)
+    with connect(tmp_path / "one.duckdb") as con:
+        for batch in batches:
+            write_batch(con, batch)
+    with connect(tmp_path / "bulk.duckdb") as con:
+        write_batches(con, batches)
+    assert _fingerprints(tmp_path / "bulk.duckdb") == _fingerprints(tmp_path / "one.duckdb")
+    assert _q(
+        tmp_path / "bulk.duckdb", "SELECT DISTINCT typeof(raw), json_valid(raw) FROM builds"
+    ) == [("JSON", True)]
+
+
+def test_write_batches_interrupted_then_rerun_stores_what_one_load_stores(tmp_path):
+    from ciwb.store import write_batches
+
+    batches = _demo_batches(900, 250)
+
+    def interrupted():
+        yield from batches[:2]
+        raise KeyboardInterrupt
+
+    with connect(tmp_path / "rerun.duckdb") as con, pytest.raises(KeyboardInterrupt):
+        write_batches(con, interrupted())
+    with connect(tmp_path / "rerun.duckdb") as con:
+        write_batches(con, batches)
+    with connect(tmp_path / "once.duckdb") as con:
+        write_batches(con, batches)
+    assert _fingerprints(tmp_path / "rerun.duckdb") == _fingerprints(tmp_path / "once.duckdb")
