@@ -209,3 +209,64 @@ def test_each_build_keeps_its_own_raw_record_in_a_batch_of_many_scan_blocks(db_p
             " <> build_number) FROM builds"
         ).fetchall()[0]
     assert (total, misplaced) == (20_000, 0)
+
+
+def _running(record: dict) -> dict:
+    """`record` as read while its fifth phase ran: five phases, no end, not complete."""
+    running = copy.deepcopy(record)
+    running["phases"] = running["phases"][:5]
+    last = running["phases"][-1]
+    running["phases"][-1] = {
+        "phaseType": last["phaseType"],
+        "phaseStatus": "IN_PROGRESS",
+        "startTime": last["startTime"],
+    }
+    running.update(buildStatus="IN_PROGRESS", buildComplete=False, currentPhase=last["phaseType"])
+    running.pop("endTime", None)
+    return running
+
+
+def test_rereading_stored_builds_stores_what_a_first_read_of_them_stores(tmp_path):
+    """A resync re-reads the builds it last saw running, into a store closed (checkpointed)
+    since: every column of their rows (generated and materialised ones too) and their phases
+    end as if the completed records had been the only read."""
+    history = generate(builds=300, seed=9)
+    done = [b for b in history.builds if len(b["phases"]) == 11]
+    assert len(done) > 100
+
+    def load(db, records) -> None:
+        batch = NormalisedBatch()
+        for record in records:
+            batch.add_build(record, origin="aws", now=None)
+        with connect(db) as con:
+            write_batch(con, batch)
+
+    reread, fresh = tmp_path / "reread.duckdb", tmp_path / "fresh.duckdb"
+    load(reread, [_running(b) for b in done[::2]] + done[1::2])
+    load(reread, done)  # another run: half of them re-read complete, half unchanged
+    load(fresh, done)
+    con = duckdb.connect(str(reread), read_only=True)
+    con.execute(f"ATTACH '{fresh}' AS fresh (READ_ONLY)")
+    for table in ("builds", "build_phases"):
+        columns = ", ".join(
+            f'"{c}"'
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_catalog = 'reread' AND table_name = ?",
+                [table],
+            ).fetchall()
+            if c != "ingested_at"
+        )
+        for a, b in (("reread.main", "fresh.main"), ("fresh.main", "reread.main")):
+            extra = con.execute(
+                f"SELECT count(*) FROM (SELECT {columns} FROM {a}.{table}"
+                f" EXCEPT ALL SELECT {columns} FROM {b}.{table})"
+            ).fetchall()[0][0]
+            assert extra == 0, f"{table}: {extra} rows of {a} not in {b}"
+    assert con.execute("SELECT count(*), count(DISTINCT build_arn) FROM builds").fetchall() == [
+        (len(done), len(done))
+    ]
+    assert con.execute(
+        "SELECT count(*) FROM builds WHERE status = 'IN_PROGRESS' OR build_id IS NULL"
+    ).fetchall() == [(0,)]
+    con.close()
