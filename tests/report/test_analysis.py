@@ -49,9 +49,9 @@ def test_the_pass_computes_every_cached_call_of_the_notebook(name):
 
 
 def test_the_run_starts_the_heaviest_family_first_and_only_those_its_reports_read():
-    assert analysis.plan(REPORTS) == ["costs", "phases", "fleets"]
+    assert analysis.plan(REPORTS) == ["costs", "phases"]
     assert analysis.plan(["explore"]) == ["phases"]
-    assert analysis.families_of("cost_report") == {"costs", "fleets", "phases"}
+    assert analysis.families_of("cost_report") == {"costs", "phases"}
     assert analysis.families_of("no_such_notebook") == set()  # runs as it always did
 
 
