@@ -85,24 +85,27 @@ def test_write_batch_returns_the_rows_it_wrote_for_inserts_and_rereads(db_path):
     assert _counts(tmp) == {t: first[t] for t in COUNTED}
 
 
+def _running(record: dict) -> dict:
+    """`record` as read while its fifth phase ran: five phases, no end, not complete."""
+    running = copy.deepcopy(record)
+    running["phases"] = running["phases"][:5]
+    last = running["phases"][-1]
+    running["phases"][-1] = {
+        "phaseType": last["phaseType"],
+        "phaseStatus": "IN_PROGRESS",
+        "startTime": last["startTime"],
+    }
+    running.update(buildStatus="IN_PROGRESS", buildComplete=False, currentPhase=last["phaseType"])
+    running.pop("endTime", None)
+    return running
+
+
 def test_in_progress_build_is_replaced_by_its_completed_record(db_path):
     history = generate(builds=200, seed=4)
     done = next(
         b for b in history.builds if b["buildStatus"] == "SUCCEEDED" and len(b["phases"]) == 11
     )
-    running = copy.deepcopy(done)
-    running["phases"] = running["phases"][:5]
-    running["phases"][-1] = {
-        "phaseType": running["phases"][-1]["phaseType"],
-        "phaseStatus": "IN_PROGRESS",
-        "startTime": running["phases"][-1]["startTime"],
-    }
-    running.update(
-        buildStatus="IN_PROGRESS",
-        buildComplete=False,
-        currentPhase=running["phases"][-1]["phaseType"],
-    )
-    del running["endTime"]
+    running = _running(done)
     for record in (running, done):
         batch = NormalisedBatch()
         batch.add_build(record, origin="aws", now=None)
@@ -209,21 +212,6 @@ def test_each_build_keeps_its_own_raw_record_in_a_batch_of_many_scan_blocks(db_p
             " <> build_number) FROM builds"
         ).fetchall()[0]
     assert (total, misplaced) == (20_000, 0)
-
-
-def _running(record: dict) -> dict:
-    """`record` as read while its fifth phase ran: five phases, no end, not complete."""
-    running = copy.deepcopy(record)
-    running["phases"] = running["phases"][:5]
-    last = running["phases"][-1]
-    running["phases"][-1] = {
-        "phaseType": last["phaseType"],
-        "phaseStatus": "IN_PROGRESS",
-        "startTime": last["startTime"],
-    }
-    running.update(buildStatus="IN_PROGRESS", buildComplete=False, currentPhase=last["phaseType"])
-    running.pop("endTime", None)
-    return running
 
 
 def test_rereading_stored_builds_stores_what_a_first_read_of_them_stores(tmp_path):
