@@ -27,6 +27,16 @@ def _wire(value: Any) -> Any:
     return value
 
 
+def _ordered(value: Any) -> Any:
+    """`value` with every dict as its list of items: equal only if the keys come in the same
+    order too (the stored raw JSON is written in the parsed record's key order)."""
+    if isinstance(value, dict):
+        return [(k, _ordered(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
 def _parse(service: str, operation: str, payload: Any, status: int = 200) -> tuple[Any, Any]:
     """(ciwb's parse, botocore's default parse) of one answer."""
     model = botocore.session.get_session().get_service_model(service)
@@ -51,6 +61,7 @@ def test_batch_get_builds_parses_as_botocore_does():
     wire["builds"][2]["phases"].append(None)
     ours, theirs = _parse("codebuild", "BatchGetBuilds", wire)
     assert ours == theirs  # aware datetimes compare as instants
+    assert _ordered(ours) == _ordered(theirs)
     assert "aFieldOfTomorrow" not in ours["builds"][0]
     assert "buildNumber" not in ours["builds"][1]
     assert ours["builds"][2]["phases"][-1] is None
@@ -93,3 +104,32 @@ def test_collect_sessions_use_the_parsers():
 
     session = use_collect_parsers(boto3.Session(region_name="us-east-1"))
     assert isinstance(session._session.get_component("response_parser_factory"), ResponseParsers)
+
+
+def test_aws_published_example_parses_as_botocore_does_in_either_key_order():
+    """AWS's own BatchGetBuilds example (botocore ships it as codebuild's examples-1.json)
+    has its keys in alphabetical order, not the model's: it takes the member-by-member
+    path. Sent again in botocore's (the model's) order, it takes the in-place path. Both
+    must give botocore's answer, keys in botocore's order."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    examples = loader.load_service_model("codebuild", "examples-1")
+    published = examples["examples"]["BatchGetBuilds"][0]["output"]
+    assert len(published["builds"]) == 2 and published["builds"][0]["phases"]
+    ours, theirs = _parse("codebuild", "BatchGetBuilds", published)
+    assert _ordered(ours) == _ordered(theirs)
+    assert list(published["builds"][0]) != list(theirs["builds"][0])  # not the model's order
+    in_model_order = _wire(theirs)
+    del in_model_order["ResponseMetadata"]
+    for _ in range(2):  # the second time, the key sequences are already known
+        again, theirs_again = _parse("codebuild", "BatchGetBuilds", in_model_order)
+        assert _ordered(again) == _ordered(theirs_again) == _ordered(theirs)
+    # A key sequence known to be in order, with a null or a member the model does not name
+    # added, is not taken for it.
+    odd = _wire(theirs)
+    del odd["ResponseMetadata"]
+    odd["builds"][0]["phases"][0]["durationInSeconds"] = None
+    odd["builds"][1]["phases"][0]["aFieldOfTomorrow"] = 1
+    ours_odd, theirs_odd = _parse("codebuild", "BatchGetBuilds", odd)
+    assert _ordered(ours_odd) == _ordered(theirs_odd)
+    assert "durationInSeconds" not in ours_odd["builds"][0]["phases"][0]
+    assert "aFieldOfTomorrow" not in ours_odd["builds"][1]["phases"][0]
