@@ -15,7 +15,8 @@ the same way. Each timed run goes into an empty store (its schema made before th
 2. `--concurrency 16` (`--workers`): the walks on a pool of 16 threads.
 
 Prints wall time of each, the collector's and the server's CPU, the load average when it
-started, the ratio (target ≥ 8× at 16 workers), and the API calls each made against the
+started, the ratio (target ≥ 8× at 16 workers) and, with `--repeat`, the ratio of each
+side's best run and the median of the pairs' ratios, and the API calls each made against the
 minimum any collector needs (target equal in both): ListAccounts pages, GetCallerIdentity,
 one AssumeRole per member; per account-region ListProjects, ⌈P/100⌉ BatchGetProjects,
 ListFleets (no fleets, so no BatchGetFleets), ⌈B/100⌉ ListBuildsForProject pages per project
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -251,6 +253,20 @@ def _timed(
     return seconds
 
 
+def _summary(pairs: list[dict[int, float]], workers: int) -> None:
+    """Over the repeated pairs: each side's best time and their ratio (the least disturbed
+    run of each, as the other benchmarks report), and the median of the pairs' ratios."""
+    best = {c: min(p[c] for p in pairs) for c in (1, workers)}
+    ratios = sorted(p[1] / p[workers] for p in pairs)
+    median = statistics.median(ratios)
+    print(
+        f"  over {len(pairs)} pairs: best sequential {best[1]:.2f}s, best concurrent"
+        f" {best[workers]:.2f}s, ratio of the bests {best[1] / best[workers]:.1f}×;"
+        f" median of the pairs' ratios {median:.1f}× (range {ratios[0]:.1f}-{ratios[-1]:.1f}×)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10, help="member accounts")
@@ -319,6 +335,7 @@ def main() -> None:
                         server.replay if kind == "replay" else server.moto
                     )
                     print(f"{kind} endpoint, {latency:.0f} ms a call:")
+                    pairs: list[dict[int, float]] = []
                     for n in range(args.repeat):
                         times = {
                             c: _timed(
@@ -326,11 +343,14 @@ def main() -> None:
                             )
                             for c in (1, args.workers)
                         }
+                        pairs.append(times)
                         print(
                             f"  speed-up at {args.workers} workers: "
                             f"{times[1] / times[args.workers]:.1f}× (target ≥ 8×)",
                             flush=True,
                         )
+                    if len(pairs) > 1:
+                        _summary(pairs, args.workers)
         misses, recorded = server.command("misses").split()
         print(f"replay: {recorded} answers recorded, {misses} requests not recorded")
         assert misses == "0", "the replay endpoint was asked for requests it never recorded"
