@@ -133,3 +133,18 @@ def test_aws_published_example_parses_as_botocore_does_in_either_key_order():
     assert _ordered(ours_odd) == _ordered(theirs_odd)
     assert "durationInSeconds" not in ours_odd["builds"][0]["phases"][0]
     assert "aFieldOfTomorrow" not in ours_odd["builds"][1]["phases"][0]
+
+
+def test_aws_published_organizations_examples_parse_as_botocore_does():
+    """The Organizations answers `collect --org` reads, as AWS publishes them (botocore's
+    organizations examples-1.json). Their timestamps are ISO basic-format strings
+    ("20161215T193015Z"), not epoch numbers, and go to botocore's own timestamp parser."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    examples = loader.load_service_model("organizations", "examples-1")["examples"]
+    for operation in ("ListAccounts", "DescribeOrganization", "DescribeAccount"):
+        published = examples[operation][0]["output"]
+        ours, theirs = _parse("organizations", operation, published)
+        assert _ordered(ours) == _ordered(theirs), operation
+    accounts, _ = _parse("organizations", "ListAccounts", examples["ListAccounts"][0]["output"])
+    joined = accounts["Accounts"][0]["JoinedTimestamp"]
+    assert joined == datetime(2016, 12, 15, 19, 30, 15, tzinfo=UTC)
