@@ -15,14 +15,15 @@ the same way. Each timed run goes into an empty store (its schema made before th
 2. `--concurrency 16` (`--workers`): the walks on a pool of 16 threads.
 
 Prints wall time of each, the collector's and the server's CPU, the load average when it
-started, the ratio (target ≥ 8× at 16 workers) and, with `--repeat`, the ratio of each
-side's best run and the median of the pairs' ratios, and the API calls each made against the
+started, the ratio (target ≥ 8× at 16 workers), and the API calls each made against the
 minimum any collector needs (target equal in both): ListAccounts pages, GetCallerIdentity,
 one AssumeRole per member; per account-region ListProjects, ⌈P/100⌉ BatchGetProjects,
 ListFleets (no fleets, so no BatchGetFleets), ⌈B/100⌉ ListBuildsForProject pages per project
 and ⌈P·B/100⌉ BatchGetBuilds. Every timed run must store the recorded run's rows (row count
 and a hash of every table, write times aside), and the replay endpoint must have been asked
 nothing it did not record.
+With `--repeat N`, a summary follows the N pairs: the ratio of each side's best run and
+the median and range of the pairs' ratios.
 
     python benchmarks/collect_org.py                  # 10 accounts × 4 regions, 50 ms a call
     python benchmarks/collect_org.py --latency-ms 50 100 200 --repeat 2

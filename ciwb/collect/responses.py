@@ -147,10 +147,8 @@ def _structure(members: list[tuple[str, str, Converter | None]]) -> Converter:
         "fromtimestamp": datetime.fromtimestamp,
         "parse_timestamp": parse_timestamp,
     }
-    order = {key: i for i, (_, key, _) in enumerate(members)}
-    in_place = all(name == key for name, key, _ in members)
-    if in_place:
-        orders = _KeyOrders(order)
+    if all(name == key for name, key, _ in members):  # no member renamed: keys are names
+        orders = _KeyOrders({key: i for i, (_, key, _) in enumerate(members)})
         scope["seen"], scope["learn"] = orders.known, orders.learn
         lines.append("    keys = tuple(node)")
         lines.append("    if (keys in seen or learn(keys)) and None not in node.values():")
