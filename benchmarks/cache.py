@@ -59,10 +59,15 @@ def fresh(path: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default=None, help="work directory (default: $TMPDIR)")
+    parser.add_argument(
+        "--dir", default=None, help="work directory, ciwb's scratch too (default: $TMPDIR)"
+    )
     parser.add_argument("--repeat", type=int, default=REPEAT)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ciwb-bench-cache-", dir=args.dir))
+    # ciwb's own scratch files (the restore's private copy of the archive, decompressed) go
+    # where the baseline's files go: with `--dir /dev/shm` they were on the disk's /tmp.
+    tempfile.tempdir = str(work)
     try:
         src = work / "src"
         size = make_tree(src)
