@@ -11,19 +11,18 @@ Prints the store's size, seconds of each process of the analysis pass (`ciwb.rep
 what every report reads, computed once), seconds per report (its kernel and HTML; reports
 run side by side, one per core) and in total, then DuckDB vs pandas seconds
 for the phase breakdown and two ratios pandas / DuckDB: from the store to the result
-(what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows
-already in memory (the most generous baseline; target ≥ 15). Then polars lazy
-(`scan_parquet`) over Parquet files written once beforehand (not timed; target: DuckDB ≥ 4×
-faster), twice: over the normalised columns (builds joined with build_phases), and over the
-per-build phase seconds the store materialises in `builds` at write time. The targets are
-judged against baselines that read the normalised rows, pandas's and polars's alike: that is
-what the baselines read when the targets were set (a user's own copy of builds and their
-phases), so before and after compare the same baseline, and the store's materialised columns
-are part of what is measured. Over the materialised columns, polars and pandas are timed
-too, as information: there DuckDB and polars run the same hash aggregate and exact
-quantiles over the same values, engine against engine. Rounds are
-interleaved (each side once per round, best of `--repeat`) because the machine is shared,
-and all results must agree to 1e-9.
+(what a notebook pays; target ≥ 10), and compute only, with pandas handed its rows already in
+memory (the most generous baseline; target ≥ 15). Then polars lazy (`scan_parquet`) over
+Parquet files written once beforehand (not timed; target: DuckDB ≥ 4× faster), twice: over
+the normalised columns (builds joined with build_phases), and over the per-build phase
+seconds the store materialises in `builds` at write time. The targets are judged against
+baselines that read the normalised rows, pandas's and polars's alike: that is what the
+baselines read when the targets were set (a user's own copy of builds and their phases), so
+before and after compare the same baseline, and the store's materialised columns are part of
+what is measured. Over the materialised columns, polars and pandas are timed too, as
+information: there DuckDB and polars run the same hash aggregate and exact quantiles over the
+same values, engine against engine. Rounds are interleaved (each side once per round, best of
+`--repeat`) because the machine is shared, and all results must agree to 1e-9.
 
 With `--results DIR`, the analysis pass's results (everything every report reads) are also
 computed on their own into DIR, or, when DIR already holds an earlier run's (another
